@@ -1,0 +1,172 @@
+"""The screening engine: a pure function of (events, compiled pack) → verdicts.
+
+No I/O, no clock, no globals: `screener scan` runs it offline, the Kafka pipeline runs it
+online, the benchmarks measure it, one code path. It works on whole batches: the batch's texts
+are folded and matched together, and only messages with evidence reach Python-level rule
+evaluation (rules that need no evidence, e.g. `len(media) > 3`, run for every event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from screener.events import Event, text_event
+from screener.match.detectors import detect
+from screener.match.lexicon import Hit
+from screener.rules.condition import Reference, Signals
+from screener.rules.pack import CompiledRule, RulePack
+from screener.text.views import BatchText
+from screener.verdict import ACTION_RANK, Action, Finding, Match, Verdict
+
+_ACTIONS: tuple[Action, ...] = ("allow", "review", "block")
+DEFAULT_MAX_TEXT_CHARS = 20_000
+"""Longer texts are screened on their first characters and the verdict says `truncated`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    lexicons: dict[int, list[Hit]]
+    detectors: dict[int, dict[str, list[Hit]]]
+    regexes: dict[int, dict[int, list[Hit]]]
+
+    def messages(self) -> set[int]:
+        return set(self.lexicons) | set(self.detectors) | set(self.regexes)
+
+
+class Engine:
+    """Screens batches of events with one compiled pack (swap `pack` to reload rules)."""
+
+    def __init__(self, pack: RulePack, *, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS):
+        self.pack = pack
+        self.max_text_chars = max_text_chars
+        self._always = tuple(r for r in pack.rules if not r.needs_signal)
+        self._always_ids = frozenset(i for i, r in enumerate(pack.rules) if not r.needs_signal)
+
+    def screen(self, events: Sequence[Event], state: object | None = None) -> list[Verdict]:
+        """One verdict per event, in order. `state` is reserved for per-account signals."""
+        del state
+        limit = self.max_text_chars
+        texts = [e.text if len(e.text) <= limit else e.text[:limit] for e in events]
+        batch = BatchText.build(self.pack.folding, texts)
+        evidence = self._evidence(batch)
+        with_evidence = evidence.messages()
+        verdicts: list[Verdict] = []
+        version = self.pack.version
+        for i, event in enumerate(events):
+            truncated = len(event.text) > limit
+            if i in with_evidence:
+                signals = _signals(event, i, evidence)
+                rules = self._relevant(signals)
+            elif self._always:
+                signals = Signals(event)
+                rules = self._always
+            else:
+                verdicts.append(Verdict(event.id, version, truncated=truncated))
+                continue
+            fired = [r for r in rules if r.condition(signals) and not _excepted(r, signals)]
+            verdicts.append(self._verdict(event.id, texts[i], fired, signals, truncated))
+        return verdicts
+
+    def _relevant(self, s: Signals) -> Sequence[CompiledRule]:
+        """Rules that look at evidence this message has, plus those that need none, in order."""
+        triggers = self.pack.triggers
+        ids: set[int] = set()
+        for key in s.lexicons:
+            ids.update(triggers.get(Reference("lexicon", key), ()))
+        for tag in s.tags:
+            ids.update(triggers.get(Reference("tag", tag), ()))
+        for name in s.detectors:
+            ids.update(triggers.get(Reference("detector", name), ()))
+        for key in s.regexes:
+            ids.update(triggers.get(Reference("regex", key), ()))
+        if not ids:
+            return self._always
+        rules = self.pack.rules
+        return [rules[i] for i in sorted(ids.union(self._always_ids))]
+
+    def screen_texts(self, texts: Iterable[str]) -> list[Verdict]:
+        """Screen plain messages (ids are their positions)."""
+        return self.screen([text_event(t, str(i)) for i, t in enumerate(texts)])
+
+    # -- evidence ------------------------------------------------------------------------------
+
+    def _evidence(self, batch: BatchText) -> _Evidence:
+        lexicons = self.pack.matcher.find(batch)
+        detectors: dict[int, dict[str, list[Hit]]] = {}
+        if self.pack.detectors:
+            for d in detect(batch, self.pack.detectors):
+                start, end = batch.to_original(d.message, d.w_start, d.w_end)
+                hit = Hit(d.message, start, end, d.value)
+                detectors.setdefault(d.message, {}).setdefault(d.detector, []).append(hit)
+        regexes: dict[int, dict[int, list[Hit]]] = {}
+        if self.pack.regexes.specs:
+            for message, found in self.pack.regexes.find(batch).items():
+                regexes[message] = {
+                    k: [Hit(message, start, end, value) for start, end, value in spans]
+                    for k, spans in found.items()
+                }
+        return _Evidence(lexicons, detectors, regexes)
+
+    # -- verdicts ------------------------------------------------------------------------------
+
+    def _verdict(
+        self, event_id: str, text: str, fired: list[CompiledRule], s: Signals, truncated: bool
+    ) -> Verdict:
+        if not fired:
+            return Verdict(event_id, self.pack.version, truncated=truncated)
+        scores: dict[str, float] = {}
+        floor = 0
+        findings = []
+        for rule in fired:
+            scores[rule.category] = scores.get(rule.category, 0.0) + rule.score
+            if rule.action is not None:
+                floor = max(floor, ACTION_RANK[rule.action])
+            findings.append(Finding(rule.id, rule.category, rule.score, _matches(text, rule, s)))
+        total = sum(scores.values())
+        t = self.pack.thresholds
+        reached = 2 if total >= t.block else 1 if total >= t.review else 0
+        action = _ACTIONS[max(floor, reached)]
+        ranked = sorted(scores, key=lambda c: -scores[c])
+        return Verdict(
+            event_id, self.pack.version, action, ranked[0], tuple(ranked), total,
+            tuple(findings), truncated=truncated,
+        )  # fmt: skip
+
+
+def _excepted(rule: CompiledRule, s: Signals) -> bool:
+    return any(ex(s) for ex in rule.exceptions)
+
+
+def _signals(event: Event, i: int, evidence: _Evidence) -> Signals:
+    s = Signals(event)
+    hits = evidence.lexicons.get(i)
+    if hits:
+        for hit in hits:
+            assert hit.source is not None
+            s.lexicons.setdefault(hit.source.lexicon, []).append(hit)
+            for tag in hit.source.tags:
+                s.tags.setdefault(tag, []).append(hit)
+    s.detectors = evidence.detectors.get(i, {})
+    s.regexes = evidence.regexes.get(i, {})
+    return s
+
+
+def _evidence_for(ref: Reference, s: Signals) -> list[Hit]:
+    if ref.kind == "lexicon":
+        return s.lexicons.get(int(ref.key), [])
+    if ref.kind == "tag":
+        return s.tags.get(str(ref.key), [])
+    if ref.kind == "detector":
+        return s.detectors.get(str(ref.key), [])
+    return s.regexes.get(int(ref.key), [])
+
+
+def _matches(text: str, rule: CompiledRule, s: Signals) -> tuple[Match, ...]:
+    seen: dict[tuple[int, int, str], Match] = {}
+    for ref in rule.references:
+        for hit in _evidence_for(ref, s):
+            key = (hit.start, hit.end, hit.term)
+            if key not in seen:
+                seen[key] = Match(text[hit.start : hit.end], hit.start, hit.end, hit.term)
+    return tuple(sorted(seen.values(), key=lambda m: (m.start, m.end, m.term)))

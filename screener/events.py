@@ -1,0 +1,125 @@
+"""Input events (DESIGN.md contract), parsed straight from record bytes.
+
+Parsing never raises for bad input: `parse_event` returns a `ParseError` whose `reason` is a
+short machine-readable class (it becomes the DLQ `screener-error` header).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+MAX_RECORD_BYTES = 1_000_000
+"""Records above this size are refused before JSON parsing (`too_large`)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class User(_Model):
+    id: Annotated[str, StringConstraints(min_length=1)]
+    name: str | None = None
+    account_age_days: float | None = None
+    followers: int | None = None
+    verified: bool | None = None
+
+
+class Media(_Model):
+    type: Literal["image", "video", "file", "link"]
+    url: str | None = None
+    sha256: str | None = None
+    pdq: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+
+
+class Conversation(_Model):
+    id: str | None = None
+    type: Literal["direct", "group"] | None = None
+    members: int | list[str] | None = None
+
+
+class _EventBase(_Model):
+    id: Annotated[str, StringConstraints(min_length=1)]
+    ts: datetime | int
+    user: User
+    text: str = ""
+    media: list[Media] = Field(default_factory=list)
+    platform: str | None = None
+
+
+class ChatEvent(_EventBase):
+    kind: Literal["chat"]
+    conversation: Conversation | None = None
+
+
+class MicroblogEvent(_EventBase):
+    kind: Literal["microblog"]
+    repost_of: str | None = None
+    visits: int | None = None
+    topics: list[str] = Field(default_factory=list)
+
+
+Event = ChatEvent | MicroblogEvent
+
+_EVENT: TypeAdapter[Event] = TypeAdapter(
+    Annotated[ChatEvent | MicroblogEvent, Field(discriminator="kind")]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """Why a record is not an event: `reason` is a class, `detail` a one-line explanation."""
+
+    reason: str
+    detail: str
+
+
+def _reason(exc: ValidationError) -> ParseError:
+    """Classify a pydantic error: broken JSON, or valid JSON that is not an event."""
+    first = exc.errors(include_url=False)[0]
+    kind = first["type"]
+    msg = str(first["msg"])
+    if kind == "json_invalid":
+        if "recursion" in msg:
+            return ParseError("too_deep", msg)
+        if "unicode" in msg.lower() or "utf-8" in msg.lower():
+            return ParseError("bad_utf8", msg)
+        return ParseError("bad_json", msg)
+    if not first["loc"]:
+        return ParseError("not_object" if kind == "dict_type" else "schema", msg)
+    loc = ".".join(str(p) for p in first["loc"][1:])  # loc[0] is the `kind` tag
+    return ParseError("schema", f"{loc or 'event'}: {msg}")
+
+
+def parse_event(raw: bytes | str) -> Event | ParseError:
+    """Parse one record value (UTF-8 JSON) into an event, or say why not."""
+    if len(raw) > MAX_RECORD_BYTES:
+        return ParseError("too_large", f"record of {len(raw)} bytes exceeds {MAX_RECORD_BYTES}")
+    try:
+        return _EVENT.validate_json(raw)
+    except ValidationError as exc:
+        error = _reason(exc)
+    if error.reason == "bad_json" and isinstance(raw, bytes):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return ParseError("bad_utf8", f"invalid UTF-8 at byte {exc.start}")
+    return error
+
+
+def parse_obj(data: object) -> Event | ParseError:
+    """Validate an already-decoded JSON value as an event."""
+    try:
+        return _EVENT.validate_python(data)
+    except ValidationError as exc:
+        return _reason(exc)
+
+
+def text_event(text: str, event_id: str) -> ChatEvent:
+    """A minimal chat event around a plain message (`screener scan --text`, benchmarks)."""
+    return ChatEvent.model_construct(
+        kind="chat", id=event_id, ts=0, user=User.model_construct(id="-"), text=text, media=[]
+    )

@@ -1,0 +1,180 @@
+"""All lexicon terms of a pack in one compiled automaton per view, matched once per batch.
+
+A term is folded exactly like message text, then placed in the view its options ask for:
+`compact` (the default), `sound` (homophones), `repeat` (runs collapse) or both. One automaton
+per view runs over the whole batch (Hyperscan or ahocorasick_rs, overlapping); only its hits come
+back, and whole-word and spacing checks run on all of them at once with numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from screener.match.automaton import build_automaton
+from screener.text.folding import Folding
+from screener.text.views import BatchText
+
+MAX_CJK_GAP = 4
+"""Non-letters allowed between two characters of a term (薇 ❤ 信 has 3); longer gaps are prose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One lexicon entry as compiled: where it matches and what it means."""
+
+    text: str
+    lexicon: int
+    tags: tuple[str, ...]
+    word: bool
+    allow: bool
+    view: str
+
+
+@dataclass(slots=True)
+class Hit:
+    """A matched term (or detector/regex evidence) in message `message`, original offsets."""
+
+    message: int
+    start: int
+    end: int
+    term: str
+    source: Term | None = None
+
+
+def term_view(homophone: bool, repeat: bool) -> str:
+    if homophone:
+        return "sound_repeat" if repeat else "sound"
+    return "repeat" if repeat else "compact"
+
+
+def compile_pattern(folding: Folding, text: str, view: str) -> str:
+    """The form of `text` that the automaton of `view` looks for ("" if nothing is left)."""
+    folded = folding.fold_text(text)
+    compact = "".join(c for c in folded if folding.word[ord(c)] and c != "\n")
+    if view.startswith("sound"):
+        compact = folding.sound_text(compact)
+    if view.endswith("repeat"):
+        compact = "".join(c for i, c in enumerate(compact) if i == 0 or compact[i - 1] != c)
+    return compact
+
+
+def is_latin_word(folding: Folding, text: str) -> bool:
+    """Terms made only of alphabetic-script letters and digits match as whole words."""
+    folded = folding.fold_text(text)
+    return bool(folded) and all(folding.alnum[ord(c)] or c == " " for c in folded)
+
+
+class ViewMatcher:
+    """One automaton over one view; pattern index → the terms that share that pattern."""
+
+    def __init__(self, view: str, patterns: Sequence[str], terms: Sequence[tuple[Term, ...]]):
+        self.view = view
+        self.terms = list(terms)
+        self.layer = "compact" if view in ("compact", "sound") else view
+        self._automaton = build_automaton(patterns)
+
+    def find(self, batch: BatchText) -> Iterator[tuple[int, Term, int, int]]:
+        """(message, term, original start, original end) for every hit that passes the checks.
+
+        Positions, boundaries and spacing are computed for all hits at once with numpy; the
+        Python loop only reads the results.
+        """
+        found = self._automaton.scan(batch.view(self.view), batch.codes(self.view))
+        if not len(found):
+            return
+        pattern, start, end = found[:, 0], found[:, 1], found[:, 2]
+        messages = np.searchsorted(batch.message_starts(self.layer), start, side="right") - 1
+        w_start, w_end = batch.spans_to_folded(self.layer, start, end)
+        contiguous = (w_end - w_start) == (end - start)
+        codes, alnum = batch.w_codes, batch.folding.alnum
+        left = np.ones(len(found), dtype=np.bool_)
+        inner = w_start > 0
+        left[inner] = ~alnum.take(codes[w_start[inner] - 1])
+        right = np.ones(len(found), dtype=np.bool_)
+        inner = w_end < len(codes)
+        right[inner] = ~alnum.take(codes[w_end[inner]])
+        bounded = (left & right).tolist()
+        o_start, o_end = batch.spans_to_original(messages, w_start, w_end)
+        rows = zip(
+            pattern.tolist(), messages.tolist(), contiguous.tolist(), bounded, o_start, o_end,
+            range(len(found)), strict=True,
+        )  # fmt: skip
+        for p, message, tight, whole, o_s, o_e, k in rows:
+            spaced: bool | None = None
+            for term in self.terms[p]:
+                if term.word and not whole:
+                    continue
+                if not tight:
+                    if spaced is None:
+                        gaps = _gaps(batch, self.layer, int(start[k]), int(end[k]))
+                        spaced = _spacing_ok(gaps, term.word)
+                    if not spaced:
+                        continue
+                yield message, term, o_s, o_e
+
+
+def _gaps(batch: BatchText, layer: str, start: int, end: int) -> list[int]:
+    """Folded-view distance between consecutive matched characters (runs count as one)."""
+    c = batch.c_pos
+    if layer == "compact":
+        return np.diff(c[start:end]).tolist()  # type: ignore[no-any-return]
+    runs = batch.repeat_positions(layer)
+    first = c[runs[start:end]]
+    stops = np.append(runs, len(c))[start + 1 : end + 1] - 1
+    last = c[stops]
+    return (first[1:] - last[:-1]).tolist()  # type: ignore[no-any-return]
+
+
+def _spacing_ok(gaps: list[int], word: bool) -> bool:
+    """CJK: short gaps only. Latin words: letters all adjacent or all spaced (s e x, not s ex)."""
+    if not gaps:
+        return True
+    if word:
+        return all(g == 1 for g in gaps) or all(1 < g <= 4 for g in gaps)
+    return max(gaps) <= MAX_CJK_GAP + 1
+
+
+class LexiconMatcher:
+    """Every view's automaton; `find` returns term hits and allow-list spans per message."""
+
+    def __init__(self, folding: Folding, terms: Sequence[Term]):
+        by_view: dict[str, dict[str, list[Term]]] = {}
+        for term in terms:
+            pattern = compile_pattern(folding, term.text, term.view)
+            if not pattern:
+                raise ValueError(f"term {term.text!r} has no letters or digits left to match")
+            by_view.setdefault(term.view, {}).setdefault(pattern, []).append(term)
+        self.views = [
+            ViewMatcher(view, list(table), [tuple(ts) for ts in table.values()])
+            for view, table in sorted(by_view.items())
+        ]
+        self.size = sum(len(v.terms) for v in self.views)
+
+    def find(self, batch: BatchText) -> dict[int, list[Hit]]:
+        """Hits per message index, allow-listed ones removed, in original offsets."""
+        hits: dict[int, list[Hit]] = {}
+        allowed: dict[int, list[tuple[int, int, int]]] = {}
+        for matcher in self.views:
+            for message, term, start, end in matcher.find(batch):
+                if term.allow:
+                    allowed.setdefault(message, []).append((term.lexicon, start, end))
+                else:
+                    hit = Hit(message, start, end, term.text, term)
+                    hits.setdefault(message, []).append(hit)
+        for message, spans in allowed.items():
+            if message in hits:
+                hits[message] = [h for h in hits[message] if not _covered(h, spans)]
+        return hits
+
+
+def _covered(hit: Hit, spans: list[tuple[int, int, int]]) -> bool:
+    """An allow-list entry of the same lexicon (or a global one, lexicon -1) covers the hit."""
+    assert hit.source is not None
+    lexicon = hit.source.lexicon
+    return any(
+        (lex == lexicon or lex == -1) and start <= hit.start and hit.end <= end
+        for lex, start, end in spans
+    )

@@ -1,0 +1,155 @@
+"""Rule-file regexes: linear-time engines only, all of a pack's regexes in one batch pass.
+
+A regex from a rule file is untrusted input: it must never be able to stall a worker, so it
+must compile on RE2 (always checked, so a pack is portable) and, where Hyperscan is installed,
+on Hyperscan, which then runs every regex of a view in one pass over the joined batch
+(multi-line mode: `^`/`$` anchor at message boundaries; matches spanning two messages are
+dropped). Without Hyperscan, RE2 searches each regex over the batch. Exact matches always
+come from RE2 on the one message, so results are the same with or without Hyperscan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import re2
+
+from screener.match.automaton import to_code_points
+from screener.text.views import BatchText
+
+_FORBIDDEN = ("\\A", "\\z", "\\Z")
+
+
+class RegexError(ValueError):
+    """A pattern that a linear-time engine refuses (or that cannot work on joined batches)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegexSpec:
+    index: int
+    view: str
+    pattern: str
+
+
+def _re2(pattern: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile("(?m)" + pattern, options)
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else exc
+        raise RegexError(raw.decode() if isinstance(raw, bytes) else str(raw)) from exc
+
+
+def _hyperscan_db(patterns: Sequence[str]) -> Any:
+    import hyperscan
+
+    flags = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_MULTILINE
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        db.compile(
+            expressions=[p.encode("utf-8") for p in patterns],
+            ids=list(range(len(patterns))),
+            elements=len(patterns),
+            flags=[flags] * len(patterns),
+        )
+    except hyperscan.error as exc:
+        raise RegexError(f"Hyperscan: {exc}") from exc
+    return db
+
+
+def _hyperscan_available() -> bool:
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def validate(pattern: str) -> None:
+    """Raise `RegexError` unless the pattern compiles on RE2 (and Hyperscan, if present)."""
+    for anchor in _FORBIDDEN:
+        if anchor in pattern:
+            raise RegexError(f"{anchor} is not supported: use ^ and $ (each message is one line)")
+    _re2(pattern)
+    if _hyperscan_available():
+        _hyperscan_db([pattern])
+
+
+class RegexSet:
+    """All regexes of a pack, grouped by view; `find` → message → regex index → matches.
+
+    Two passes: a prefilter finds which (message, regex) pairs match at all (Hyperscan: every
+    regex of a view in one scan, end offsets only, so any RE2-valid size of pattern works),
+    then RE2 finds the exact matches inside just those messages. Most messages match no
+    regex, so the exact pass is small.
+    """
+
+    def __init__(self, specs: Sequence[RegexSpec]):
+        self.specs = list(specs)
+        self._by_view: dict[str, list[RegexSpec]] = {}
+        for spec in specs:
+            self._by_view.setdefault(spec.view, []).append(spec)
+        self._exact = {spec.index: _re2(spec.pattern) for spec in specs}
+        self._hyperscan = _hyperscan_available()
+        self._prefilter: dict[str, Any] = {}
+        if self._hyperscan:
+            for view, group in self._by_view.items():
+                self._prefilter[view] = _hyperscan_db([s.pattern for s in group])
+
+    @property
+    def engine(self) -> str:
+        return "hyperscan+re2" if self._hyperscan else "re2"
+
+    def find(self, batch: BatchText) -> dict[int, dict[int, list[tuple[int, int, str]]]]:
+        """Per message, per regex index: (original start, original end, matched view text)."""
+        out: dict[int, dict[int, list[tuple[int, int, str]]]] = {}
+        for view, group in self._by_view.items():
+            haystack = batch.view(view)
+            layer = "folded" if view in ("folded", "digits") else "compact"
+            starts = batch.message_starts(layer).tolist()
+            starts.append(len(haystack) + 1)
+            for message, k in self._candidates(view, haystack, batch, layer):
+                spec = group[k]
+                lo, hi = starts[message], starts[message + 1] - 1
+                for m in self._exact[spec.index].finditer(haystack[lo:hi]):
+                    if m.end() <= m.start():
+                        continue
+                    start, end = lo + m.start(), lo + m.end()
+                    if layer == "compact":
+                        start, end = batch.to_folded("compact", start, end)
+                    o_start, o_end = batch.to_original(message, start, end)
+                    hits = out.setdefault(message, {}).setdefault(spec.index, [])
+                    hits.append((o_start, o_end, m.group(0)))
+        return out
+
+    def _candidates(
+        self, view: str, haystack: str, batch: BatchText, layer: str
+    ) -> list[tuple[int, int]]:
+        """(message, regex position in its view group) pairs that have some match."""
+        ends: list[tuple[int, int]] = []
+        if self._hyperscan:
+
+            def on_match(k: int, start: int, end: int, flags: int, ctx: object) -> None:
+                ends.append((k, end))
+
+            self._prefilter[view].scan(haystack.encode("utf-8"), match_event_handler=on_match)
+            if not ends:
+                return []
+            found = np.asarray(ends, dtype=np.int64)
+            if not haystack.isascii():
+                found = np.column_stack([found[:, 0], found[:, 1], found[:, 1]])
+                to_code_points(batch.codes(view), found)
+                found = found[:, :2]
+        else:
+            for k, spec in enumerate(self._by_view[view]):
+                ends += [(k, m.end()) for m in self._exact[spec.index].finditer(haystack)]
+            if not ends:
+                return []
+            found = np.asarray(ends, dtype=np.int64)
+        starts = batch.message_starts(layer)
+        messages = np.searchsorted(starts, np.maximum(found[:, 1] - 1, 0), side="right") - 1
+        return sorted(set(zip(messages.tolist(), found[:, 0].tolist(), strict=True)))

@@ -1,0 +1,356 @@
+"""Load, validate and compile rule-pack files into one immutable `RulePack`.
+
+Everything that can be wrong with a pack is found here, at load time, and reported as
+`file:line: reason` (all problems at once). A compiled pack is plain data plus closures with a
+content-hash version; the engine never parses, looks names up or compiles anything per message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from screener.match.lexicon import (
+    LexiconMatcher,
+    Term,
+    compile_pattern,
+    is_latin_word,
+    term_view,
+)
+from screener.match.regexes import RegexError, RegexSet, validate
+from screener.match.regexes import RegexSpec as RegexEntry
+from screener.rules.condition import (
+    Compiler,
+    ConditionError,
+    Evaluator,
+    Node,
+    Reference,
+    Scope,
+    needs_signal,
+    parse,
+    references,
+)
+from screener.rules.source import PackError, PathKey, SourceFile, read_source
+from screener.rules.spec import ExamplesSpec, LexiconSpec, PackSpec, RegexSpec, TermSpec, Thresholds
+from screener.text.folding import Folding, build_folding
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRule:
+    id: str
+    category: str
+    score: float
+    action: str | None
+    condition: Evaluator
+    exceptions: tuple[Evaluator, ...]
+    needs_signal: bool
+    references: frozenset[Reference]
+    """evidence the condition looks at: its matches go into the finding."""
+    uses: frozenset[Reference]
+    """everything condition and exceptions look at: what must be computed for this rule."""
+    origin: str
+    """file:line where the rule is defined."""
+    examples: ExamplesSpec | None
+
+
+@dataclass(frozen=True, eq=False)
+class RulePack:
+    """A compiled, immutable pack set: swap it whole to change rules."""
+
+    version: str
+    folding: Folding
+    lexicon_names: tuple[str, ...]
+    matcher: LexiconMatcher
+    detectors: frozenset[str]
+    regexes: RegexSet
+    rules: tuple[CompiledRule, ...]
+    triggers: dict[Reference, tuple[int, ...]]
+    """evidence → indexes of the rules that look at it (only those are evaluated)."""
+    disabled: tuple[str, ...]
+    thresholds: Thresholds
+    files: tuple[Path, ...]
+
+    @property
+    def term_count(self) -> int:
+        return self.matcher.size
+
+
+def pack_files(paths: Iterable[Path | str]) -> list[Path]:
+    """YAML files named directly, or found (recursively, in name order) under directories."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise PackError([f"{path}:1: no such file or directory"])
+    if not files:
+        raise PackError([f"{', '.join(map(str, paths))}:1: no rule pack files (*.yaml) found"])
+    return files
+
+
+def load_packs(paths: Iterable[Path | str]) -> RulePack:
+    """Read, validate and compile packs; raise `PackError` listing every problem."""
+    sources = [read_source(p) for p in pack_files(paths)]
+    return _Builder(sources).build()
+
+
+def _validation_problems(source: SourceFile, exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc: PathKey = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        key = ".".join(str(p) for p in loc)
+        problems.append(f"{source.where(loc)}: {key or 'pack'}: {err['msg']}")
+    return problems
+
+
+class _Builder:
+    """One compilation: collects problems instead of stopping at the first."""
+
+    def __init__(self, sources: list[SourceFile]):
+        self.sources = sources
+        self.problems: list[str] = []
+        self.folding = build_folding()
+
+    def fail(self, source: SourceFile, key: PathKey, reason: str) -> None:
+        self.problems.append(f"{source.where(key)}: {reason}")
+
+    def build(self) -> RulePack:
+        specs: list[tuple[SourceFile, PackSpec]] = []
+        for source in self.sources:
+            try:
+                specs.append((source, PackSpec.model_validate(source.data)))
+            except ValidationError as exc:
+                self.problems.extend(_validation_problems(source, exc))
+        if self.problems:
+            raise PackError(self.problems)
+
+        lexicon_index: dict[str, int] = {}
+        terms: list[Term] = []
+        digest: list[Any] = []
+        thresholds: Thresholds | None = None
+        for source, spec in specs:
+            file_terms: dict[str, list[TermSpec]] = {}
+            for name, lex in spec.lexicons.items():
+                if name in lexicon_index:
+                    self.fail(source, ("lexicons", name), f"lexicon {name!r} is defined twice")
+                    continue
+                lexicon_index[name] = len(lexicon_index)
+                loaded = self._lexicon_terms(source, name, lex)
+                file_terms[name] = loaded
+                terms.extend(self._terms(source, name, lexicon_index[name], lex, loaded))
+            for i, allowed in enumerate(spec.allow):
+                terms.extend(self._allow(source, ("allow", i), -1, [allowed]))
+            if spec.thresholds is not None:
+                if thresholds is not None:
+                    self.fail(source, ("thresholds",), "thresholds are set in more than one file")
+                thresholds = spec.thresholds
+            digest.append(
+                [spec.model_dump(mode="json"),
+                 {k: [t.model_dump(mode="json") for t in v] for k, v in file_terms.items()}]
+            )  # fmt: skip
+
+        regexes = self._regexes(specs)
+        regex_index = {name: entry.index for name, entry in regexes.items()}
+        tags = frozenset(t for term in terms for t in term.tags)
+        macros = self._macros(specs)
+        scope = Scope(lexicon_index, regex_index, macros, tags)
+        self._check_macros(specs, scope)
+        rules, disabled = self._rules(specs, scope)
+        try:
+            matcher = LexiconMatcher(self.folding, terms)
+        except ValueError as exc:  # already reported per term; belt and braces
+            self.problems.append(f"{self.sources[0].path}:1: {exc}")
+        if self.problems:
+            raise PackError(self.problems)
+
+        used = {ref for rule in rules for ref in rule.uses}
+        version = hashlib.sha256(orjson.dumps(digest, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return RulePack(
+            version=f"sha256:{version}",
+            folding=self.folding,
+            lexicon_names=tuple(lexicon_index),
+            matcher=matcher,
+            detectors=frozenset(str(r.key) for r in used if r.kind == "detector"),
+            regexes=RegexSet([r for r in regexes.values() if Reference("regex", r.index) in used]),
+            triggers=_triggers(rules),
+            rules=tuple(rules),
+            disabled=tuple(disabled),
+            thresholds=thresholds or Thresholds(),
+            files=tuple(s.path for s in self.sources),
+        )
+
+    # -- lexicons ------------------------------------------------------------------------------
+
+    def _lexicon_terms(self, source: SourceFile, name: str, lex: LexiconSpec) -> list[TermSpec]:
+        """Terms from a lexicon's `file:` (one per line, `term<TAB>tag,tag`, # comments)."""
+        if lex.file is None:
+            return []
+        path = (source.path.parent / lex.file).resolve()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            self.fail(source, ("lexicons", name, "file"), f"cannot read lexicon file: {exc}")
+            return []
+        out: list[TermSpec] = []
+        for lineno, line in enumerate(lines, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            word, _, tagtext = text.partition("\t")
+            tags = [t.strip() for t in tagtext.split(",") if t.strip()]
+            try:
+                out.append(TermSpec(term=word.strip(), tags=tags))
+            except ValidationError as exc:
+                msg = exc.errors(include_url=False)[0]["msg"]
+                self.problems.append(f"{path}:{lineno}: {msg}")
+        return out
+
+    def _terms(
+        self, source: SourceFile, name: str, index: int, lex: LexiconSpec, loaded: list[TermSpec]
+    ) -> list[Term]:
+        out: list[Term] = []
+        entries: list[tuple[PathKey, str | TermSpec]] = [
+            (("lexicons", name, "terms", i), t) for i, t in enumerate(lex.terms)
+        ]
+        entries += [(("lexicons", name, "file"), t) for t in loaded]
+        for key, entry in entries:
+            spec = entry if isinstance(entry, TermSpec) else TermSpec(term=entry)
+            homophone = lex.homophone if spec.homophone is None else spec.homophone
+            repeat = lex.repeat if spec.repeat is None else spec.repeat
+            word = spec.word if spec.word is not None else lex.word
+            if word is None:
+                word = is_latin_word(self.folding, spec.term)
+            term = Term(
+                spec.term, index, tuple(dict.fromkeys([*lex.tags, *spec.tags])), word, False,
+                term_view(homophone, repeat),
+            )  # fmt: skip
+            if self._empty(term):
+                self.fail(source, key, f"term {spec.term!r} has no letters or digits to match")
+                continue
+            out.append(term)
+        out.extend(self._allow(source, ("lexicons", name, "allow"), index, lex.allow))
+        return out
+
+    def _allow(self, source: SourceFile, key: PathKey, index: int, words: list[str]) -> list[Term]:
+        out = []
+        for word in words:
+            term = Term(word, index, (), False, True, "compact")
+            if self._empty(term):
+                self.fail(source, key, f"allow entry {word!r} has no letters or digits")
+            else:
+                out.append(term)
+        return out
+
+    def _empty(self, term: Term) -> bool:
+        return not compile_pattern(self.folding, term.text, term.view)
+
+    # -- regexes, macros, rules ----------------------------------------------------------------
+
+    def _regexes(self, specs: list[tuple[SourceFile, PackSpec]]) -> dict[str, RegexEntry]:
+        index: dict[str, RegexEntry] = {}
+        for source, spec in specs:
+            for name, raw in spec.regexes.items():
+                key: PathKey = ("regexes", name)
+                if name in index:
+                    self.fail(source, key, f"regex {name!r} is defined twice")
+                    continue
+                rx = raw if isinstance(raw, RegexSpec) else RegexSpec(pattern=raw)
+                try:
+                    validate(rx.pattern)
+                except RegexError as exc:
+                    self.fail(source, key, f"regex {name!r} refused: {exc}")
+                    continue
+                index[name] = RegexEntry(len(index), rx.view, rx.pattern)
+        return index
+
+    def _macros(self, specs: list[tuple[SourceFile, PackSpec]]) -> dict[str, Node]:
+        macros: dict[str, Node] = {}
+        for source, spec in specs:
+            for name, text in spec.macros.items():
+                key: PathKey = ("macros", name)
+                if name in macros:
+                    self.fail(source, key, f"macro {name!r} is defined twice")
+                    continue
+                try:
+                    macros[name] = parse(text)
+                except ConditionError as exc:
+                    self.fail(source, key, f"macro {name!r}: {exc}")
+        return macros
+
+    def _check_macros(self, specs: list[tuple[SourceFile, PackSpec]], scope: Scope) -> None:
+        """Compile every macro once, used or not, so a broken one is reported where it is."""
+        compiler = Compiler(scope)
+        for source, spec in specs:
+            for name in spec.macros:
+                if name not in scope.macros:
+                    continue
+                try:
+                    compiler.compile(compiler.expand(scope.macros[name], (name,)))
+                except ConditionError as exc:
+                    self.fail(source, ("macros", name), f"macro {name!r}: {exc}")
+
+    def _rules(
+        self, specs: list[tuple[SourceFile, PackSpec]], scope: Scope
+    ) -> tuple[list[CompiledRule], list[str]]:
+        compiler = Compiler(scope)
+        rules: list[CompiledRule] = []
+        disabled: list[str] = []
+        seen: dict[str, str] = {}
+        for source, spec in specs:
+            for i, rule in enumerate(spec.rules):
+                key: PathKey = ("rules", i)
+                if rule.id in seen:
+                    self.fail(source, (*key, "id"), f"duplicate rule id {rule.id!r} "
+                              f"(first defined at {seen[rule.id]})")  # fmt: skip
+                    continue
+                seen[rule.id] = source.where((*key, "id"))
+                try:
+                    tree = compiler.expand(parse(rule.condition))
+                    condition = compiler.compile(tree)
+                except ConditionError as exc:
+                    self.fail(source, (*key, "condition"), f"rule {rule.id}: condition: {exc}")
+                    continue
+                exceptions: list[Evaluator] = []
+                uses = set(references(tree, scope))
+                for j, text in enumerate(rule.exceptions):
+                    try:
+                        exception = compiler.expand(parse(text))
+                        exceptions.append(compiler.compile(exception))
+                        uses |= references(exception, scope)
+                    except ConditionError as exc:
+                        self.fail(
+                            source, (*key, "exceptions", j), f"rule {rule.id}: exception: {exc}"
+                        )
+                if not rule.enabled:
+                    disabled.append(rule.id)
+                    continue
+                rules.append(
+                    CompiledRule(
+                        id=rule.id, category=rule.category, score=rule.score, action=rule.action,
+                        condition=condition, exceptions=tuple(exceptions),
+                        needs_signal=needs_signal(tree), references=references(tree, scope),
+                        uses=frozenset(uses), origin=seen[rule.id], examples=rule.examples,
+                    )
+                )  # fmt: skip
+        return rules, disabled
+
+
+def _triggers(rules: list[CompiledRule]) -> dict[Reference, tuple[int, ...]]:
+    index: dict[Reference, list[int]] = {}
+    for i, rule in enumerate(rules):
+        if rule.needs_signal:
+            for ref in rule.references:
+                index.setdefault(ref, []).append(i)
+    return {ref: tuple(ids) for ref, ids in index.items()}
+
+
+__all__ = ["CompiledRule", "PackError", "RulePack", "load_packs", "pack_files"]

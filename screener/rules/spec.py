@@ -1,0 +1,85 @@
+"""The rule-pack file format as pydantic models (docs/rules.md is the reader's version).
+
+Unknown keys and wrong types are refused here; names and cross-references are checked by the
+compiler, which knows the whole pack set.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")]
+Category = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+ActionName = Literal["allow", "review", "block"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TermSpec(_Spec):
+    term: NonEmpty
+    tags: list[Name] = Field(default_factory=list)
+    word: bool | None = None
+    homophone: bool | None = None
+    repeat: bool | None = None
+
+
+class LexiconSpec(_Spec):
+    terms: list[NonEmpty | TermSpec] = Field(default_factory=list)
+    file: NonEmpty | None = None
+    allow: list[NonEmpty] = Field(default_factory=list)
+    tags: list[Name] = Field(default_factory=list)
+    word: bool | None = None
+    homophone: bool = False
+    repeat: bool = False
+    description: str | None = None
+
+
+class RegexSpec(_Spec):
+    pattern: NonEmpty
+    view: Literal["folded", "compact", "digits"] = "folded"
+    description: str | None = None
+
+
+Example = NonEmpty | dict[str, Any]
+
+
+class ExamplesSpec(_Spec):
+    match: list[Example] = Field(default_factory=list)
+    no_match: list[Example] = Field(default_factory=list)
+
+
+class RuleSpec(_Spec):
+    id: RuleId
+    category: Category
+    condition: NonEmpty
+    score: float = Field(default=0.0, ge=0, strict=False)
+    action: ActionName | None = None
+    exceptions: list[NonEmpty] = Field(default_factory=list)
+    tags: list[Name] = Field(default_factory=list)
+    enabled: bool = True
+    description: str | None = None
+    examples: ExamplesSpec | None = None
+
+
+class Thresholds(_Spec):
+    review: float = Field(default=5.0, strict=False)
+    block: float = Field(default=15.0, strict=False)
+
+
+class PackSpec(_Spec):
+    """One YAML file."""
+
+    name: str | None = None
+    description: str | None = None
+    lexicons: dict[Name, LexiconSpec] = Field(default_factory=dict)
+    regexes: dict[Name, NonEmpty | RegexSpec] = Field(default_factory=dict)
+    macros: dict[Name, NonEmpty] = Field(default_factory=dict)
+    rules: list[RuleSpec] = Field(default_factory=list)
+    allow: list[NonEmpty] = Field(default_factory=list)
+    thresholds: Thresholds | None = None

@@ -1,0 +1,1 @@
+"""Command implementations that sit on top of the engine: scan, benchmarks, evaluation."""

@@ -1,0 +1,243 @@
+"""`screener bench engine` and `screener bench matchers`: throughput with numbers, side by side.
+
+Each benchmark measures the contenders in the same process and run, so the ratio holds even
+on a noisy shared machine; absolute figures carry the machine they came from.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from screener.engine import Engine
+from screener.events import text_event
+from screener.match.lexicon import compile_pattern
+from screener.rules import load_packs
+from screener.text.folding import build_folding
+from screener.text.views import BatchText
+from screener.tools import corpus
+
+
+@dataclass(frozen=True)
+class Measurement:
+    name: str
+    messages: int
+    seconds: float
+    p50_us: float
+    p99_us: float
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def read_lexicon(path: Path) -> list[str]:
+    """First column of a text/TSV file (a `word` header line is skipped)."""
+    terms = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        term = line.split("\t", 1)[0].strip()
+        if term and not term.startswith("#") and term != "word":
+            terms.append(term)
+    return terms
+
+
+def _pack_with_lexicon(packs: Sequence[Path], terms: list[str], workdir: Path) -> Engine:
+    folding = build_folding()
+    usable = sorted({t for t in terms if compile_pattern(folding, t, "compact")})
+    (workdir / "bench_lexicon.txt").write_text("\n".join(usable) + "\n", encoding="utf-8")
+    # a low-score rule looks at the big lexicon, as an imported list would be used in production
+    (workdir / "bench.yaml").write_text(
+        "lexicons:\n  bench_lexicon:\n    file: bench_lexicon.txt\n"
+        "rules:\n  - id: bench.lexicon\n    category: illicit_ads\n    score: 1\n"
+        "    condition: hit(bench_lexicon)\n",
+        encoding="utf-8",
+    )
+    return Engine(load_packs([*packs, workdir / "bench.yaml"]))
+
+
+def _timed_batches(
+    name: str, work: Callable[[int, int], object], total: int, batch: int, progress: Progress
+) -> Measurement:
+    task = progress.add_task(name, total=total)
+    per_message: list[float] = []
+    spent = 0.0
+    for lo in range(0, total, batch):
+        hi = min(total, lo + batch)
+        t0 = time.perf_counter()
+        work(lo, hi)
+        dt = time.perf_counter() - t0
+        spent += dt
+        per_message.append(dt / (hi - lo) * 1e6)
+        progress.advance(task, hi - lo)
+    return Measurement(
+        name, total, spent, statistics.median(per_message), _percentile(per_message, 0.99)
+    )
+
+
+def bench_engine(
+    packs: Sequence[Path],
+    *,
+    lexicon_file: Path | None,
+    lexicon_size: int,
+    messages: int,
+    batch: int,
+    baseline_messages: int,
+    console: Console,
+) -> dict[str, object]:
+    """Engine (full normalisation, default packs + big lexicon) vs NFKC + pyahocorasick loop."""
+    import ahocorasick  # dev extra: only the benchmark's baseline needs it
+
+    terms = read_lexicon(lexicon_file) if lexicon_file else corpus.lexicon(lexicon_size)
+    texts = corpus.messages(messages)
+    events = [text_event(t, str(i)) for i, t in enumerate(texts)]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        engine = _pack_with_lexicon(packs, terms, Path(tmp))
+        build_s = time.perf_counter() - t0
+    baseline = ahocorasick.Automaton()
+    for term in terms:
+        key = unicodedata.normalize("NFKC", term).casefold()
+        if key:
+            baseline.add_word(key, key)
+    baseline.make_automaton()
+
+    def run_engine(lo: int, hi: int) -> object:
+        return engine.screen(events[lo:hi])
+
+    def run_baseline(lo: int, hi: int) -> object:
+        found = 0
+        for text in texts[lo:hi]:
+            folded = unicodedata.normalize("NFKC", text).casefold()
+            for _ in baseline.iter(folded):
+                found += 1
+        return found
+
+    run_engine(0, min(batch, messages))  # warm-up: first-use caches
+    flagged = sum(v.flagged for v in engine.screen(events[: min(messages, 20_000)]))
+    with Progress(console=console, transient=True) as progress:
+        ours = _timed_batches("engine.screen", run_engine, messages, batch, progress)
+        base = _timed_batches(
+            "NFKC + pyahocorasick loop", run_baseline, min(baseline_messages, messages),
+            batch, progress,
+        )  # fmt: skip
+    result = {
+        "machine": machine(),
+        "lexicon_terms": engine.pack.term_count,
+        "rules": len(engine.pack.rules),
+        "pack_build_seconds": round(build_s, 2),
+        "batch": batch,
+        "flagged_share": round(flagged / min(messages, 20_000), 4),
+        "engine": {**asdict(ours), "msgs_per_s": round(ours.rate)},
+        "baseline": {**asdict(base), "msgs_per_s": round(base.rate)},
+        "speedup": round(ours.rate / base.rate, 2) if base.rate else None,
+    }
+    table = Table(title=f"screener bench engine — {result['machine']}")
+    for column in ("contender", "msgs/s", "p50 µs/msg", "p99 µs/msg"):
+        table.add_column(column, justify="right" if column != "contender" else "left")
+    for m in (ours, base):
+        table.add_row(m.name, f"{m.rate:,.0f}", f"{m.p50_us:.2f}", f"{m.p99_us:.2f}")
+    console.print(table)
+    console.print(
+        f"lexicon {result['lexicon_terms']:,} terms, {result['rules']} rules, batch {batch}, "
+        f"{result['flagged_share']:.1%} flagged; engine/baseline = {result['speedup']}×"
+    )
+    return result
+
+
+def bench_matchers(
+    terms: list[str], messages: int, batch: int, console: Console
+) -> dict[str, object]:
+    """The same lexicon over the same compact batch text: ahocorasick_rs vs Hyperscan vs
+    pyahocorasick. Reports msgs/s of the matching step alone and the build time."""
+    import ahocorasick
+    import ahocorasick_rs
+
+    folding = build_folding()
+    patterns = sorted({p for t in terms if (p := compile_pattern(folding, t, "compact"))})
+    texts = corpus.messages(messages)
+    haystacks = [
+        BatchText.build(folding, texts[lo : lo + batch]).view("compact")
+        for lo in range(0, messages, batch)
+    ]
+    contenders: list[tuple[str, Callable[[], Callable[[str], int]]]] = []
+
+    def rs() -> Callable[[str], int]:
+        ac = ahocorasick_rs.AhoCorasick(patterns)
+        return lambda h: len(ac.find_matches_as_indexes(h, overlapping=True))
+
+    def pyac() -> Callable[[str], int]:
+        automaton = ahocorasick.Automaton()
+        for p in patterns:
+            automaton.add_word(p, p)
+        automaton.make_automaton()
+        return lambda h: sum(1 for _ in automaton.iter(h))
+
+    contenders += [("ahocorasick_rs (overlapping)", rs), ("pyahocorasick", pyac)]
+    try:
+        import hyperscan
+
+        def hs() -> Callable[[str], int]:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            encoded = [p.encode() for p in patterns]
+            db.compile(
+                expressions=encoded, ids=list(range(len(encoded))), elements=len(encoded),
+                flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(encoded), literal=True,
+            )  # fmt: skip
+
+            def scan(h: str) -> int:
+                found: list[int] = []
+                db.scan(h.encode(), match_event_handler=lambda i, *_: found.append(i))
+                return len(found)
+
+            return scan
+
+        contenders.append(("hyperscan (literal, SOM)", hs))
+    except ImportError:
+        console.print("hyperscan not installed: skipped")
+    rows: list[dict[str, str | int | float]] = []
+    for name, build in contenders:
+        t0 = time.perf_counter()
+        fn = build()
+        built = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        hits = sum(fn(h) for h in haystacks)
+        spent = time.perf_counter() - t0
+        rows.append({"matcher": name, "build_s": round(built, 2), "hits": hits,
+                     "msgs_per_s": round(messages / spent)})  # fmt: skip
+    table = Table(title=f"screener bench matchers — {len(patterns):,} terms, {machine()}")
+    for column in ("matcher", "build s", "hits", "msgs/s"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["matcher"]), str(row["build_s"]), str(row["hits"]),
+                      f"{row['msgs_per_s']:,}")  # fmt: skip
+    console.print(table)
+    return {"machine": machine(), "terms": len(patterns), "results": rows}

@@ -1,0 +1,75 @@
+"""`screener scan`: JSONL events (or plain lines) → one verdict per line, streaming.
+
+Lines are read in bounded batches, so memory stays constant on any file size; a line longer
+than the record limit is skipped to its newline without being held in memory and reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from screener.engine import Engine
+from screener.events import MAX_RECORD_BYTES, Event, ParseError, parse_event, text_event
+from screener.verdict import Verdict
+
+BATCH_LINES = 1024
+_CHUNK = 1 << 16
+
+
+def read_lines(stream: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes | None]:
+    """Lines without their newline; None for a line over `limit` bytes (skipped, not stored)."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # drain the rest of the oversized line
+                rest = stream.readline(_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line.rstrip(b"\r\n")
+
+
+def _decode(raw: bytes | None, lineno: int, as_text: bool) -> Event | ParseError:
+    if raw is None:
+        return ParseError("too_large", f"line exceeds {MAX_RECORD_BYTES} bytes")
+    if as_text:
+        try:
+            return text_event(raw.decode("utf-8"), str(lineno))
+        except UnicodeDecodeError as exc:
+            return ParseError("bad_utf8", f"invalid UTF-8 at byte {exc.start}")
+    return parse_event(raw)
+
+
+def scan(engine: Engine, streams: Iterable[BinaryIO], as_text: bool = False) -> Iterator[Verdict]:
+    """Verdicts in input order; blank lines are skipped, bad lines become error verdicts."""
+    version = engine.pack.version
+    lineno = 0
+    pending: list[tuple[int, Event | ParseError]] = []
+
+    def flush() -> list[Verdict]:
+        events = [item for _, item in pending if not isinstance(item, ParseError)]
+        screened = iter(engine.screen(events))
+        out = []
+        for n, item in pending:
+            if isinstance(item, ParseError):
+                error = f"{item.reason}: {item.detail}"
+                out.append(Verdict(None, version, error=error, line=n))
+            else:
+                out.append(next(screened))
+        pending.clear()
+        return out
+
+    for stream in streams:
+        for raw in read_lines(stream):
+            lineno += 1
+            if raw is not None and not raw.strip():
+                continue
+            pending.append((lineno, _decode(raw, lineno, as_text)))
+            if len(pending) >= BATCH_LINES:
+                yield from flush()
+    if pending:
+        yield from flush()

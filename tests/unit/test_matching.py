@@ -1,0 +1,112 @@
+"""Lexicon matching, allow-lists, word boundaries and contact detectors, through the engine."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from screener.engine import Engine
+from screener.match.detectors import NAMES, detect
+from screener.rules import RulePack
+from screener.text.views import BatchText
+
+
+def rules_fired(engine: Engine, text: str) -> set[str]:
+    return {f.rule for f in engine.screen_texts([text])[0].findings}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "约炮加V信",
+        "約 炮 加 薇 ❤ 信",
+        "约-炮 加 威信",
+        "约约约炮 加微​信",
+        "ＹＵＥ约炮 ｖｘ",
+        "包夜 vx",
+    ],
+)
+def test_disguised_offers_fire(engine: Engine, text: str) -> None:
+    assert "solicit.contact_offer" in rules_fired(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["周末约朋友打球加微信", "微信支付 约炮", "约 ... 炮", "vxlan 约炮", "我爱吃鸡蛋和小鸡"]
+)
+def test_innocent_look_alikes_do_not_fire(engine: Engine, text: str) -> None:
+    fired = rules_fired(engine, text)
+    assert "solicit.contact_offer" not in fired
+    assert "chicken" not in fired
+
+
+def test_allow_list_only_covers_what_it_contains(engine: Engine) -> None:
+    assert "chicken" in rules_fired(engine, "鸡 我爱吃鸡蛋")
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [("the rapist", True), ("therapist", False), ("r a p i s t", True), ("r.a.p.i.s.t", True),
+     ("rapists", False), ("ra pist", False), ("Ｒａｐｉｓｔ!", True)],
+)  # fmt: skip
+def test_latin_terms_match_whole_words_only(engine: Engine, text: str, hit: bool) -> None:
+    verdict = engine.screen_texts([text])[0]
+    terms = {m.term for f in verdict.findings for m in f.matches}
+    assert ("rapist" in terms) is hit
+
+
+def detections(pack: RulePack, text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for d in detect(BatchText.build(pack.folding, ["前文", text, "后文"]), NAMES):
+        assert d.message == 1
+        out.setdefault(d.detector, []).append(d.value)
+    return out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "壹叁捌壹贰叁肆伍陆柒捌",
+     "①③⑧①②③④⑤⑥⑦⑧", "1⃣3⃣8⃣1⃣2⃣3⃣4⃣5⃣6⃣7⃣8⃣", "１３８１２３４５６７８", "幺三八 一二三四 五六七八"],
+)  # fmt: skip
+def test_phone_numbers_in_disguise(basic_pack: RulePack, text: str) -> None:
+    assert detections(basic_pack, f"电话{text}。")["phone"] == ["13812345678"]
+
+
+@pytest.mark.parametrize(
+    "text", ["订单号 1381234567890", "价格 12345678901234", "call 12812345678", "2024年10月1日"]
+)
+def test_not_phone_numbers(basic_pack: RulePack, text: str) -> None:
+    assert "phone" not in detections(basic_pack, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "detector", "value"),
+    [
+        ("加qq 12345678", "qq", "12345678"), ("ⓠⓠ：８８６６５５４４", "qq", "88665544"),
+        ("扣扣号 3 3 4 4 5 5 6", "qq", "3344556"),
+        ("加微 abc_123", "wechat_id", "abc_123"), ("wechat: jenny_love", "wechat_id", "jenny_love"),
+        ("V信：sexy520", "wechat_id", "sexy520"), ("ｖｘ:Lily8888", "wechat_id", "lily8888"),
+        ("看 www.abc.com 吧", "url", "www.abc.com"), ("https://t.cn/A6x", "url", "https://t.cn/a6x"),
+        ("访问 win88.vip/reg", "url", "win88.vip/reg"), ("mail a.b@c.com", "email", "a.b@c.com"),
+        ("邮箱 ＡＢ＠ｑｑ．ｃｏｍ", "email", "ab@qq.com"),
+    ],
+)  # fmt: skip
+def test_contact_detectors(basic_pack: RulePack, text: str, detector: str, value: str) -> None:
+    assert detections(basic_pack, text).get(detector) == [value]
+
+
+@pytest.mark.parametrize("text", ["review this please", "lowx abcdef1", "vivid memories", "qq"])
+def test_contact_detectors_stay_quiet(basic_pack: RulePack, text: str) -> None:
+    assert detections(basic_pack, text) == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=8), st.integers(0, 7))
+def test_match_offsets_point_at_the_evidence(engine: Engine, texts: list[str], k: int) -> None:
+    texts = [*texts]
+    texts[k % len(texts)] += " 约炮 加 薇❤信 13812345678 www.x.com"
+    for text, verdict in zip(texts, engine.screen_texts(texts), strict=True):
+        for finding in verdict.findings:
+            for m in finding.matches:
+                assert text[m.start : m.end] == m.text
+                assert 0 <= m.start < m.end <= len(text)
