@@ -20,6 +20,7 @@ lint: $(STAMP)
 	$(BIN)/mypy screener
 
 test: $(STAMP) lint
+	$(BIN)/python -m screener.brokers.kafka --prefetch
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

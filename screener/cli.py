@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 from rich.console import Console
 
 from screener.rules import PackError, RulePack, load_packs
+
+if TYPE_CHECKING:
+    from screener.pipeline.settings import Settings
+
+
+RULES_HELP = "pack file or directory (repeatable; default: the shipped packs)"
 
 
 def default_packs() -> Path:
@@ -93,6 +100,51 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_samples() -> Path:
+    """The sample traffic shipped with the package (`seeds/events` in the source tree)."""
+    return Path(str(resources.files("screener") / "samples"))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from screener.pipeline.settings import Settings, load_settings
+
+    overrides = {name: getattr(args, name, None) for name in Settings.model_fields}
+    return load_settings(Path(args.config) if args.config else None, overrides)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    from screener.pipeline.service import load_rules, run_worker
+    from screener.pipeline.supervisor import Supervisor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # A stop asked for while still starting up (nothing consumed yet) is a clean exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    settings = _settings(args)
+    pack = load_rules(settings, default_packs())  # refuse bad packs before anything starts
+    if settings.workers > 1:
+        argv = [sys.executable, "-m", "screener", *sys.argv[1:]]
+        return Supervisor(
+            argv, settings.workers, shutdown_timeout_s=settings.shutdown_timeout_s + 5
+        ).run()
+    return run_worker(settings, pack, int(os.environ.get("SCREENER_WORKER_INDEX", "0")))
+
+
+def _cmd_broker(args: argparse.Namespace) -> int:
+    from screener.brokers.tansu import run_foreground
+
+    return run_foreground(args.port)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from screener.tools.demo import run_demo
+
+    samples = Path(args.samples) if args.samples else default_samples()
+    return run_demo(_load(args.rules), samples, args.duration, args.rate)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="screener", description="Streaming message screening for chat and microblog traffic."
@@ -102,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     scan = sub.add_parser("scan", help="screen JSONL events (or --text lines); verdicts on stdout")
     scan.add_argument("files", nargs="*", help="input files (default: stdin)")
     scan.add_argument("--text", action="store_true", help="one plain message per line")
-    scan.add_argument("--rules", nargs="+", metavar="PATH", help="pack files or directories")
+    scan.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
     scan.add_argument("--max-text-chars", type=int, default=20_000)
     scan.set_defaults(func=_cmd_scan)
 
@@ -116,9 +168,32 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("paths", nargs="*", help="pack files or directories (default: shipped)")
         p.set_defaults(func=func)
 
+    run = sub.add_parser("run", help="the service: consumer-group workers over Kafka")
+    run.add_argument("--config", help="YAML file of settings (flags and SCREENER_* env win)")
+    from screener.pipeline.settings import Settings
+
+    for name, info in Settings.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        run.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
+                         help=f"default: {default}")  # fmt: skip
+    run.set_defaults(func=_cmd_run)
+
+    broker = sub.add_parser("broker", help="run the embedded broker (Tansu) in the foreground")
+    broker.add_argument("--port", type=int, default=9092)
+    broker.set_defaults(func=_cmd_broker)
+
+    demo = sub.add_parser("demo", help="embedded broker + sample traffic + a worker, live summary")
+    demo.add_argument(
+        "--duration", type=float, default=None, help="seconds (default: until Ctrl-C)"
+    )
+    demo.add_argument("--rate", type=float, default=2000.0, help="sample events per second")
+    demo.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
+    demo.add_argument("--samples", help="directory of *.jsonl events (default: shipped samples)")
+    demo.set_defaults(func=_cmd_demo)
+
     bench = sub.add_parser("bench", help="benchmarks: msgs/s and latency percentiles")
     bench.add_argument("target", choices=["engine", "matchers"])
-    bench.add_argument("--rules", nargs="+", metavar="PATH")
+    bench.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
     bench.add_argument("--lexicon", help="term list (first TSV column) instead of a generated one")
     bench.add_argument("--lexicon-size", type=int, default=50_000)
     bench.add_argument("--messages", type=int, default=200_000)

@@ -1,0 +1,50 @@
+"""What the service writes: review items, DLQ records and audit verdicts (DESIGN.md contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from screener.verdict import Verdict
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(slots=True)
+class Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+
+
+def review_item(verdict: Verdict, raw_event: bytes, topic: str) -> Outgoing:
+    """Verdict plus the original event, keyed by event id (a replayed duplicate is visible)."""
+    body = verdict.to_dict()
+    body["event"] = orjson.Fragment(raw_event)
+    headers: Headers = [("screener-rules-version", verdict.rules_version.encode())]
+    if verdict.category is not None:
+        headers.append(("screener-category", verdict.category.encode()))
+    key = verdict.event_id.encode() if verdict.event_id is not None else None
+    return Outgoing(topic, key, orjson.dumps(body), headers)
+
+
+def audit_item(verdict: Verdict, topic: str) -> Outgoing:
+    key = verdict.event_id.encode() if verdict.event_id is not None else None
+    headers: Headers = [("screener-rules-version", verdict.rules_version.encode())]
+    return Outgoing(topic, key, verdict.to_json(), headers)
+
+
+def dlq_item(
+    topic: str, key: bytes | None, value: bytes | None, error: str,
+    source_topic: str, partition: int, offset: int, headers: Headers,
+) -> Outgoing:  # fmt: skip
+    """The record unchanged (same key, value and headers) plus where it came from and why."""
+    extra: Headers = [
+        ("screener-error", error.encode()[:1000]),
+        ("screener-source-topic", source_topic.encode()),
+        ("screener-source-partition", str(partition).encode()),
+        ("screener-source-offset", str(offset).encode()),
+    ]
+    return Outgoing(topic, key, value if value is not None else b"", [*headers, *extra])

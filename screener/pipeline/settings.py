@@ -1,0 +1,88 @@
+"""Service settings: CLI flags > `SCREENER_*` environment > optional config file > defaults.
+
+Kafka security (SASL, TLS) is configuration here, never code changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCREENER_", extra="forbid")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    input_topics: CommaList = Field(default_factory=lambda: ["chat.events", "microblog.events"])
+    review_topic: str = "screening.review"
+    dlq_topic: str = "screening.dlq"
+    verdicts_topic: str | None = None
+    group_id: str = "screener"
+    workers: int = Field(default=1, ge=1, le=64)
+    rules: CommaList = Field(default_factory=list)
+    metrics_port: int = Field(default=9108, ge=0, le=65535)
+    guarantee: Literal["at-least-once", "exactly-once"] = "at-least-once"
+
+    batch_max_records: int = Field(default=2000, ge=1)
+    batch_timeout_ms: int = Field(default=100, ge=1)
+    linger_ms: int = Field(default=5, ge=0)
+    max_batch_bytes: int = Field(default=512 * 1024, ge=1024)
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    create_topics: bool = True
+    topic_partitions: int = Field(default=6, ge=1)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    shutdown_timeout_s: float = Field(default=20.0, gt=0)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
+    heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    max_text_chars: int = Field(default=20_000, ge=1)
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+
+    @field_validator("input_topics", "rules", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    def kafka_common(self) -> dict[str, Any]:
+        """Connection settings shared by every client (consumer, producer, admin)."""
+        common: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol.startswith("SASL"):
+            common |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password,
+            }
+        if self.security_protocol.endswith("SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            common["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
+        return common
+
+
+def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
+    """Merge a YAML/JSON config file under the environment and explicit flags."""
+    file_values: dict[str, Any] = {}
+    if config is not None:
+        loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{config}: expected a mapping of setting names to values")
+        file_values = {k.replace("-", "_"): v for k, v in loaded.items()}
+    from_env = Settings()
+    env_set = {k: getattr(from_env, k) for k in from_env.model_fields_set}
+    merged = {**file_values, **env_set, **{k: v for k, v in overrides.items() if v is not None}}
+    return Settings.model_validate(merged)

@@ -1,0 +1,83 @@
+"""`--workers N`: N worker processes in one consumer group under one supervisor.
+
+Kafka distributes partitions among the workers; the supervisor only keeps them alive:
+it forwards SIGTERM/SIGINT, restarts a worker that dies, and gives up (exit 1) when workers
+keep dying (more than `max_restarts` within `window_s`), rather than crash-looping forever.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from types import FrameType
+
+
+class Supervisor:
+    def __init__(
+        self, argv: Sequence[str], workers: int, *, max_restarts: int = 5, window_s: float = 60.0,
+        shutdown_timeout_s: float = 30.0,
+    ):  # fmt: skip
+        self.argv = list(argv)
+        self.workers = workers
+        self.max_restarts = max_restarts
+        self.window_s = window_s
+        self.shutdown_timeout_s = shutdown_timeout_s
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.restarts: deque[float] = deque()
+        self.stopping = False
+
+    def _spawn(self, index: int) -> None:
+        env = {**os.environ, "SCREENER_WORKER_INDEX": str(index)}
+        self.procs[index] = subprocess.Popen([*self.argv, "--workers", "1"], env=env)
+
+    def _forward(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._forward)
+        signal.signal(signal.SIGINT, self._forward)
+        for i in range(self.workers):
+            self._spawn(i)
+        while True:
+            if self.stopping:
+                return self._drain()
+            for index, proc in list(self.procs.items()):
+                code = proc.poll()
+                if code is None or self.stopping:
+                    continue
+                now = time.monotonic()
+                self.restarts.append(now)
+                while self.restarts and now - self.restarts[0] > self.window_s:
+                    self.restarts.popleft()
+                if len(self.restarts) > self.max_restarts:
+                    print(f"supervisor: workers keep dying ({len(self.restarts)} restarts in "
+                          f"{self.window_s:.0f}s); giving up", file=sys.stderr)  # fmt: skip
+                    self._forward(signal.SIGTERM, None)
+                    self._drain()
+                    return 1
+                print(f"supervisor: worker {index} exited with {code}; restarting",
+                      file=sys.stderr)  # fmt: skip
+                self._spawn(index)
+            time.sleep(0.2)
+
+    def _drain(self) -> int:
+        deadline = time.monotonic() + self.shutdown_timeout_s
+        code = 0
+        # a worker still starting up may be ended by the forwarded signal itself: that is clean
+        clean = {0, -signal.SIGTERM, -signal.SIGINT}
+        for proc in self.procs.values():
+            try:
+                code |= proc.wait(max(0.1, deadline - time.monotonic())) not in clean
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                code = 1
+        return code

@@ -1,0 +1,144 @@
+"""`screener demo`: the whole service on one machine with nothing installed but the package.
+
+Starts the embedded broker, creates the topics, streams the sample traffic from
+`seeds/events/` into them (keyed by user id, looping), runs a worker, and shows a live summary
+(rate, flagged by category, latest flagged items) until Ctrl-C or `--duration`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from screener.brokers.tansu import EmbeddedBroker
+from screener.engine import Engine
+from screener.pipeline.settings import Settings
+from screener.pipeline.worker import Worker, ensure_topics
+from screener.rules import RulePack
+
+
+def sample_events(directory: Path) -> list[tuple[str, bytes, bytes]]:
+    """(topic, key, value) for every sample event; chat and microblog go to their topics."""
+    out = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            if not line.strip():
+                continue
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:  # deliberately broken samples show the DLQ at work
+                out.append(("chat.events", b"", line))
+                continue
+            topic = "microblog.events" if event.get("kind") == "microblog" else "chat.events"
+            out.append((topic, str(event.get("user", {}).get("id", "")).encode(), line))
+    return out
+
+
+def _stream(samples: list[tuple[str, bytes, bytes]]) -> Iterator[tuple[str, bytes, bytes]]:
+    """Loop over the samples forever, giving each pass fresh event ids."""
+    for n in itertools.count():
+        for topic, key, value in samples:
+            if n and key:
+                event = orjson.loads(value)
+                if isinstance(event, dict) and "id" in event:
+                    event["id"] = f"{event['id']}~{n}"
+                    value = orjson.dumps(event)
+            yield topic, key, value
+
+
+async def _feed(settings: Settings, samples: list[tuple[str, bytes, bytes]], rate: float,
+                stop: asyncio.Event) -> None:  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5)
+    await producer.start()
+    try:
+        started = time.monotonic()
+        for sent, (topic, key, value) in enumerate(_stream(samples)):
+            if stop.is_set():
+                break
+            await producer.send(topic, value, key=key)
+            ahead = sent / rate - (time.monotonic() - started)
+            if ahead > 0.01:
+                with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), ahead)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def _view(worker: Worker, started: float, broker: str) -> Group:
+    s = worker.stats
+    elapsed = max(time.monotonic() - started, 1e-9)
+    head = Table.grid(padding=(0, 2))
+    head.add_row(
+        "broker", broker, "consumed", f"{s.consumed:,}", "rate", f"{s.consumed / elapsed:,.0f}/s"
+    )
+    head.add_row("flagged", f"{s.flagged:,}", "DLQ", f"{s.dlq:,}", "commits", f"{s.commits:,}")
+    cats = Table(title="flagged by category", expand=False)
+    cats.add_column("category")
+    cats.add_column("items", justify="right")
+    for category, count in s.by_category.most_common():
+        cats.add_row(category, f"{count:,}")
+    latest = Table(title="latest flagged", expand=True)
+    for column in ("event", "action", "category", "score", "evidence"):
+        latest.add_column(column, overflow="fold")
+    for v in reversed(s.latest[-8:]):
+        evidence = ", ".join(m.text for f in v.findings for m in f.matches)[:60]
+        latest.add_row(v.event_id or "", v.action, v.category or "", f"{v.score:g}", evidence)
+    return Group(head, cats, latest)
+
+
+async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate: float,
+                console: Console) -> int:  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    samples = sample_events(samples_dir)
+    if not samples:
+        console.print(f"no sample events in {samples_dir}")
+        return 1
+    with EmbeddedBroker() as broker:
+        settings = Settings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=3)
+        await ensure_topics(settings)
+        worker = Worker(settings, Engine(pack))
+        started = time.monotonic()
+        tasks = [
+            asyncio.create_task(worker.run(stop)),
+            asyncio.create_task(_feed(settings, samples, rate, stop)),
+        ]
+        with Live(_view(worker, started, broker.bootstrap_servers), console=console,
+                  refresh_per_second=4) as live:  # fmt: skip
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.25)
+                live.update(_view(worker, started, broker.bootstrap_servers))
+                if duration is not None and time.monotonic() - started >= duration:
+                    stop.set()
+                for task in tasks:
+                    if task.done() and task.exception() is not None:
+                        stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            live.update(_view(worker, started, broker.bootstrap_servers))
+        for task in tasks:
+            if task.exception() is not None:
+                console.print(f"[red]{task.exception()!r}")
+                return 1
+        s = worker.stats
+        console.print(f"demo done: {s.consumed:,} consumed, {s.flagged:,} flagged, "
+                      f"{s.dlq:,} to the DLQ in {time.monotonic() - started:.1f}s")  # fmt: skip
+    return 0
+
+
+def run_demo(pack: RulePack, samples_dir: Path, duration: float | None, rate: float) -> int:
+    return asyncio.run(_demo(pack, samples_dir, duration, rate, Console()))
