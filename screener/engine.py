@@ -42,6 +42,7 @@ class Engine:
         self.max_text_chars = max_text_chars
         self._always = tuple(r for r in pack.rules if not r.needs_signal)
         self._always_ids = frozenset(i for i, r in enumerate(pack.rules) if not r.needs_signal)
+        self._by_shape: dict[tuple[tuple[object, ...], ...], tuple[CompiledRule, ...]] = {}
 
     def screen(self, events: Sequence[Event], state: object | None = None) -> list[Verdict]:
         """One verdict per event, in order. `state` is reserved for per-account signals."""
@@ -64,26 +65,31 @@ class Engine:
             else:
                 verdicts.append(Verdict(event.id, version, truncated=truncated))
                 continue
-            fired = [r for r in rules if r.condition(signals) and not _excepted(r, signals)]
+            fired = [
+                r for r in rules
+                if r.condition(signals) and not (r.exceptions and _excepted(r, signals))
+            ]  # fmt: skip
             verdicts.append(self._verdict(event.id, texts[i], fired, signals, truncated))
         return verdicts
 
     def _relevant(self, s: Signals) -> Sequence[CompiledRule]:
-        """Rules that look at evidence this message has, plus those that need none, in order."""
-        triggers = self.pack.triggers
-        ids: set[int] = set()
-        for key in s.lexicons:
-            ids.update(triggers.get(Reference("lexicon", key), ()))
-        for tag in s.tags:
-            ids.update(triggers.get(Reference("tag", tag), ()))
-        for name in s.detectors:
-            ids.update(triggers.get(Reference("detector", name), ()))
-        for key in s.regexes:
-            ids.update(triggers.get(Reference("regex", key), ()))
-        if not ids:
-            return self._always
-        rules = self.pack.rules
-        return [rules[i] for i in sorted(ids.union(self._always_ids))]
+        """Rules that look at evidence this message has, plus those that need none, in order.
+
+        Memoised on the evidence's shape (which lexicons, tags, detectors, regexes): a feed
+        shows few distinct shapes, so this is one dict look-up per message.
+        """
+        shape = (tuple(s.lexicons), tuple(s.tags), tuple(s.detectors), tuple(s.regexes))
+        rules = self._by_shape.get(shape)
+        if rules is None:
+            triggers = self.pack.triggers
+            ids = set(self._always_ids)
+            for kind, keys in zip(("lexicon", "tag", "detector", "regex"), shape, strict=True):
+                for key in keys:
+                    ids.update(triggers.get(Reference(kind, key), ()))
+            rules = tuple(self.pack.rules[i] for i in sorted(ids))
+            if len(self._by_shape) < 100_000:
+                self._by_shape[shape] = rules
+        return rules
 
     def screen_texts(self, texts: Iterable[str]) -> list[Verdict]:
         """Screen plain messages (ids are their positions)."""
@@ -163,10 +169,6 @@ def _evidence_for(ref: Reference, s: Signals) -> list[Hit]:
 
 
 def _matches(text: str, rule: CompiledRule, s: Signals) -> tuple[Match, ...]:
-    seen: dict[tuple[int, int, str], Match] = {}
-    for ref in rule.references:
-        for hit in _evidence_for(ref, s):
-            key = (hit.start, hit.end, hit.term)
-            if key not in seen:
-                seen[key] = Match(text[hit.start : hit.end], hit.start, hit.end, hit.term)
-    return tuple(sorted(seen.values(), key=lambda m: (m.start, m.end, m.term)))
+    spans = sorted({(h.start, h.end, h.term) for ref in rule.references
+                    for h in _evidence_for(ref, s)})  # fmt: skip
+    return tuple(Match(text[a:b], a, b, term) for a, b, term in spans)

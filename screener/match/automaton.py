@@ -8,6 +8,7 @@ for x86-64 Linux only, so ahocorasick_rs is the portable fallback; both report e
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -40,7 +41,12 @@ class AhoCorasickAutomaton:
 
 
 class HyperscanAutomaton:
-    """Literal patterns in one Hyperscan database, scanned as UTF-8, offsets mapped back."""
+    """Literal patterns in one Hyperscan database, scanned as UTF-8, offsets mapped back.
+
+    Without start-of-match tracking (cheaper): a literal starts `len(pattern)` bytes before
+    its end. Byte offsets become code points per hit, within its own message (messages are
+    separated by a newline byte, which never occurs inside a multi-byte character).
+    """
 
     engine = "hyperscan"
 
@@ -48,38 +54,48 @@ class HyperscanAutomaton:
         import hyperscan
 
         encoded = [p.encode("utf-8") for p in patterns]
+        self._bytes = [len(e) for e in encoded]
+        self._chars = [len(p) for p in patterns]
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._db.compile(
             expressions=encoded,
             ids=list(range(len(encoded))),
             elements=len(encoded),
-            flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(encoded),
+            flags=[0] * len(encoded),
             literal=True,
         )
         self._scratch = hyperscan.Scratch(self._db)
 
     def scan(self, haystack: str, codes: npt.NDArray[np.uint32]) -> Found:
-        found: list[tuple[int, int, int]] = []
+        ends: list[tuple[int, int]] = []
 
         def on_match(pattern: int, start: int, end: int, flags: int, ctx: object) -> None:
-            found.append((pattern, start, end))
+            ends.append((pattern, end))
 
-        self._db.scan(haystack.encode("utf-8"), match_event_handler=on_match,
-                      scratch=self._scratch)  # fmt: skip
-        if not found:
+        data = haystack.encode("utf-8")
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        if not ends:
             return _NONE
-        out = np.asarray(found, dtype=np.int64)
-        if not haystack.isascii():
-            to_code_points(codes, out)
-        return out
+        sizes, chars = self._bytes, self._chars
+        if len(data) == len(haystack):  # ASCII: bytes are code points
+            rows = [(p, e - sizes[p], e) for p, e in ends]
+            return np.asarray(rows, dtype=np.int64)
+        nl_bytes = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A).tolist()
+        nl_chars = np.flatnonzero(codes == 0x0A).tolist()
+        rows = []
+        for p, e in ends:
+            k = bisect.bisect_left(nl_bytes, e)
+            byte_base = nl_bytes[k - 1] + 1 if k else 0
+            char_base = nl_chars[k - 1] + 1 if k else 0
+            start = char_base + len(data[byte_base : e - sizes[p]].decode("utf-8"))
+            rows.append((p, start, start + chars[p]))
+        return np.asarray(rows, dtype=np.int64)
 
 
-def to_code_points(codes: npt.NDArray[np.uint32], found: Found) -> None:
-    """Rewrite UTF-8 byte offsets (columns 1 and 2) as code-point offsets, in place."""
-    width = 1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000)
-    byte_start = np.cumsum(width, dtype=np.int64) - width
-    found[:, 1] = np.searchsorted(byte_start, found[:, 1])
-    found[:, 2] = np.searchsorted(byte_start, found[:, 2])
+def message_of_bytes(data: bytes, offsets: Sequence[int]) -> list[int]:
+    """Index of the newline-separated message each byte offset falls in."""
+    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+    return np.searchsorted(nl, np.asarray(offsets, dtype=np.int64), side="right").tolist()  # type: ignore[no-any-return]
 
 
 def build_automaton(patterns: Sequence[str]) -> Automaton:

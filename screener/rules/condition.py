@@ -264,12 +264,12 @@ class Compiler:
 
     def compile(self, node: Node) -> Evaluator:
         op = node.op
-        if op == "and":
+        if op == "and":  # values pass through: callers only test truthiness
             left, right = (self.compile(a) for a in node.args)
-            return lambda s: bool(left(s)) and bool(right(s))
+            return lambda s: left(s) and right(s)
         if op == "or":
             left, right = (self.compile(a) for a in node.args)
-            return lambda s: bool(left(s)) or bool(right(s))
+            return lambda s: left(s) or right(s)
         if op == "not":
             inner = self.compile(node.args[0])
             return lambda s: not inner(s)

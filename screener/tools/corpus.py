@@ -77,6 +77,9 @@ VIOLATIONS = (
 )  # fmt: skip
 
 
+TWO_CHAR_SHARE = 0.03
+
+
 def _cjk_word(rng: random.Random) -> str:
     return "".join(rng.choice(COMMON) for _ in range(rng.randint(1, 4)))
 
@@ -108,22 +111,40 @@ def messages(n: int, seed: int = 7, violating_share: float = 0.05) -> list[str]:
     return [message(rng, rng.random() < violating_share) for _ in range(n)]
 
 
-def lexicon(n: int, seed: int = 11) -> list[str]:
-    """`n` distinct terms: 3% two-character words, 87% of 3–5 characters, 10% Latin words.
+def _gb2312_level1() -> str:
+    """The 3,755 commonly used characters (GB 2312 level 1), from Python's own codec."""
+    chars = []
+    for hi in range(0xB0, 0xD8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                chars.append(bytes((hi, lo)).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    return "".join(chars)
 
-    Calibrated so that about 15% of `messages()` hit some term, near the 14% of benign
-    messages that a real 64k-term list (houbb/sensitive-word) hits on the ChineseHarm corpus.
+
+def lexicon(n: int, seed: int = 11, two_char_share: float = TWO_CHAR_SHARE) -> list[str]:
+    """`n` distinct terms shaped like a real sensitive-word list.
+
+    Real lists (houbb/sensitive-word: 44k terms, 2.9k distinct characters, median length 7;
+    konsheng: 75k terms, 4.9k characters, median 8) are long phrases over a wide alphabet, so
+    terms here are 2–12 characters drawn half from the chat vocabulary and half from the 3,755
+    common characters, plus 10% Latin words. The share of two-character terms is calibrated
+    so that about 15% of `messages()` hit some term, near the 14% of benign messages that the
+    houbb list hits on the ChineseHarm corpus.
     """
     rng = random.Random(seed)
+    wide = _gb2312_level1()
     terms: set[str] = set()
     while len(terms) < n:
         roll = rng.random()
         if roll < 0.1:
             term = "".join(rng.choice(_LATIN) for _ in range(rng.randint(5, 9)))
-        elif roll < 0.13:
+        elif roll < 0.1 + two_char_share:
             term = rng.choice(COMMON) + rng.choice(COMMON)
         else:
-            term = "".join(rng.choice(COMMON) for _ in range(rng.randint(3, 5)))
+            size = rng.choice((3, 4, 4, 5, 6, 6, 7, 7, 8, 9, 10, 12))
+            term = "".join(rng.choice(COMMON if rng.random() < 0.5 else wide) for _ in range(size))
         terms.add(term)
     return sorted(terms)
 
