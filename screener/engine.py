@@ -42,7 +42,7 @@ class Engine:
         self.max_text_chars = max_text_chars
         self._always = tuple(r for r in pack.rules if not r.needs_signal)
         self._always_ids = frozenset(i for i, r in enumerate(pack.rules) if not r.needs_signal)
-        self._by_shape: dict[tuple[tuple[object, ...], ...], tuple[CompiledRule, ...]] = {}
+        self._by_shape: dict[tuple[tuple[str | int, ...], ...], tuple[CompiledRule, ...]] = {}
 
     def screen(self, events: Sequence[Event], state: object | None = None) -> list[Verdict]:
         """One verdict per event, in order. `state` is reserved for per-account signals."""
@@ -78,7 +78,12 @@ class Engine:
         Memoised on the evidence's shape (which lexicons, tags, detectors, regexes): a feed
         shows few distinct shapes, so this is one dict look-up per message.
         """
-        shape = (tuple(s.lexicons), tuple(s.tags), tuple(s.detectors), tuple(s.regexes))
+        shape: tuple[tuple[str | int, ...], ...] = (
+            tuple(s.lexicons),
+            tuple(s.tags),
+            tuple(s.detectors),
+            tuple(s.regexes),
+        )
         rules = self._by_shape.get(shape)
         if rules is None:
             triggers = self.pack.triggers

@@ -29,8 +29,8 @@ QQ = re.compile(
     rf"(?<![a-z])(?:qq|扣扣|企鹅|q)(?![a-z])(?:号码|号)?{_GAP}([1-9](?:{_GAP}\d){{5,10}})(?!{_GAP}\d)"
 )
 WECHAT_ID = re.compile(
-    rf"(?:微信号?|微|薇|威信|维信|徽信|wechat|weixin|wx|vx|v信|v)(?:号)?{_GAP}"
-    r"(?<![a-z0-9_-])([a-z][a-z0-9_-]{5,19})(?![a-z0-9_-])"
+    rf"(?:[微薇威维徽]{_GAP}信(?:{_GAP}号)?|[微薇]|wechat|(?:jia\s?)?wei\s?xin|wx|vx|v{_GAP}信|v)"
+    rf"{_GAP}(?<![a-z0-9_-])([a-z][a-z0-9_-]{{5,19}})(?![a-z0-9_-])"
 )
 _LATIN_KEYWORD = re.compile(r"[a-z]")
 URL_SCHEME = re.compile(r"(?:https?://|www\.)[!-~]{1,200}")

@@ -18,7 +18,8 @@ from screener.text.folding import Folding
 from screener.text.views import BatchText
 
 MAX_CJK_GAP = 4
-"""Non-letters allowed between two characters of a term (薇 ❤ 信 has 3); longer gaps are prose."""
+"""Non-letters allowed between two characters of a CJK term (薇 ❤ 信 has 3); longer gaps are
+prose, and so are gaps with sentence punctuation (女（狗, 色，色) — see `Folding.hard`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Term:
     word: bool
     allow: bool
     view: str
+    breaks: frozenset[int] = frozenset()
+    """gaps of the pattern where the term itself has a word break ("dm me": after "dm")."""
 
 
 @dataclass(slots=True)
@@ -59,6 +62,18 @@ def compile_pattern(folding: Folding, text: str, view: str) -> str:
     if view.endswith("repeat"):
         compact = "".join(c for i, c in enumerate(compact) if i == 0 or compact[i - 1] != c)
     return compact
+
+
+def word_breaks(folding: Folding, text: str) -> frozenset[int]:
+    """Indexes i of the compact pattern with a separator between characters i and i+1."""
+    breaks: set[int] = set()
+    kept = -1
+    for c in folding.fold_text(text):
+        if folding.word[ord(c)] and c != "\n":
+            kept += 1
+        elif kept >= 0:
+            breaks.add(kept)
+    return frozenset(b for b in breaks if b < kept)
 
 
 def is_latin_word(folding: Folding, text: str) -> bool:
@@ -102,16 +117,22 @@ class ViewMatcher:
             pattern.tolist(), messages.tolist(), contiguous.tolist(), bounded, o_start, o_end,
             range(len(found)), strict=True,
         )  # fmt: skip
+        hard = batch.folding.hard
         for p, message, tight, whole, o_s, o_e, k in rows:
-            spaced: bool | None = None
+            gaps: list[int] | None = None
             for term in self.terms[p]:
                 if term.word and not whole:
                     continue
                 if not tight:
-                    if spaced is None:
+                    if gaps is None:
                         gaps = _gaps(batch, self.layer, int(start[k]), int(end[k]))
-                        spaced = _spacing_ok(gaps, term.word)
-                    if not spaced:
+                    if term.word:
+                        if not _word_spacing_ok(gaps, term.breaks):
+                            continue
+                    elif (
+                        max(gaps, default=1) > MAX_CJK_GAP + 1
+                        or hard.take(codes[w_start[k] : w_end[k]]).any()
+                    ):
                         continue
                 yield message, term, o_s, o_e
 
@@ -128,13 +149,12 @@ def _gaps(batch: BatchText, layer: str, start: int, end: int) -> list[int]:
     return (first[1:] - last[:-1]).tolist()  # type: ignore[no-any-return]
 
 
-def _spacing_ok(gaps: list[int], word: bool) -> bool:
-    """CJK: short gaps only. Latin words: letters all adjacent or all spaced (s e x, not s ex)."""
-    if not gaps:
+def _word_spacing_ok(gaps: list[int], breaks: frozenset[int]) -> bool:
+    """Latin words: letters adjacent as in the term (a space where the term has one), or all
+    spaced out (s e x, s.e.x), never partly (s ex, "is exciting")."""
+    if all(1 < g <= 4 for g in gaps):
         return True
-    if word:
-        return all(g == 1 for g in gaps) or all(1 < g <= 4 for g in gaps)
-    return max(gaps) <= MAX_CJK_GAP + 1
+    return all((1 < g <= 4) if i in breaks else g == 1 for i, g in enumerate(gaps))
 
 
 class LexiconMatcher:
@@ -167,7 +187,26 @@ class LexiconMatcher:
         for message, spans in allowed.items():
             if message in hits:
                 hits[message] = [h for h in hits[message] if not _covered(h, spans)]
+        for message, found in hits.items():
+            if len(found) > 1:
+                hits[message] = _outermost(found)
         return hits
+
+
+def _outermost(hits: list[Hit]) -> list[Hit]:
+    """Drop a hit inside a longer hit of the same lexicon (上门 inside 上门服务): one piece of
+    evidence counts once for `count` and `distinct`."""
+    ordered = sorted(hits, key=lambda h: (h.start, -h.end))
+    kept: list[Hit] = []
+    for hit in ordered:
+        lexicon = hit.source.lexicon if hit.source else -1
+        if any(
+            k.start <= hit.start and hit.end <= k.end and (k.source.lexicon if k.source else -1)
+            == lexicon for k in kept
+        ):  # fmt: skip
+            continue
+        kept.append(hit)
+    return kept
 
 
 def _covered(hit: Hit, spans: list[tuple[int, int, int]]) -> bool:

@@ -148,8 +148,8 @@ class RegexSet:
             return []
         found = np.asarray(ends, dtype=np.int64)
         starts = batch.message_starts(layer)
-        messages = np.searchsorted(starts, np.maximum(found[:, 1] - 1, 0), side="right") - 1
-        return sorted(set(zip(messages.tolist(), found[:, 0].tolist(), strict=True)))
+        owner = np.searchsorted(starts, np.maximum(found[:, 1] - 1, 0), side="right") - 1
+        return sorted(set(zip(owner.tolist(), found[:, 0].tolist(), strict=True)))
 
 
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED

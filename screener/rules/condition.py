@@ -264,12 +264,8 @@ class Compiler:
 
     def compile(self, node: Node) -> Evaluator:
         op = node.op
-        if op == "and":  # values pass through: callers only test truthiness
-            left, right = (self.compile(a) for a in node.args)
-            return lambda s: left(s) and right(s)
-        if op == "or":
-            left, right = (self.compile(a) for a in node.args)
-            return lambda s: left(s) or right(s)
+        if op in ("and", "or"):
+            return _chain(op, [self.compile(a) for a in _operands(node, op)])
         if op == "not":
             inner = self.compile(node.args[0])
             return lambda s: not inner(s)
@@ -378,6 +374,43 @@ class Compiler:
             known = ", ".join(sorted(DETECTOR_NAMES))
             raise ConditionError(f"unknown detector {name!r} at column {node.pos} ({known})")
         return lambda s: len(s.detectors.get(name, ()))
+
+
+def _operands(node: Node, op: str) -> list[Node]:
+    """`a or (b or c)` → [a, b, c]: one flat loop instead of a deep chain of closures."""
+    out: list[Node] = []
+    for arg in node.args:
+        out.extend(_operands(arg, op) if arg.op == op else [arg])
+    return out
+
+
+def _chain(op: str, parts: list[Evaluator]) -> Evaluator:
+    """Short-circuit `and`/`or` over any number of operands (values pass through)."""
+    if len(parts) == 2:
+        a, b = parts
+        return (lambda s: a(s) and b(s)) if op == "and" else (lambda s: a(s) or b(s))
+    items = tuple(parts)
+    if op == "and":
+
+        def all_of(s: Signals) -> Any:
+            value: Any = True
+            for part in items:
+                value = part(s)
+                if not value:
+                    return value
+            return value
+
+        return all_of
+
+    def any_of(s: Signals) -> Any:
+        value: Any = False
+        for part in items:
+            value = part(s)
+            if value:
+                return value
+        return value
+
+    return any_of
 
 
 # --- static analysis ------------------------------------------------------------------------

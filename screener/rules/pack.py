@@ -22,6 +22,7 @@ from screener.match.lexicon import (
     compile_pattern,
     is_latin_word,
     term_view,
+    word_breaks,
 )
 from screener.match.regexes import RegexError, RegexSet, validate
 from screener.match.regexes import RegexSpec as RegexEntry
@@ -231,7 +232,7 @@ class _Builder:
                 word = is_latin_word(self.folding, spec.term)
             term = Term(
                 spec.term, index, tuple(dict.fromkeys([*lex.tags, *spec.tags])), word, False,
-                term_view(homophone, repeat),
+                term_view(homophone, repeat), word_breaks(self.folding, spec.term),
             )  # fmt: skip
             if self._empty(term):
                 self.fail(source, key, f"term {spec.term!r} has no letters or digits to match")

@@ -129,6 +129,8 @@ class Folding:
     """folded → contact view (Chinese numerals → ASCII digits)."""
     sound: CodeTable
     """folded → homophone class (CJK characters with the same toneless pinyin collide)."""
+    hard: Mask
+    """sentence punctuation (，。！？；：brackets, quotes): never inside a disguised CJK term."""
 
     def fold_text(self, text: str) -> str:
         """Fold a short string (terms, tests): each character's meaning, ignorables dropped."""
@@ -218,4 +220,10 @@ def build_folding() -> Folding:
         key = _toneless(reading)
         if key:
             sound[cp] = SOUND_BASE + syllables.setdefault(key, len(syllables))
-    return Folding(fold, expand, expandable, word, alnum, digits, sound)
+    hard = np.zeros(N_CODEPOINTS, dtype=np.bool_)
+    for cp in range(0x10000):
+        if unicodedata.category(chr(cp)) in ("Ps", "Pe", "Pi", "Pf"):
+            hard[cp] = True
+    for ch in ",;:?!。、":
+        hard[ord(ch)] = True
+    return Folding(fold, expand, expandable, word, alnum, digits, sound, hard)

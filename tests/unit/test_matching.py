@@ -110,3 +110,47 @@ def test_match_offsets_point_at_the_evidence(engine: Engine, texts: list[str], k
             for m in finding.matches:
                 assert text[m.start : m.end] == m.text
                 assert 0 <= m.start < m.end <= len(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["加 微 信：tian_36242", "薇❤信 tian_36242", "jia wei xin：tian_36242", "微信号: tian_36242"],
+)
+def test_wechat_ids_behind_spaced_or_spelled_keywords(basic_pack: RulePack, text: str) -> None:
+    assert detections(basic_pack, text).get("wechat_id") == ["tian_36242"]
+
+
+SPACING_PACK = """\
+lexicons:
+  phrases: {terms: [dm me, 女狗, 上门, 上门服务]}
+rules:
+  - {id: phrase, category: abuse, score: 1, condition: hit(phrases)}
+  - {id: two, category: abuse, score: 1, condition: distinct(phrases) >= 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def spacing_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    from screener.rules import load_packs
+
+    path = tmp_path_factory.mktemp("packs") / "spacing.yaml"
+    path.write_text(SPACING_PACK, encoding="utf-8")
+    return Engine(load_packs([path]))
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("dm me now", {"dm me"}), ("pls dmme", {"dm me"}), ("d m m e", {"dm me"}),
+        ("d mme", set()), ("admme", set()),
+        ("女 狗", {"女狗"}), ("女❤狗", {"女狗"}), ("女（狗", set()), ("她是女，狗", set()),
+        ("上门服务", {"上门服务"}), ("上门 上门服务", {"上门", "上门服务"}),
+    ],
+)  # fmt: skip
+def test_phrases_punctuation_and_nested_terms(
+    spacing_engine: Engine, text: str, terms: set[str]
+) -> None:
+    verdict = spacing_engine.screen_texts([text])[0]
+    found = {m.term for f in verdict.findings for m in f.matches}
+    assert found == terms
+    assert ("two" in {f.rule for f in verdict.findings}) is (len(terms) >= 2)

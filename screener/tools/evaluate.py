@@ -1,0 +1,445 @@
+"""Detection quality of a rule pack on labelled corpora: precision, recall, F1, false positives.
+
+    python -m screener.tools.evaluate [--rules PATH ...] [--data DIR_OR_TSV ...] [--limit N]
+
+The corpora are third-party evaluation data kept *outside* the repository (by default
+`../shared/datasets/labelled` next to the repo root); nothing here ships or needs them at run
+time. Each file is a TSV with a header row, the label in the first column and the message in
+the last. A `LabelScheme`, chosen by file name, says what its labels mean:
+
+- `chineseharm*`: illicit_ads, fraud, gambling, porn, abuse are categories; `fine` is benign.
+- `cn_sms_spam*`: `1` is spam, `0` ham (benign). Spam spans several of our categories, so any
+  flag on a spam row is a hit ("any-flag" scoring); every digit in its spam is masked as `x`.
+- `en_sms_spam*`: `spam` / `ham`, scored like the Chinese SMS set.
+- `cold*`: `1` (offensive) is abuse, `0` benign.
+- `swsr*`: `1` (sexist) is abuse, reported separately as `abuse (sexism)`; `0` benign.
+
+For a gold category *c* of a dataset: TP = positive rows of *c* whose verdict category (the
+highest-scoring one) is accepted for *c*; predicted = rows of the dataset, of any label, whose
+verdict category is accepted for *c*; precision = TP / predicted, recall = TP / positives.
+"Any-flag recall" counts a positive row as found when it is flagged at all, whatever the
+category. FPR is the share of benign rows that are flagged; per category it is the share of
+benign rows flagged *as that category*. By default a category is accepted only for itself;
+`accept={"porn": {"porn", "solicitation"}}` (CLI: `--accept porn=solicitation`) widens that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol, cast
+
+BENIGN = "benign"
+SPAM = "spam"
+DEFAULT_BATCH = 4096
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets" / "labelled"
+DEFAULT_RULES = REPO_ROOT / "seeds" / "rules"
+
+
+# --- what the evaluation needs from the engine ------------------------------------------------
+
+
+class VerdictLike(Protocol):
+    """The part of `screener.verdict.Verdict` the evaluation reads."""
+
+    @property
+    def flagged(self) -> bool: ...
+
+    @property
+    def category(self) -> str | None: ...
+
+
+class Screener(Protocol):
+    """Anything that screens plain messages: `screener.engine.Engine` in practice."""
+
+    def screen_texts(self, texts: list[str], /) -> Sequence[VerdictLike]: ...
+
+
+# --- label schemes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelScheme:
+    """How one corpus' labels map to gold categories."""
+
+    name: str
+    positive: Mapping[str, str]
+    """label → gold category (`spam` for any-flag scoring)."""
+    benign: frozenset[str]
+    report_as: Mapping[str, str] = field(default_factory=dict)
+    """gold category → the name it is reported under (e.g. SWSR sexism)."""
+
+    def gold(self, label: str) -> str | None:
+        """The gold category of a label, `BENIGN`, or None for a label the scheme doesn't know."""
+        if label in self.benign:
+            return BENIGN
+        return self.positive.get(label)
+
+    def shown(self, gold: str) -> str:
+        return self.report_as.get(gold, gold)
+
+
+CHINESEHARM_CATEGORIES = ("illicit_ads", "fraud", "gambling", "porn", "abuse")
+
+SCHEMES: dict[str, LabelScheme] = {
+    "chineseharm": LabelScheme(
+        "chineseharm", {c: c for c in CHINESEHARM_CATEGORIES}, frozenset({"fine"})
+    ),
+    "cn_sms_spam": LabelScheme("cn_sms_spam", {"1": SPAM}, frozenset({"0"})),
+    "en_sms_spam": LabelScheme("en_sms_spam", {"spam": SPAM}, frozenset({"ham"})),
+    "cold": LabelScheme("cold", {"1": "abuse"}, frozenset({"0"})),
+    "swsr": LabelScheme("swsr", {"1": "abuse"}, frozenset({"0"}), {"abuse": "abuse (sexism)"}),
+}
+
+
+def scheme_for(path: Path) -> LabelScheme | None:
+    """The scheme whose prefix starts the file name (longest prefix wins)."""
+    name = path.name.lower()
+    matches = [key for key in SCHEMES if name.startswith(key)]
+    return SCHEMES[max(matches, key=len)] if matches else None
+
+
+# --- reading corpora --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    text: str
+
+
+def read_tsv(path: Path, limit: int | None = None) -> list[Row]:
+    """Rows of a labelled TSV: header skipped, label first, text last, no quoting."""
+    csv.field_size_limit(1 << 26)
+    rows: list[Row] = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        next(reader, None)
+        for record in reader:
+            if len(record) < 2:
+                continue
+            rows.append(Row(record[0].strip(), record[-1]))
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows
+
+
+def find_datasets(paths: Iterable[Path]) -> list[Path]:
+    """TSV files with a known scheme: files as given, directories searched (sorted)."""
+    out: list[Path] = []
+    for path in paths:
+        candidates = sorted(path.glob("*.tsv")) if path.is_dir() else [path]
+        out += [p for p in candidates if scheme_for(p) is not None]
+    return out
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Score:
+    """Counts for one (dataset, gold category) cell, and the rates derived from them."""
+
+    positives: int
+    tp: int
+    predicted: int
+    flagged_positives: int
+    benign: int
+    benign_flagged: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / self.predicted if self.predicted else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.positives if self.positives else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def any_flag_recall(self) -> float:
+        return self.flagged_positives / self.positives if self.positives else 0.0
+
+    @property
+    def fpr(self) -> float:
+        return self.benign_flagged / self.benign if self.benign else 0.0
+
+    def __add__(self, other: Score) -> Score:
+        return Score(
+            self.positives + other.positives,
+            self.tp + other.tp,
+            self.predicted + other.predicted,
+            self.flagged_positives + other.flagged_positives,
+            self.benign + other.benign,
+            self.benign_flagged + other.benign_flagged,
+        )
+
+
+@dataclass(frozen=True)
+class DatasetReport:
+    name: str
+    scheme: LabelScheme
+    rows: int
+    unknown_labels: int
+    benign: int
+    benign_flagged: int
+    scores: dict[str, Score]
+    """shown category name → score (spam sets: one `spam` entry scored on any flag)."""
+    flagged_as: dict[str, int]
+    """verdict category → number of flagged rows (all labels)."""
+    seconds: float
+    benign_flagged_as: dict[str, int] = field(default_factory=dict)
+    """verdict category → number of flagged *benign* rows."""
+
+    @property
+    def fpr(self) -> float:
+        return self.benign_flagged / self.benign if self.benign else 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    datasets: list[DatasetReport]
+    rules_version: str = ""
+    accept: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def by_category(self) -> dict[str, Score]:
+        """Each shown category pooled over the datasets that have it as a positive class.
+
+        Precision and recall pool those datasets. The FPR of a category is measured on the
+        benign rows of *every* dataset (a fraud flag on a COLD comment is a false positive
+        too); spam keeps the FPR of the spam corpora, since any flag counts there.
+        """
+        pooled: dict[str, Score] = {}
+        golds: dict[str, str] = {}
+        for ds in self.datasets:
+            for name, score in ds.scores.items():
+                pooled[name] = pooled[name] + score if name in pooled else score
+                golds[name] = next(
+                    (g for g in ds.scheme.positive.values() if ds.scheme.shown(g) == name), name
+                )
+        benign = sum(ds.benign for ds in self.datasets)
+        for name, score in pooled.items():
+            gold = golds[name]
+            if gold == SPAM:
+                continue
+            ok = _accepted(gold, self.accept)
+            flagged = sum(
+                n for ds in self.datasets for c, n in ds.benign_flagged_as.items() if c in ok
+            )
+            pooled[name] = replace(score, benign=benign, benign_flagged=flagged)
+        return pooled
+
+
+def _accepted(gold: str, accept: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    return accept.get(gold, frozenset()) | {gold}
+
+
+def score_dataset(
+    name: str,
+    scheme: LabelScheme,
+    rows: Sequence[Row],
+    verdicts: Sequence[VerdictLike],
+    accept: Mapping[str, frozenset[str]] | None = None,
+    seconds: float = 0.0,
+) -> DatasetReport:
+    """Score one corpus' verdicts (one per row, same order)."""
+    if len(rows) != len(verdicts):
+        raise ValueError(f"{name}: {len(rows)} rows but {len(verdicts)} verdicts")
+    accept = accept or {}
+    golds = [scheme.gold(row.label) for row in rows]
+    categories = [v.category if v.flagged else None for v in verdicts]
+    benign = sum(1 for g in golds if g == BENIGN)
+    benign_flagged = sum(1 for g, c in zip(golds, categories, strict=True) if g == BENIGN and c)
+    flagged_as = Counter(c for c in categories if c is not None)
+    benign_as = Counter(
+        c for g, c in zip(golds, categories, strict=True) if g == BENIGN and c is not None
+    )
+    scores: dict[str, Score] = {}
+    for gold in sorted({g for g in golds if g is not None and g != BENIGN}):
+        positives = sum(1 for g in golds if g == gold)
+        found = sum(1 for g, c in zip(golds, categories, strict=True) if g == gold and c)
+        if gold == SPAM:  # any category counts: spam spans several of ours
+            score = Score(positives, found, found + benign_flagged, found, benign, benign_flagged)
+        else:
+            ok = _accepted(gold, accept)
+            tp = sum(1 for g, c in zip(golds, categories, strict=True) if g == gold and c in ok)
+            predicted = sum(1 for c in categories if c in ok)
+            false_benign = sum(
+                1 for g, c in zip(golds, categories, strict=True) if g == BENIGN and c in ok
+            )
+            score = Score(positives, tp, predicted, found, benign, false_benign)
+        scores[scheme.shown(gold)] = score
+    unknown = sum(1 for g in golds if g is None)
+    return DatasetReport(
+        name, scheme, len(rows), unknown, benign, benign_flagged, scores, dict(flagged_as),
+        seconds, dict(benign_as),
+    )  # fmt: skip
+
+
+def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def screen_all(
+    screener: Screener, texts: Sequence[str], batch: int = DEFAULT_BATCH
+) -> list[VerdictLike]:
+    out: list[VerdictLike] = []
+    for chunk in _batches(texts, batch):
+        out.extend(screener.screen_texts(chunk))
+    return out
+
+
+def as_screener(pack_or_engine: object) -> Screener:
+    """An engine as is; a compiled `RulePack` wrapped in `screener.engine.Engine`."""
+    if hasattr(pack_or_engine, "screen_texts"):
+        return cast(Screener, pack_or_engine)
+    from screener.engine import Engine
+    from screener.rules import RulePack
+
+    if not isinstance(pack_or_engine, RulePack):
+        raise TypeError(f"expected a RulePack or an engine, got {type(pack_or_engine).__name__}")
+    return Engine(pack_or_engine)
+
+
+def evaluate(
+    pack_or_engine: object,
+    datasets: Iterable[Path | str],
+    *,
+    limit: int | None = None,
+    accept: Mapping[str, frozenset[str]] | None = None,
+    batch: int = DEFAULT_BATCH,
+) -> Report:
+    """Screen every row of every dataset (files or directories) and score the verdicts."""
+    screener = as_screener(pack_or_engine)
+    reports: list[DatasetReport] = []
+    for path in find_datasets(Path(p) for p in datasets):
+        scheme = scheme_for(path)
+        assert scheme is not None
+        rows = read_tsv(path, limit)
+        started = time.perf_counter()
+        verdicts = screen_all(screener, [r.text for r in rows], batch)
+        elapsed = time.perf_counter() - started
+        reports.append(score_dataset(path.name, scheme, rows, verdicts, accept, elapsed))
+    pack = getattr(screener, "pack", pack_or_engine)
+    return Report(reports, str(getattr(pack, "version", "")), dict(accept or {}))
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _fpr(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _rate(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def render_markdown(report: Report) -> str:
+    """The report as Markdown: one row per dataset × category, then categories pooled."""
+    lines = []
+    if report.rules_version:
+        lines += [f"Rules version: `{report.rules_version}`", ""]
+    lines += [
+        "| dataset | category | positives | precision | recall | F1 | any-flag recall "
+        "| benign | FPR |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for ds in report.datasets:
+        for name, s in ds.scores.items():
+            lines.append(
+                f"| {ds.name} | {name} | {s.positives} | {_rate(s.precision)} | "
+                f"{_rate(s.recall)} | {_rate(s.f1)} | {_pct(s.any_flag_recall)} | "
+                f"{s.benign} | {_fpr(s.fpr)} |"
+            )
+        lines.append(
+            f"| {ds.name} | *all benign* | – | – | – | – | – | {ds.benign} | {_fpr(ds.fpr)} |"
+        )
+    lines += [
+        "",
+        "Pooled over the datasets that have the category (FPR: benign rows of all datasets "
+        "flagged as that category; spam: benign rows of the SMS sets flagged at all):",
+        "",
+        "| category | positives | precision | recall | F1 | any-flag recall | FPR |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, s in sorted(report.by_category().items()):
+        lines.append(
+            f"| {name} | {s.positives} | {_rate(s.precision)} | {_rate(s.recall)} | "
+            f"{_rate(s.f1)} | {_pct(s.any_flag_recall)} | {_fpr(s.fpr)} |"
+        )
+    flagged = Counter[str]()
+    for ds in report.datasets:
+        flagged.update(ds.flagged_as)
+    if flagged:
+        shown = ", ".join(f"{c} {n}" for c, n in flagged.most_common())
+        lines += ["", f"Flagged rows by verdict category (all datasets): {shown}."]
+    return "\n".join(lines) + "\n"
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def _parse_accept(items: Sequence[str]) -> dict[str, frozenset[str]]:
+    accept: dict[str, set[str]] = {}
+    for item in items:
+        gold, sep, extra = item.partition("=")
+        if not sep or not gold or not extra:
+            raise argparse.ArgumentTypeError(f"--accept wants GOLD=CAT[,CAT], got {item!r}")
+        accept.setdefault(gold, set()).update(c for c in extra.split(",") if c)
+    return {k: frozenset(v) for k, v in accept.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m screener.tools.evaluate",
+        description="Precision / recall / F1 / FPR of rule packs on labelled TSV corpora.",
+    )
+    parser.add_argument("--rules", nargs="+", default=[str(DEFAULT_RULES)], metavar="PATH")
+    parser.add_argument(
+        "--data", nargs="+", default=None, metavar="PATH",
+        help=f"TSV files or directories (default: {DEFAULT_DATA} if it exists)",
+    )  # fmt: skip
+    parser.add_argument("--limit", type=int, default=None, help="first N rows of each file")
+    parser.add_argument("--accept", action="append", default=[], metavar="GOLD=CAT[,CAT]")
+    args = parser.parse_args(argv)
+    data = args.data
+    if data is None:
+        if not DEFAULT_DATA.is_dir():
+            print(f"no --data given and {DEFAULT_DATA} does not exist", file=sys.stderr)
+            return 2
+        data = [str(DEFAULT_DATA)]
+    paths = find_datasets(Path(p) for p in data)
+    if not paths:
+        print("no labelled TSV files with a known scheme found", file=sys.stderr)
+        return 2
+    from screener.rules import PackError, load_packs
+
+    try:
+        pack = load_packs(args.rules)
+    except PackError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    report = evaluate(pack, paths, limit=args.limit, accept=_parse_accept(args.accept))
+    sys.stdout.write(render_markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
