@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 from screener.text.views import BatchText
 
@@ -32,7 +34,6 @@ WECHAT_ID = re.compile(
     rf"(?:[微薇威维徽]{_GAP}信(?:{_GAP}号)?|[微薇]|wechat|(?:jia\s?)?wei\s?xin|wx|vx|v{_GAP}信|v)"
     rf"{_GAP}(?<![a-z0-9_-])([a-z][a-z0-9_-]{{5,19}})(?![a-z0-9_-])"
 )
-_LATIN_KEYWORD = re.compile(r"[a-z]")
 URL_SCHEME = re.compile(r"(?:https?://|www\.)[!-~]{1,200}")
 URL_TLD = re.compile(rf"\.(?:{_TLDS})(?![a-z0-9-])(?:/[!-~]{{0,200}})?")
 _DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -54,50 +55,99 @@ class Detection:
     """canonical value: digits only for numbers, the id/URL/address as folded."""
 
 
+def _per_message(
+    mask: npt.NDArray[np.bool_], starts: np.ndarray, bounds: np.ndarray
+) -> npt.NDArray[np.int64]:
+    """How many positions of `mask` fall in each message."""
+    running = np.zeros(len(mask) + 1, dtype=np.int64)
+    np.cumsum(mask, out=running[1:])
+    counts: npt.NDArray[np.int64] = running[np.minimum(bounds[1:], len(mask))] - running[starts]
+    return counts
+
+
 def detect(batch: BatchText, names: frozenset[str]) -> Iterator[Detection]:
     """Run the named detectors over the whole batch at once."""
     haystack = batch.view("digits")
     starts = batch.message_starts("folded")
     bounds = np.append(starts, len(haystack) + 1)
     codes = batch.codes("digits")
-    digits = np.zeros(len(starts), dtype=np.int64)
-    if names & {"phone", "qq"}:
-        running = np.zeros(len(codes) + 1, dtype=np.int64)
-        np.cumsum((codes >= 0x30) & (codes <= 0x39), out=running[1:])
-        ends = np.minimum(bounds[1:], len(codes))
-        digits = running[ends] - running[starts]
-    for name, pattern, need in (("phone", PHONE, 11), ("qq", QQ, 6)):
-        if name in names:
-            for message in np.flatnonzero(digits >= need).tolist():
-                lo, hi = int(bounds[message]), int(bounds[message + 1]) - 1
-                for m in pattern.finditer(haystack, lo, hi):
-                    value = _NON_DIGIT.sub("", m.group(1))
-                    yield Detection(name, message, m.start(1), m.end(1), value)
-    if "email" in names and "@" in haystack:
-        yield from _batch_search("email", EMAIL, haystack, starts, group=0)
+    is_digit = (codes >= 0x30) & (codes <= 0x39)
+    digits = _per_message(is_digit, starts, bounds)
+    candidates = {"phone": digits >= 11, "qq": digits >= 6}
     if "wechat_id" in names:
-        yield from _batch_search("wechat_id", WECHAT_ID, haystack, starts, group=1)
+        candidates["wechat_id"] = _wechat_candidates(batch, codes, starts, bounds)
+    for name, pattern in (("phone", PHONE), ("qq", QQ), ("wechat_id", WECHAT_ID)):
+        if name not in names:
+            continue
+        for message in np.flatnonzero(candidates[name]).tolist():
+            lo, hi = int(bounds[message]), int(bounds[message + 1]) - 1
+            for m in pattern.finditer(haystack, lo, hi):
+                if name == "wechat_id":
+                    if not _wechat_ok(haystack, m):
+                        continue
+                    value = m.group(1)
+                else:
+                    value = _NON_DIGIT.sub("", m.group(1))
+                yield Detection(name, message, m.start(1), m.end(1), value)
+    if "email" in names and "@" in haystack:
+        yield from _batch_search("email", EMAIL, haystack, starts)
     if "url" in names:
         yield from _urls(haystack, starts)
 
 
+_CJK_KEY, _LATIN_KEY, _ID_MARK = 1, 2, 4
+
+
+@lru_cache(maxsize=1)
+def _classes() -> np.ndarray:
+    """Code point → bit set of the character classes the WeChat pre-check looks for."""
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for ch in "微薇威维徽":
+        table[ord(ch)] |= _CJK_KEY
+    for ch in "vwj":
+        table[ord(ch)] |= _LATIN_KEY
+    for ch in "0123456789_-":
+        table[ord(ch)] |= _ID_MARK
+    return table
+
+
+def _wechat_candidates(
+    batch: BatchText, codes: np.ndarray, starts: np.ndarray, bounds: np.ndarray
+) -> npt.NDArray[np.bool_]:
+    """Messages that can hold a WeChat id: a Chinese keyword (微, 薇, 威信…), or a word starting
+    with v/w/j (v, vx, wx, wechat, jia wei xin) and an id character (digit, _ or -).
+
+    English chat is full of words starting with w or v, and rarely has digits, so this skips
+    most of a feed before the regex runs (over the whole batch it costs ~2 µs/message).
+    """
+    cls = _classes().take(codes)
+    initial = (cls & _LATIN_KEY).astype(np.bool_)
+    initial[1:] &= ~batch.folding.alnum.take(codes[:-1])
+    cjk = _per_message((cls & _CJK_KEY).astype(np.bool_), starts, bounds) > 0
+    latin = _per_message(initial, starts, bounds) > 0
+    marks = _per_message((cls & _ID_MARK).astype(np.bool_), starts, bounds) > 0
+    return cjk | (latin & marks)
+
+
+def _wechat_ok(haystack: str, m: re.Match[str]) -> bool:
+    """Latin keywords (v, wx, vx, wechat) must start a word, and the id they introduce must
+    look like one (a digit, _ or -): "review this" or "we have plans" are not WeChat ids."""
+    if haystack[m.start()] in "微薇威维徽":
+        return True
+    if m.start() > 0 and haystack[m.start() - 1].isascii() and haystack[m.start() - 1].isalnum():
+        return False
+    return any(c.isdigit() or c in "_-" for c in m.group(1))
+
+
 def _batch_search(
-    name: str, pattern: re.Pattern[str], haystack: str, starts: np.ndarray, group: int
+    name: str, pattern: re.Pattern[str], haystack: str, starts: np.ndarray
 ) -> Iterator[Detection]:
-    found = [m for m in pattern.finditer(haystack) if _keyword_ok(name, haystack, m)]
+    found = list(pattern.finditer(haystack))
     if not found:
         return
-    messages = np.searchsorted(starts, [m.start(group) for m in found], side="right") - 1
+    messages = np.searchsorted(starts, [m.start() for m in found], side="right") - 1
     for m, message in zip(found, messages.tolist(), strict=True):
-        yield Detection(name, message, m.start(group), m.end(group), m.group(group))
-
-
-def _keyword_ok(name: str, haystack: str, m: re.Match[str]) -> bool:
-    """A Latin keyword (wx, vx, v, wechat) must not be the tail of a longer word (review)."""
-    if name != "wechat_id" or m.start() == 0:
-        return True
-    return not (_LATIN_KEYWORD.match(haystack[m.start()]) and haystack[m.start() - 1].isalnum()
-                and haystack[m.start() - 1].isascii())  # fmt: skip
+        yield Detection(name, message, m.start(), m.end(), m.group())
 
 
 def _urls(haystack: str, starts: np.ndarray) -> Iterator[Detection]:

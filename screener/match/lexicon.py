@@ -162,16 +162,27 @@ class LexiconMatcher:
 
     def __init__(self, folding: Folding, terms: Sequence[Term]):
         by_view: dict[str, dict[str, list[Term]]] = {}
+        classes: dict[int, str] | None = None
         for term in terms:
             pattern = compile_pattern(folding, term.text, term.view)
             if not pattern:
                 raise ValueError(f"term {term.text!r} has no letters or digits left to match")
+            if term.view == "sound":
+                classes = classes if classes is not None else _homophone_classes(folding)
+                variants = _spell_out(
+                    folding, compile_pattern(folding, term.text, "compact"), classes
+                )
+                if variants is not None:  # usually: no sound view to build and scan at all
+                    for variant in variants:
+                        by_view.setdefault("compact", {}).setdefault(variant, []).append(term)
+                    continue
             by_view.setdefault(term.view, {}).setdefault(pattern, []).append(term)
         self.views = [
             ViewMatcher(view, list(table), [tuple(ts) for ts in table.values()])
             for view, table in sorted(by_view.items())
         ]
-        self.size = sum(len(v.terms) for v in self.views)
+        self.size = sum(1 for t in terms if not t.allow)
+        """terms as written (a homophone term's spellings count once)."""
 
     def find(self, batch: BatchText) -> dict[int, list[Hit]]:
         """Hits per message index, allow-listed ones removed, in original offsets."""
@@ -191,6 +202,36 @@ class LexiconMatcher:
             if len(found) > 1:
                 hits[message] = _outermost(found)
         return hits
+
+
+MAX_SPELLINGS = 20_000
+"""A homophone term with at most this many spellings joins the compact automaton as literals."""
+
+
+def _homophone_classes(folding: Folding) -> dict[int, str]:
+    """Sound class → the characters in it (微, 威, 薇, 维, … for *wei*)."""
+    cps = np.arange(0x3400, 0xA000)
+    sounds = folding.sound[cps]
+    keep = sounds != cps
+    groups: dict[int, list[str]] = {}
+    for cp, sound in zip(cps[keep].tolist(), sounds[keep].tolist(), strict=True):
+        groups.setdefault(sound, []).append(chr(cp))
+    return {sound: "".join(chars) for sound, chars in groups.items()}
+
+
+def _spell_out(folding: Folding, compact: str, classes: dict[int, str]) -> list[str] | None:
+    """Every spelling of a homophone term, or None when there are too many (then the sound
+    view is used)."""
+    sounds = [classes.get(int(folding.sound[ord(c)]), c) for c in compact]
+    total = 1
+    for options in sounds:
+        total *= max(1, len(options))
+        if total > MAX_SPELLINGS:
+            return None
+    spellings = [""]
+    for options in sounds:
+        spellings = [prefix + ch for prefix in spellings for ch in options]
+    return spellings
 
 
 def _outermost(hits: list[Hit]) -> list[Hit]:
