@@ -34,6 +34,8 @@ class Term:
     view: str
     breaks: frozenset[int] = frozenset()
     """gaps of the pattern where the term itself has a word break ("dm me": after "dm")."""
+    spelling: str | None = None
+    """what the automaton looks for, when not `text` itself (a pinyin spelling)."""
 
 
 @dataclass(slots=True)
@@ -74,6 +76,22 @@ def word_breaks(folding: Folding, text: str) -> frozenset[int]:
         elif kept >= 0:
             breaks.add(kept)
     return frozenset(b for b in breaks if b < kept)
+
+
+def pinyin_terms(folding: Folding, term: Term) -> list[Term]:
+    """The term spelled in toneless pinyin (加微信 → "jia wei xin"), matched as Latin words with
+    or without the spaces between syllables (jiaweixin, jia wei xin, JIA-WEI-XIN)."""
+    from pypinyin import lazy_pinyin
+
+    compact = compile_pattern(folding, term.text, "compact")
+    syllables = [s for s in lazy_pinyin(compact) if s]
+    spelled = " ".join(syllables)
+    if not spelled.isascii() or spelled.replace(" ", "") == compact:
+        return []  # nothing Chinese to spell out
+    return [
+        Term(term.text, term.lexicon, term.tags, True, term.allow, "compact",
+             word_breaks(folding, spelled), spelled)
+    ]  # fmt: skip
 
 
 def is_latin_word(folding: Folding, text: str) -> bool:
@@ -150,11 +168,12 @@ def _gaps(batch: BatchText, layer: str, start: int, end: int) -> list[int]:
 
 
 def _word_spacing_ok(gaps: list[int], breaks: frozenset[int]) -> bool:
-    """Latin words: letters adjacent as in the term (a space where the term has one), or all
-    spaced out (s e x, s.e.x), never partly (s ex, "is exciting")."""
+    """Latin words: letters adjacent, with or without a space where the term has one (dm me,
+    dmme; jia wei xin, jia weixin), or all spaced out (s e x, s.e.x); never a space inside a
+    word of the term (s ex, "is exciting")."""
     if all(1 < g <= 4 for g in gaps):
         return True
-    return all((1 < g <= 4) if i in breaks else g == 1 for i, g in enumerate(gaps))
+    return all((g <= 4) if i in breaks else g == 1 for i, g in enumerate(gaps))
 
 
 class LexiconMatcher:
@@ -164,7 +183,7 @@ class LexiconMatcher:
         by_view: dict[str, dict[str, list[Term]]] = {}
         classes: dict[int, str] | None = None
         for term in terms:
-            pattern = compile_pattern(folding, term.text, term.view)
+            pattern = compile_pattern(folding, term.spelling or term.text, term.view)
             if not pattern:
                 raise ValueError(f"term {term.text!r} has no letters or digits left to match")
             if term.view == "sound":
@@ -181,7 +200,7 @@ class LexiconMatcher:
             ViewMatcher(view, list(table), [tuple(ts) for ts in table.values()])
             for view, table in sorted(by_view.items())
         ]
-        self.size = sum(1 for t in terms if not t.allow)
+        self.size = len({(t.text, t.lexicon) for t in terms if not t.allow})
         """terms as written (a homophone term's spellings count once)."""
 
     def find(self, batch: BatchText) -> dict[int, list[Hit]]:

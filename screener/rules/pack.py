@@ -21,6 +21,7 @@ from screener.match.lexicon import (
     Term,
     compile_pattern,
     is_latin_word,
+    pinyin_terms,
     term_view,
     word_breaks,
 )
@@ -238,6 +239,8 @@ class _Builder:
                 self.fail(source, key, f"term {spec.term!r} has no letters or digits to match")
                 continue
             out.append(term)
+            if lex.pinyin if spec.pinyin is None else spec.pinyin:
+                out.extend(pinyin_terms(self.folding, term))
         out.extend(self._allow(source, ("lexicons", name, "allow"), index, lex.allow))
         return out
 

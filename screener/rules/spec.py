@@ -26,6 +26,7 @@ class TermSpec(_Spec):
     tags: list[Name] = Field(default_factory=list)
     word: bool | None = None
     homophone: bool | None = None
+    pinyin: bool | None = None
     repeat: bool | None = None
 
 
@@ -36,6 +37,7 @@ class LexiconSpec(_Spec):
     tags: list[Name] = Field(default_factory=list)
     word: bool | None = None
     homophone: bool = False
+    pinyin: bool = False
     repeat: bool = False
     description: str | None = None
 

@@ -122,7 +122,7 @@ def test_wechat_ids_behind_spaced_or_spelled_keywords(basic_pack: RulePack, text
 
 SPACING_PACK = """\
 lexicons:
-  phrases: {terms: [dm me, 女狗, 上门, 上门服务]}
+  phrases: {terms: [dm me, 女狗, 上门, 上门服务, {term: 加微信, pinyin: true}]}
 rules:
   - {id: phrase, category: abuse, score: 1, condition: hit(phrases)}
   - {id: two, category: abuse, score: 1, condition: distinct(phrases) >= 2}
@@ -145,6 +145,8 @@ def spacing_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
         ("d mme", set()), ("admme", set()),
         ("女 狗", {"女狗"}), ("女❤狗", {"女狗"}), ("女（狗", set()), ("她是女，狗", set()),
         ("上门服务", {"上门服务"}), ("上门 上门服务", {"上门", "上门服务"}),
+        ("jia wei xin", {"加微信"}), ("JiaWeiXin 123", {"加微信"}), ("jia-wei-xin", {"加微信"}),
+        ("jiaweixinhua", set()), ("jia weixin", {"加微信"}), ("ji aweixin", set()), ("加 微 信", {"加微信"}),
     ],
 )  # fmt: skip
 def test_phrases_punctuation_and_nested_terms(
