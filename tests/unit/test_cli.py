@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,25 @@ def test_bench_runs_and_reports_rates(target: str) -> None:
     else:
         hits = {row["hits"] for row in report["results"]}
         assert len(hits) == 1, report  # every matcher finds the same occurrences
+
+
+def test_scan_streams_before_input_ends() -> None:
+    """Verdicts come out while input is still open: bounded batches, constant memory."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "screener", "scan", "--text", "--rules", str(PACK)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write("约炮加V信\n".encode() * 3000)  # more than one batch
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "no verdict while the input was still open"
+        first = orjson.loads(proc.stdout.readline())
+        assert first["event_id"] == "1" and first["flagged"]
+        assert proc.poll() is None  # still waiting for the rest of the input
+    finally:
+        proc.stdin.close()
+        rest = proc.stdout.read().splitlines()
+        proc.wait(60)
+    assert len(rest) == 2999
