@@ -146,7 +146,8 @@ def spacing_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
         ("女 狗", {"女狗"}), ("女❤狗", {"女狗"}), ("女（狗", set()), ("她是女，狗", set()),
         ("上门服务", {"上门服务"}), ("上门 上门服务", {"上门", "上门服务"}),
         ("jia wei xin", {"加微信"}), ("JiaWeiXin 123", {"加微信"}), ("jia-wei-xin", {"加微信"}),
-        ("jiaweixinhua", set()), ("jia weixin", {"加微信"}), ("ji aweixin", set()), ("加 微 信", {"加微信"}),
+        ("jiaweixinhua", set()), ("jia weixin", {"加微信"}), ("ji aweixin", set()),
+        ("加 微 信", {"加微信"}),
     ],
 )  # fmt: skip
 def test_phrases_punctuation_and_nested_terms(
