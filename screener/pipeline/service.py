@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from pathlib import Path
 
 from screener.engine import Engine
+from screener.metrics import Metrics, readiness, serving_registry
 from screener.pipeline.settings import Settings
-from screener.pipeline.worker import Worker
+from screener.pipeline.worker import (
+    TransactionsUnsupported,
+    Worker,
+    WorkerFenced,
+    start_transactional_producer,
+)
 from screener.rules import RulePack, load_packs
+from screener.runtime import tune_gc
+from screener.status_server import StatusServer
 
 log = logging.getLogger("screener.service")
 
@@ -33,19 +42,68 @@ async def serve(settings: Settings, pack: RulePack, worker_index: int = 0) -> in
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    metrics = Metrics.for_settings(settings, worker_index)
+    metrics.rules_loaded(pack.version)
+    server = start_status_server(settings, metrics, worker_index)
     worker = Worker(
-        settings, Engine(pack, max_text_chars=settings.max_text_chars), worker_index=worker_index
-    )
+        settings, Engine(pack, max_text_chars=settings.max_text_chars), worker_index=worker_index,
+        metrics=metrics,
+    )  # fmt: skip
     log.info(
         "worker %d: %s → %s (rules %s)", worker_index, ",".join(settings.input_topics),
         settings.review_topic, pack.version,
     )  # fmt: skip
-    await worker.run(stop)
+    try:
+        await worker.run(stop)
+    except (TransactionsUnsupported, WorkerFenced) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, TransactionsUnsupported) else 1
+    finally:
+        if server is not None:
+            server.close()
     log.info("worker %d stopped: %d consumed, %d flagged, %d to DLQ", worker_index,
              worker.stats.consumed, worker.stats.flagged, worker.stats.dlq)  # fmt: skip
     return 0
 
 
+def start_status_server(
+    settings: Settings, metrics: Metrics, worker_index: int
+) -> StatusServer | None:
+    """`/metrics`, `/healthz`, `/readyz` on `--metrics-port`; none with port 0 (a supervisor
+    runs its workers with port 0 and serves their merged metrics itself)."""
+    if not settings.metrics_port:
+        return None
+    registry = serving_registry(metrics)
+    ready = lambda: readiness(registry, [worker_index])  # noqa: E731
+    return StatusServer.start_or_warn(settings.metrics_port, registry, ready)
+
+
 def run_worker(settings: Settings, pack: RulePack, worker_index: int = 0) -> int:
     install_event_loop()
+    tune_gc()
     return asyncio.run(serve(settings, pack, worker_index))
+
+
+def transactions_refused(settings: Settings) -> str | None:
+    """For `--guarantee exactly-once`: None if the broker supports transactions, else why not.
+
+    Checked once before a supervisor spawns workers, so an unsuitable broker is refused with
+    one line instead of every worker failing (and being restarted) on its own. Waits while the
+    broker is unreachable, like the workers do.
+    """
+    if settings.guarantee != "exactly-once":
+        return None
+
+    async def probe() -> str | None:
+        prefix = settings.transactional_id_prefix or f"{settings.group_id}-screener"
+        options = {"acks": "all", **settings.kafka_common()}
+        try:
+            producer = await start_transactional_producer(
+                options, f"{prefix}-probe", settings.transaction_timeout_ms, asyncio.Event()
+            )
+        except TransactionsUnsupported as exc:
+            return str(exc)
+        await producer.stop()
+        return None
+
+    return asyncio.run(probe())

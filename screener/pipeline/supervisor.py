@@ -3,6 +3,11 @@
 Kafka distributes partitions among the workers; the supervisor only keeps them alive:
 it forwards SIGTERM/SIGINT, restarts a worker that dies, and gives up (exit 1) when workers
 keep dying (more than `max_restarts` within `window_s`), rather than crash-looping forever.
+
+With a metrics port it also serves `/metrics`, `/healthz` and `/readyz` for all its workers:
+they run with `--metrics-port 0` and write their metrics to a shared directory
+(prometheus-client multiprocess mode, see `screener.metrics`), which the supervisor merges on
+each scrape, adding its own `screener_worker_restarts_total`.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from collections import deque
 from collections.abc import Sequence
 from types import FrameType
 
+from screener.metrics import WorkerPoolMetrics
+from screener.status_server import StatusServer
+
 
 class Supervisor:
     def __init__(
         self, argv: Sequence[str], workers: int, *, max_restarts: int = 5, window_s: float = 60.0,
-        shutdown_timeout_s: float = 30.0,
+        shutdown_timeout_s: float = 30.0, metrics_port: int = 0,
     ):  # fmt: skip
         self.argv = list(argv)
         self.workers = workers
@@ -30,10 +38,17 @@ class Supervisor:
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.restarts: deque[float] = deque()
         self.stopping = False
+        self.metrics_port = metrics_port
+        self.metrics: WorkerPoolMetrics | None = None
+        self.server: StatusServer | None = None
 
     def _spawn(self, index: int) -> None:
         env = {**os.environ, "SCREENER_WORKER_INDEX": str(index)}
-        self.procs[index] = subprocess.Popen([*self.argv, "--workers", "1"], env=env)
+        argv = [*self.argv, "--workers", "1"]
+        if self.metrics is not None:  # the supervisor serves the workers' merged metrics
+            env |= self.metrics.child_env()
+            argv += ["--metrics-port", "0"]
+        self.procs[index] = subprocess.Popen(argv, env=env)
 
     def _forward(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
@@ -42,6 +57,20 @@ class Supervisor:
                 proc.send_signal(signum)
 
     def run(self) -> int:
+        if self.metrics_port:
+            self.metrics = WorkerPoolMetrics(self.workers)
+            self.server = StatusServer.start_or_warn(
+                self.metrics_port, self.metrics.registry, self.metrics.readiness
+            )
+        try:
+            return self._supervise()
+        finally:
+            if self.server is not None:
+                self.server.close()
+            if self.metrics is not None:
+                self.metrics.close()
+
+    def _supervise(self) -> int:
         signal.signal(signal.SIGTERM, self._forward)
         signal.signal(signal.SIGINT, self._forward)
         for i in range(self.workers):
@@ -53,6 +82,8 @@ class Supervisor:
                 code = proc.poll()
                 if code is None or self.stopping:
                     continue
+                if self.metrics is not None:
+                    self.metrics.worker_exited(proc.pid)
                 now = time.monotonic()
                 self.restarts.append(now)
                 while self.restarts and now - self.restarts[0] > self.window_s:
@@ -65,6 +96,8 @@ class Supervisor:
                     return 1
                 print(f"supervisor: worker {index} exited with {code}; restarting",
                       file=sys.stderr)  # fmt: skip
+                if self.metrics is not None:
+                    self.metrics.worker_restarted()
                 self._spawn(index)
             time.sleep(0.2)
 

@@ -2,7 +2,8 @@
 
 Starts the embedded broker, creates the topics, streams the sample traffic from
 `seeds/events/` into them (keyed by user id, looping), runs a worker, and shows a live summary
-(rate, flagged by category, latest flagged items) until Ctrl-C or `--duration`.
+(rate, flagged by category, latest flagged items) until Ctrl-C or `--duration`, with the
+service's metrics on `--metrics-port` (default 9108) as in production.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from rich.table import Table
 
 from screener.brokers.tansu import EmbeddedBroker
 from screener.engine import Engine
+from screener.metrics import Metrics
+from screener.pipeline.service import start_status_server
 from screener.pipeline.settings import Settings
 from screener.pipeline.worker import Worker, ensure_topics
 from screener.rules import RulePack
@@ -93,13 +96,13 @@ def _view(worker: Worker, started: float, broker: str) -> Group:
     for column in ("event", "action", "category", "score", "evidence"):
         latest.add_column(column, overflow="fold")
     for v in reversed(s.latest[-8:]):
-        evidence = ", ".join(m.text for f in v.findings for m in f.matches)[:60]
+        evidence = ", ".join(dict.fromkeys(m.text for f in v.findings for m in f.matches))[:60]
         latest.add_row(v.event_id or "", v.action, v.category or "", f"{v.score:g}", evidence)
     return Group(head, cats, latest)
 
 
 async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate: float,
-                console: Console) -> int:  # fmt: skip
+                metrics_port: int, console: Console) -> int:  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -109,9 +112,15 @@ async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate:
         console.print(f"no sample events in {samples_dir}")
         return 1
     with EmbeddedBroker() as broker:
-        settings = Settings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=3)
+        settings = Settings(
+            bootstrap_servers=broker.bootstrap_servers, topic_partitions=3,
+            metrics_port=metrics_port,
+        )  # fmt: skip
         await ensure_topics(settings)
-        worker = Worker(settings, Engine(pack))
+        metrics = Metrics.for_settings(settings)
+        metrics.rules_loaded(pack.version)
+        server = start_status_server(settings, metrics, 0)
+        worker = Worker(settings, Engine(pack), metrics=metrics)
         started = time.monotonic()
         tasks = [
             asyncio.create_task(worker.run(stop)),
@@ -130,6 +139,8 @@ async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate:
                         stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             live.update(_view(worker, started, broker.bootstrap_servers))
+        if server is not None:
+            server.close()
         for task in tasks:
             if task.exception() is not None:
                 console.print(f"[red]{task.exception()!r}")
@@ -140,5 +151,7 @@ async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate:
     return 0
 
 
-def run_demo(pack: RulePack, samples_dir: Path, duration: float | None, rate: float) -> int:
-    return asyncio.run(_demo(pack, samples_dir, duration, rate, Console()))
+def run_demo(
+    pack: RulePack, samples_dir: Path, duration: float | None, rate: float, metrics_port: int
+) -> int:
+    return asyncio.run(_demo(pack, samples_dir, duration, rate, metrics_port, Console()))

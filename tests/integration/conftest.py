@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pipeline_support import Service
 
 from screener.brokers import ApacheKafka, BrokerError, BrokerProcess, EmbeddedBroker
 
@@ -106,6 +107,15 @@ async def create_topic(
                 await asyncio.sleep(0.05)  # poll interval inside the deadline
     finally:
         await admin.close()
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    """Processes of `screener run` started by a test; killed at its end if still running."""
+    started: list[Service] = []
+    yield started
+    for s in started:
+        s.close()
 
 
 @pytest.fixture

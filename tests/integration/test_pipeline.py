@@ -2,141 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pipeline_support import (
+    MALFORMED,
+    Collector,
+    Service,
+    make_events,
+    new_topics,
+    offline_flagged,
+    produce,
+)
 
 from screener.brokers import BrokerProcess
-from screener.tools import corpus
-
-ROOT = Path(__file__).resolve().parents[2]
-PACK = ROOT / "tests" / "unit" / "packs" / "basic.yaml"
-MALFORMED = [b"{not json", b"\xff\xfe\xfd", b"[1, 2, 3]", b'{"kind": "chat", "id": "no-user"}']
-
-
-def make_events(n: int, prefix: str, seed: int = 3) -> list[bytes]:
-    """Chat events with a known share of violations, keyed later by user id."""
-    texts = corpus.messages(n, seed=seed, violating_share=0.08)
-    return [
-        orjson.dumps({"kind": "chat", "id": f"{prefix}-{i}", "ts": 1_700_000_000_000 + i,
-                      "user": {"id": f"u{i % 97}"}, "text": text})
-        for i, text in enumerate(texts)
-    ]  # fmt: skip
-
-
-def offline_flagged(tmp_path: Path, events: list[bytes]) -> set[str]:
-    """What `screener scan` flags for the same events (the offline path)."""
-    path = tmp_path / f"events-{uuid.uuid4().hex[:6]}.jsonl"
-    path.write_bytes(b"\n".join(events) + b"\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "screener", "scan", "--rules", str(PACK), str(path)],
-        capture_output=True, check=True, timeout=300,
-    ).stdout  # fmt: skip
-    return {v["event_id"] for v in map(orjson.loads, out.splitlines()) if v["flagged"]}
-
-
-async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all")
-    await producer.start()
-    try:
-        futures = []
-        for value in values:
-            try:
-                key = orjson.loads(value)["user"]["id"].encode()
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                key = b"broken"
-            futures.append(await producer.send(topic, value, key=key, headers=[("src", b"it")]))
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-
-
-class Collector:
-    """Reads a topic from the beginning in the background of a test (its own consumer)."""
-
-    def __init__(self, bootstrap: str, topic: str):
-        self.consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-            enable_auto_commit=False, group_id=None,
-        )  # fmt: skip
-        self.records: list[tuple[bytes | None, bytes, dict[str, bytes]]] = []
-
-    async def __aenter__(self) -> Collector:
-        await self.consumer.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.consumer.stop()
-
-    async def until(self, done: object, timeout: float, what: str) -> None:
-        """Poll until `done()` holds, failing with `what` after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        assert callable(done)
-        while not done():
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout}s waiting for {what}")
-            batch = await self.consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for r in records:
-                    self.records.append((r.key, r.value, {k: bytes(v) for k, v in r.headers}))
-
-    def ids(self) -> set[str]:
-        return {orjson.loads(value)["event_id"] for _, value, _ in self.records}
-
-
-class Service:
-    """`python -m screener run …` as a real process."""
-
-    def __init__(self, bootstrap: str, topics: dict[str, str], group: str, *extra: str):
-        self.argv = [
-            sys.executable, "-m", "screener", "run", "--bootstrap-servers", bootstrap,
-            "--input-topics", topics["input"], "--review-topic", topics["review"],
-            "--dlq-topic", topics["dlq"], "--group-id", group, "--rules", str(PACK),
-            "--topic-partitions", "3", "--shutdown-timeout-s", "10",
-            "--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000", *extra,
-        ]  # fmt: skip
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Service:
-        self.proc = subprocess.Popen(self.argv, stderr=subprocess.PIPE, cwd=ROOT)
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
-    yield started
-    for s in started:
-        s.close()
-
-
-async def new_topics(create_topic: Any, bootstrap: str) -> dict[str, str]:
-    tag = uuid.uuid4().hex[:8]
-    names = {"input": f"in-{tag}", "review": f"review-{tag}", "dlq": f"dlq-{tag}"}
-    for name in names.values():
-        await create_topic(bootstrap, 3, name)
-    return names
 
 
 async def test_online_review_topic_equals_offline_scan_and_dlq_gets_every_bad_record(
