@@ -48,28 +48,27 @@ class Engine:
         """One verdict per event, in order. `state` is reserved for per-account signals."""
         del state
         limit = self.max_text_chars
-        texts = [e.text if len(e.text) <= limit else e.text[:limit] for e in events]
+        texts = [e.text for e in events]
+        long = [i for i, t in enumerate(texts) if len(t) > limit]
+        for i in long:
+            texts[i] = texts[i][:limit]
         batch = BatchText.build(self.pack.folding, texts)
         evidence = self._evidence(batch)
-        with_evidence = evidence.messages()
-        verdicts: list[Verdict] = []
         version = self.pack.version
-        for i, event in enumerate(events):
-            truncated = len(event.text) > limit
-            if i in with_evidence:
-                signals = _signals(event, i, evidence)
-                rules = self._relevant(signals)
-            elif self._always:
-                signals = Signals(event)
-                rules = self._always
-            else:
-                verdicts.append(Verdict(event.id, version, truncated=truncated))
-                continue
+        # every message gets a clean verdict in one pass; the few with evidence are redone
+        verdicts = [Verdict(e.id, version) for e in events]
+        for i in sorted(evidence.messages()) if not self._always else range(len(events)):
+            event = events[i]
+            signals = _signals(event, i, evidence)
+            rules = self._relevant(signals) if not signals.empty() else self._always
             fired = [
                 r for r in rules
                 if r.condition(signals) and not (r.exceptions and _excepted(r, signals))
             ]  # fmt: skip
-            verdicts.append(self._verdict(event.id, texts[i], fired, signals, truncated))
+            if fired:
+                verdicts[i] = self._verdict(event.id, texts[i], fired, signals)
+        for i in long:
+            verdicts[i].truncated = True
         return verdicts
 
     def _relevant(self, s: Signals) -> Sequence[CompiledRule]:
@@ -122,10 +121,8 @@ class Engine:
     # -- verdicts ------------------------------------------------------------------------------
 
     def _verdict(
-        self, event_id: str, text: str, fired: list[CompiledRule], s: Signals, truncated: bool
+        self, event_id: str, text: str, fired: list[CompiledRule], s: Signals
     ) -> Verdict:
-        if not fired:
-            return Verdict(event_id, self.pack.version, truncated=truncated)
         scores: dict[str, float] = {}
         floor = 0
         findings = []
@@ -140,9 +137,8 @@ class Engine:
         action = _ACTIONS[max(floor, reached)]
         ranked = sorted(scores, key=lambda c: -scores[c])
         return Verdict(
-            event_id, self.pack.version, action, ranked[0], tuple(ranked), total,
-            tuple(findings), truncated=truncated,
-        )  # fmt: skip
+            event_id, self.pack.version, action, ranked[0], tuple(ranked), total, tuple(findings)
+        )
 
 
 def _excepted(rule: CompiledRule, s: Signals) -> bool:

@@ -164,3 +164,13 @@ def test_scores_add_up_per_category_to_thresholds(tmp_path: Path) -> None:
     )
     assert fired == {"two_words", "counted", "new_account", "no_contact"}
     assert score == 9 and action == "review"
+
+
+def test_long_texts_are_screened_on_their_start_and_marked(tmp_path: Path) -> None:
+    engine = Engine(load_packs([write(tmp_path, PACK)]), max_text_chars=10)
+    short, long, late = engine.screen_texts(
+        ["约炮 包夜", "约炮 包夜" + "。" * 20, "。" * 20 + "约炮 包夜"]
+    )
+    assert not short.truncated and long.truncated and late.truncated
+    assert {f.rule for f in long.findings} == {f.rule for f in short.findings} != set()
+    assert late.findings == ()  # evidence past the cap is not looked at
