@@ -40,11 +40,15 @@ def sample_events(directory: Path) -> list[tuple[str, bytes, bytes]]:
                 continue
             try:
                 event = orjson.loads(line)
-            except orjson.JSONDecodeError:  # deliberately broken samples show the DLQ at work
+            except orjson.JSONDecodeError:
+                event = None
+            user = event.get("user") if isinstance(event, dict) else None
+            if not isinstance(event, dict) or not isinstance(user, dict):
+                # deliberately broken samples (malformed.jsonl) show the DLQ at work
                 out.append(("chat.events", b"", line))
                 continue
             topic = "microblog.events" if event.get("kind") == "microblog" else "chat.events"
-            out.append((topic, str(event.get("user", {}).get("id", "")).encode(), line))
+            out.append((topic, str(user.get("id", "")).encode(), line))
     return out
 
 
