@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NamedTuple
 
 import orjson
 import pytest
@@ -177,6 +177,24 @@ async def new_topics(create_topic: Any, bootstrap: str, partitions: int = 3) -> 
     for name in names.values():
         await create_topic(bootstrap, partitions, name)
     return names
+
+
+class Scenario(NamedTuple):
+    """Fresh topics and group, generated events and what `screener scan` flags among them."""
+
+    topics: dict[str, str]
+    group: str
+    events: list[bytes]
+    expected: set[str]
+
+
+async def scenario(
+    create_topic: Any, bootstrap: str, tmp_path: Path, n: int, prefix: str, seed: int = 3
+) -> Scenario:
+    topics = await new_topics(create_topic, bootstrap)
+    events = make_events(n, prefix, seed=seed)
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    return Scenario(topics, group, events, offline_flagged(tmp_path, events))
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:

@@ -6,7 +6,6 @@ Every wait is a poll bounded by a deadline.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,8 @@ import pytest
 from pipeline_support import (
     Collector,
     Service,
-    make_events,
-    new_topics,
-    offline_flagged,
     produce,
+    scenario,
     until_caught_up,
 )
 
@@ -30,10 +27,9 @@ async def test_broker_restart_mid_stream_loses_nothing_and_the_service_survives(
     guarantee: str,
 ) -> None:  # fmt: skip
     bootstrap = apache_kafka.bootstrap_servers
-    topics = await new_topics(topic_factory, bootstrap)
-    group = f"g-{uuid.uuid4().hex[:6]}"
-    events = make_events(20_000, f"br{guarantee[0]}", seed=13)
-    expected = offline_flagged(tmp_path, events)
+    topics, group, events, expected = await scenario(
+        topic_factory, bootstrap, tmp_path, 20_000, f"br{guarantee[0]}", seed=13
+    )
     await produce(bootstrap, topics["input"], events[:10_000])
     service = Service(
         bootstrap, topics, group, "--guarantee", guarantee, "--batch-max-records", "200"

@@ -20,11 +20,9 @@ from aiokafka.structs import TopicPartition
 from pipeline_support import (
     Collector,
     Service,
-    make_events,
-    new_topics,
-    offline_flagged,
     partitions_of,
     produce,
+    scenario,
     until_caught_up,
 )
 
@@ -110,10 +108,9 @@ async def test_kill_9_inside_a_transaction_then_restart_gives_each_flagged_id_ex
     apache_kafka: ApacheKafka, tmp_path: Path, services: list[Service], topic_factory: Any
 ) -> None:
     bootstrap = apache_kafka.bootstrap_servers
-    topics = await new_topics(topic_factory, bootstrap)
-    group = f"g-{uuid.uuid4().hex[:6]}"
-    events = make_events(24_000, "eo", seed=11)
-    expected = offline_flagged(tmp_path, events)
+    topics, group, events, expected = await scenario(
+        topic_factory, bootstrap, tmp_path, 24_000, "eo", seed=11
+    )
     assert len(expected) > 500
     await produce(bootstrap, topics["input"], events[:12_000])
     args = (bootstrap, topics, group, *EXACTLY_ONCE, "--batch-max-records", "200")

@@ -17,10 +17,8 @@ from pipeline_support import (
     MALFORMED,
     Collector,
     Service,
-    make_events,
-    new_topics,
-    offline_flagged,
     produce,
+    scenario,
 )
 
 from screener.brokers import BrokerProcess
@@ -30,12 +28,12 @@ async def test_online_review_topic_equals_offline_scan_and_dlq_gets_every_bad_re
     broker: BrokerProcess, tmp_path: Path, services: list[Service], topic_factory: Any
 ) -> None:
     bootstrap = broker.bootstrap_servers
-    topics = await new_topics(topic_factory, bootstrap)
-    events = make_events(20_000, "ev")
-    expected = offline_flagged(tmp_path, events)
+    topics, group, events, expected = await scenario(
+        topic_factory, bootstrap, tmp_path, 20_000, "ev"
+    )
     assert 500 < len(expected) < 5_000  # a real minority is flagged
     await produce(bootstrap, topics["input"], events[:10_000] + MALFORMED + events[10_000:])
-    services.append(Service(bootstrap, topics, f"g-{uuid.uuid4().hex[:6]}").start())
+    services.append(Service(bootstrap, topics, group).start())
     async with Collector(bootstrap, topics["review"]) as review, \
             Collector(bootstrap, topics["dlq"]) as dlq:  # fmt: skip
         await review.until(lambda: review.ids() >= expected, 240, "every flagged id")
@@ -61,10 +59,9 @@ async def test_kill_9_mid_stream_then_restart_loses_nothing(
     broker: BrokerProcess, tmp_path: Path, services: list[Service], topic_factory: Any
 ) -> None:
     bootstrap = broker.bootstrap_servers
-    topics = await new_topics(topic_factory, bootstrap)
-    group = f"g-{uuid.uuid4().hex[:6]}"
-    events = make_events(20_000, "k9", seed=5)
-    expected = offline_flagged(tmp_path, events)
+    topics, group, events, expected = await scenario(
+        topic_factory, bootstrap, tmp_path, 20_000, "k9", seed=5
+    )
     await produce(bootstrap, topics["input"], events[:10_000])
     first = Service(bootstrap, topics, group, "--batch-max-records", "200").start()
     services.append(first)
@@ -81,10 +78,9 @@ async def test_two_workers_one_leaves_its_partitions_move(
     broker: BrokerProcess, tmp_path: Path, services: list[Service], topic_factory: Any
 ) -> None:
     bootstrap = broker.bootstrap_servers
-    topics = await new_topics(topic_factory, bootstrap)
-    group = f"g-{uuid.uuid4().hex[:6]}"
-    events = make_events(20_000, "tw", seed=9)
-    expected = offline_flagged(tmp_path, events)
+    topics, group, events, expected = await scenario(
+        topic_factory, bootstrap, tmp_path, 20_000, "tw", seed=9
+    )
     services.extend(
         Service(bootstrap, topics, group, "--batch-max-records", "100").start() for _ in range(2)
     )
