@@ -35,7 +35,6 @@ import zstandard
 
 MAGIC = b"SCRREC\x00\x01"
 FORMAT_VERSION = 1
-SUFFIX = ".screc"
 DEFAULT_FRAME_BYTES = 4 << 20
 _READ_CHUNK = 1 << 20
 
