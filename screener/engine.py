@@ -34,15 +34,18 @@ class _Evidence:
         return set(self.lexicons) | set(self.detectors) | set(self.regexes)
 
 
+_Plan = tuple[tuple[CompiledRule, frozenset[Reference]], ...]
+"""Rules to evaluate, each with the evidence it references that the message has."""
+
+
 class Engine:
     """Screens batches of events with one compiled pack (swap `pack` to reload rules)."""
 
     def __init__(self, pack: RulePack, *, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS):
         self.pack = pack
         self.max_text_chars = max_text_chars
-        self._always = tuple(r for r in pack.rules if not r.needs_signal)
-        self._always_ids = frozenset(i for i, r in enumerate(pack.rules) if not r.needs_signal)
-        self._by_shape: dict[tuple[tuple[str | int, ...], ...], tuple[CompiledRule, ...]] = {}
+        self._always: _Plan = tuple((r, r.references) for r in pack.rules if not r.requires)
+        self._plans: dict[tuple[tuple[str | int, ...], ...], _Plan] = {}
 
     def screen(self, events: Sequence[Event], state: object | None = None) -> list[Verdict]:
         """One verdict per event, in order. `state` is reserved for per-account signals."""
@@ -60,10 +63,10 @@ class Engine:
         for i in sorted(evidence.messages()) if not self._always else range(len(events)):
             event = events[i]
             signals = _signals(event, i, evidence)
-            rules = self._relevant(signals) if not signals.empty() else self._always
+            plan = self._plan(signals) if not signals.empty() else self._always
             fired = [
-                r for r in rules
-                if r.condition(signals) and not (r.exceptions and _excepted(r, signals))
+                (rule, refs) for rule, refs in plan
+                if rule.condition(signals) and not (rule.exceptions and _excepted(rule, signals))
             ]  # fmt: skip
             if fired:
                 verdicts[i] = self._verdict(event.id, texts[i], fired, signals)
@@ -71,11 +74,14 @@ class Engine:
             verdicts[i].truncated = True
         return verdicts
 
-    def _relevant(self, s: Signals) -> Sequence[CompiledRule]:
-        """Rules that look at evidence this message has, plus those that need none, in order.
+    def _plan(self, s: Signals) -> _Plan:
+        """The rules worth evaluating for this message, in pack order, each with the evidence
+        it references that the message has (what its finding will quote).
 
-        Memoised on the evidence's shape (which lexicons, tags, detectors, regexes): a feed
-        shows few distinct shapes, so this is one dict look-up per message.
+        A rule is worth it if the message has some evidence for each of its clauses (see
+        `requirements`); rules that need none always are. Memoised on the evidence's shape
+        (which lexicons, tags, detectors, regexes): a feed shows few distinct shapes, so this
+        is one dict look-up per message.
         """
         shape: tuple[tuple[str | int, ...], ...] = (
             tuple(s.lexicons),
@@ -83,17 +89,21 @@ class Engine:
             tuple(s.detectors),
             tuple(s.regexes),
         )
-        rules = self._by_shape.get(shape)
-        if rules is None:
-            triggers = self.pack.triggers
-            ids = set(self._always_ids)
-            for kind, keys in zip(("lexicon", "tag", "detector", "regex"), shape, strict=True):
-                for key in keys:
-                    ids.update(triggers.get(Reference(kind, key), ()))
-            rules = tuple(self.pack.rules[i] for i in sorted(ids))
-            if len(self._by_shape) < 100_000:
-                self._by_shape[shape] = rules
-        return rules
+        plan = self._plans.get(shape)
+        if plan is None:
+            present = {
+                Reference(kind, key)
+                for kind, keys in zip(("lexicon", "tag", "detector", "regex"), shape, strict=True)
+                for key in keys
+            }  # fmt: skip
+            plan = tuple(
+                (rule, rule.references & present)
+                for rule in self.pack.rules
+                if all(clause & present for clause in rule.requires)
+            )
+            if len(self._plans) < 100_000:
+                self._plans[shape] = plan
+        return plan
 
     def screen_texts(self, texts: Iterable[str]) -> list[Verdict]:
         """Screen plain messages (ids are their positions)."""
@@ -121,24 +131,34 @@ class Engine:
     # -- verdicts ------------------------------------------------------------------------------
 
     def _verdict(
-        self, event_id: str, text: str, fired: list[CompiledRule], s: Signals
-    ) -> Verdict:
+        self, event_id: str, text: str, fired: Sequence[tuple[CompiledRule, frozenset[Reference]]],
+        s: Signals,
+    ) -> Verdict:  # fmt: skip
+        if len(fired) == 1:  # the common case: no score table to add up and rank
+            rule, refs = fired[0]
+            finding = Finding(rule.id, rule.category, rule.score, _matches(text, refs, s))
+            floor = ACTION_RANK[rule.action] if rule.action is not None else 0
+            return self._decide(event_id, floor, rule.score, (rule.category,), (finding,))
         scores: dict[str, float] = {}
         floor = 0
         findings = []
-        for rule in fired:
+        for rule, refs in fired:
             scores[rule.category] = scores.get(rule.category, 0.0) + rule.score
             if rule.action is not None:
                 floor = max(floor, ACTION_RANK[rule.action])
-            findings.append(Finding(rule.id, rule.category, rule.score, _matches(text, rule, s)))
-        total = sum(scores.values())
+            findings.append(Finding(rule.id, rule.category, rule.score, _matches(text, refs, s)))
+        ranked = tuple(sorted(scores, key=lambda c: -scores[c]))
+        return self._decide(event_id, floor, sum(scores.values()), ranked, tuple(findings))
+
+    def _decide(
+        self, event_id: str, floor: int, total: float, ranked: tuple[str, ...],
+        findings: tuple[Finding, ...],
+    ) -> Verdict:  # fmt: skip
+        """Score → action by the pack's thresholds, never below a rule's own action."""
         t = self.pack.thresholds
         reached = 2 if total >= t.block else 1 if total >= t.review else 0
         action = _ACTIONS[max(floor, reached)]
-        ranked = sorted(scores, key=lambda c: -scores[c])
-        return Verdict(
-            event_id, self.pack.version, action, ranked[0], tuple(ranked), total, tuple(findings)
-        )
+        return Verdict(event_id, self.pack.version, action, ranked[0], ranked, total, findings)
 
 
 def _excepted(rule: CompiledRule, s: Signals) -> bool:
@@ -169,7 +189,12 @@ def _evidence_for(ref: Reference, s: Signals) -> list[Hit]:
     return s.regexes.get(int(ref.key), [])
 
 
-def _matches(text: str, rule: CompiledRule, s: Signals) -> tuple[Match, ...]:
-    spans = sorted({(h.start, h.end, h.term) for ref in rule.references
-                    for h in _evidence_for(ref, s)})  # fmt: skip
+def _matches(text: str, refs: frozenset[Reference], s: Signals) -> tuple[Match, ...]:
+    if len(refs) == 1:
+        (ref,) = refs
+        hits = _evidence_for(ref, s)
+        if len(hits) == 1:  # one piece of evidence: nothing to merge or sort
+            h = hits[0]
+            return (Match(text[h.start : h.end], h.start, h.end, h.term),)
+    spans = sorted({(h.start, h.end, h.term) for ref in refs for h in _evidence_for(ref, s)})
     return tuple(Match(text[a:b], a, b, term) for a, b, term in spans)

@@ -442,21 +442,43 @@ def references(node: Node, scope: Scope) -> frozenset[Reference]:
     return frozenset(found)
 
 
-def needs_signal(node: Node) -> bool:
-    """True if the condition can only hold when some evidence was found in the message.
+Clauses = frozenset[frozenset[Reference]]
 
-    Rules for which this is true are skipped for messages without any hit: most of a feed.
+
+def requirements(node: Node, scope: Scope) -> Clauses:
+    """Clauses that must all hold for the condition to be true, each one "one of these pieces
+    of evidence is in the message": `hit(a) and (re(b) or tag(c))` → {{a}, {b, c}}.
+
+    Empty when the condition can hold without evidence (such a rule runs for every message).
+    The engine skips a rule for a message whose evidence misses one of its clauses, so a
+    message with one stray hit does not evaluate every rule that mentions that lexicon.
     """
+    none: Clauses = frozenset()
     if node.op == "call":
-        return node.args[0] in SIGNAL_CALLS
-    if node.op == "and":
-        return any(needs_signal(a) for a in node.args)
-    if node.op == "or":
-        return all(needs_signal(a) for a in node.args)
+        refs = references(node, scope) if node.args[0] in SIGNAL_CALLS else frozenset()
+        return frozenset({refs}) if refs else none
     if node.op == "cmp":
         op, left, right = node.args
-        if left.op == "call" and left.args[0] in SIGNAL_CALLS and right.op == "const":
-            value = right.args[0]
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return (op == ">" and value >= 0) or (op in (">=", "==") and value > 0)
-    return False
+        if left.op == "call" and right.op == "const" and _positive(op, right.args[0]):
+            return requirements(left, scope)
+        return none
+    if node.op == "and":
+        return none.union(*(requirements(a, scope) for a in node.args))
+    if node.op == "or":
+        parts = [requirements(a, scope) for a in node.args]
+        if not all(parts):
+            return none  # one branch holds without evidence
+        # each branch needs one of its own clauses: so some reference of these holds
+        return frozenset({frozenset().union(*(min(p, key=_smallest) for p in parts))})
+    return none
+
+
+def _smallest(clause: frozenset[Reference]) -> tuple[int, list[str]]:
+    return len(clause), sorted(map(repr, clause))  # ties broken by name: same plan every run
+
+
+def _positive(op: str, value: object) -> bool:
+    """`count(x) OP value` can only hold when count(x) > 0."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return (op == ">" and value >= 0) or (op in (">=", "==") and value > 0)

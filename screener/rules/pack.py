@@ -28,15 +28,16 @@ from screener.match.lexicon import (
 from screener.match.regexes import RegexError, RegexSet, validate
 from screener.match.regexes import RegexSpec as RegexEntry
 from screener.rules.condition import (
+    Clauses,
     Compiler,
     ConditionError,
     Evaluator,
     Node,
     Reference,
     Scope,
-    needs_signal,
     parse,
     references,
+    requirements,
 )
 from screener.rules.source import PackError, PathKey, SourceFile, read_source
 from screener.rules.spec import ExamplesSpec, LexiconSpec, PackSpec, RegexSpec, TermSpec, Thresholds
@@ -51,7 +52,8 @@ class CompiledRule:
     action: str | None
     condition: Evaluator
     exceptions: tuple[Evaluator, ...]
-    needs_signal: bool
+    requires: Clauses
+    """evidence the condition cannot hold without (see `requirements`); empty: runs always."""
     references: frozenset[Reference]
     """evidence the condition looks at: its matches go into the finding."""
     uses: frozenset[Reference]
@@ -341,7 +343,7 @@ class _Builder:
                     CompiledRule(
                         id=rule.id, category=rule.category, score=rule.score, action=rule.action,
                         condition=condition, exceptions=tuple(exceptions),
-                        needs_signal=needs_signal(tree), references=references(tree, scope),
+                        requires=requirements(tree, scope), references=references(tree, scope),
                         uses=frozenset(uses), origin=seen[rule.id], examples=rule.examples,
                     )
                 )  # fmt: skip
@@ -351,7 +353,7 @@ class _Builder:
 def _triggers(rules: list[CompiledRule]) -> dict[Reference, tuple[int, ...]]:
     index: dict[Reference, list[int]] = {}
     for i, rule in enumerate(rules):
-        if rule.needs_signal:
+        if rule.requires:
             for ref in rule.references:
                 index.setdefault(ref, []).append(i)
     return {ref: tuple(ids) for ref, ids in index.items()}
