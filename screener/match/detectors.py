@@ -34,7 +34,9 @@ WECHAT_ID = re.compile(
     rf"(?:[微薇威维徽]{_GAP}信(?:{_GAP}号)?|[微薇]|wechat|(?:jia\s?)?wei\s?xin|wx|vx|v{_GAP}信|v)"
     rf"{_GAP}(?<![a-z0-9_-])([a-z][a-z0-9_-]{{5,19}})(?![a-z0-9_-])"
 )
-URL_SCHEME = re.compile(r"(?:https?://|www\.)[!-~]{1,200}")
+URL_SCHEMES = (re.compile(r"https?://[!-~]{1,200}"), re.compile(r"www\.[!-~]{1,200}"))
+"""Two patterns, each starting with a literal that `re` can skip to: 4× faster over a batch
+than one alternation, which `re` tries at every position."""
 URL_TLD = re.compile(rf"\.(?:{_TLDS})(?![a-z0-9-])(?:/[!-~]{{0,200}})?")
 _DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 EMAIL = re.compile(
@@ -95,7 +97,9 @@ def detect(batch: BatchText, names: frozenset[str]) -> Iterator[Detection]:
         yield from _urls(haystack, starts)
 
 
-_CJK_KEY, _LATIN_KEY, _ID_MARK = 1, 2, 4
+_CJK_KEY, _LATIN_KEY, _ID_MARK, _ID_CHAR = 1, 2, 4, 8
+_ID_MIN = 6
+"""A WeChat id has at least six characters of [a-z0-9_-] in a row."""
 
 
 @lru_cache(maxsize=1)
@@ -108,14 +112,17 @@ def _classes() -> np.ndarray:
         table[ord(ch)] |= _LATIN_KEY
     for ch in "0123456789_-":
         table[ord(ch)] |= _ID_MARK
+    for ch in "abcdefghijklmnopqrstuvwxyz0123456789_-":
+        table[ord(ch)] |= _ID_CHAR
     return table
 
 
 def _wechat_candidates(
     batch: BatchText, codes: np.ndarray, starts: np.ndarray, bounds: np.ndarray
 ) -> npt.NDArray[np.bool_]:
-    """Messages that can hold a WeChat id: a Chinese keyword (微, 薇, 威信…), or a word starting
-    with v/w/j (v, vx, wx, wechat, jia wei xin) and an id character (digit, _ or -).
+    """Messages that can hold a WeChat id: six id characters in a row, and a Chinese keyword
+    (微, 薇, 威信…) or a word starting with v/w/j (v, vx, wx, wechat, jia wei xin) and an id
+    character (digit, _ or -).
 
     English chat is full of words starting with w or v, and rarely has digits, so this skips
     most of a feed before the regex runs (over the whole batch it costs ~2 µs/message).
@@ -126,7 +133,12 @@ def _wechat_candidates(
     cjk = _per_message((cls & _CJK_KEY).astype(np.bool_), starts, bounds) > 0
     latin = _per_message(initial, starts, bounds) > 0
     marks = _per_message((cls & _ID_MARK).astype(np.bool_), starts, bounds) > 0
-    return cjk | (latin & marks)
+    run = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum((cls & _ID_CHAR).astype(np.bool_), out=run[1:])
+    ends = np.zeros(len(codes), dtype=np.bool_)  # position i ends a run of _ID_MIN id chars
+    ends[_ID_MIN - 1 :] = run[_ID_MIN:] - run[: len(run) - _ID_MIN] == _ID_MIN
+    ids = _per_message(ends, starts, bounds) > 0
+    return ids & (cjk | (latin & marks))
 
 
 def _wechat_ok(haystack: str, m: re.Match[str]) -> bool:
@@ -152,8 +164,13 @@ def _batch_search(
 
 def _urls(haystack: str, starts: np.ndarray) -> Iterator[Detection]:
     """Scheme/www URLs, and bare domains found by their TLD and extended leftwards."""
-    spans: list[tuple[int, int]] = [m.span() for m in URL_SCHEME.finditer(haystack)]
-    covered = {i for s, e in spans for i in range(s, e)}
+    spans: list[tuple[int, int]] = []
+    covered: set[int] = set()
+    for pattern in URL_SCHEMES:  # http://www.x is one URL, not two
+        for m in pattern.finditer(haystack):
+            if m.start() not in covered:
+                spans.append(m.span())
+                covered.update(range(m.start(), m.end()))
     for m in URL_TLD.finditer(haystack):
         if m.start() in covered:
             continue

@@ -87,6 +87,7 @@ def test_not_phone_numbers(basic_pack: RulePack, text: str) -> None:
         ("加微 abc_123", "wechat_id", "abc_123"), ("wechat: jenny_love", "wechat_id", "jenny_love"),
         ("V信：sexy520", "wechat_id", "sexy520"), ("ｖｘ:Lily8888", "wechat_id", "lily8888"),
         ("看 www.abc.com 吧", "url", "www.abc.com"), ("https://t.cn/A6x", "url", "https://t.cn/a6x"),
+        ("看 http://www.abc.com/x 吧", "url", "http://www.abc.com/x"),
         ("访问 win88.vip/reg", "url", "win88.vip/reg"), ("mail a.b@c.com", "email", "a.b@c.com"),
         ("邮箱 ＡＢ＠ｑｑ．ｃｏｍ", "email", "ab@qq.com"),
     ],
@@ -95,7 +96,9 @@ def test_contact_detectors(basic_pack: RulePack, text: str, detector: str, value
     assert detections(basic_pack, text).get(detector) == [value]
 
 
-@pytest.mark.parametrize("text", ["review this please", "lowx abcdef1", "vivid memories", "qq"])
+@pytest.mark.parametrize(
+    "text", ["review this please", "lowx abcdef1", "vivid memories", "qq", "维权 abc 12"]
+)
 def test_contact_detectors_stay_quiet(basic_pack: RulePack, text: str) -> None:
     assert detections(basic_pack, text) == {}
 
