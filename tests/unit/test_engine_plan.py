@@ -9,6 +9,7 @@ import pytest
 from screener.engine import Engine
 from screener.rules import load_packs
 from screener.rules.condition import Reference, Scope, parse, requirements
+from screener.text.views import BatchText
 from screener.tools import corpus
 
 SEEDS = Path(__file__).parents[2] / "seeds"
@@ -48,3 +49,21 @@ def test_skipping_rules_changes_no_verdict() -> None:
     slow = brute.screen_texts(texts)
     assert [v.to_dict() for v in fast] == [v.to_dict() for v in slow]
     assert sum(v.flagged for v in fast) > 100  # the traffic does exercise the rules
+
+
+def test_regex_prefilter_finds_what_re2_alone_finds() -> None:
+    """Hyperscan's loosened prefilter (then RE2) and RE2 over the whole batch agree."""
+    pack = load_packs([SEEDS / "rules"])
+    texts = corpus.messages(3000, seed=5) + [
+        line.decode() for line in (SEEDS / "events" / "chat.jsonl").read_bytes().splitlines()
+    ]
+    batch = BatchText.build(pack.folding, texts)
+    regexes = pack.regexes
+    assert regexes.engine == "hyperscan+re2"
+    prefiltered = regexes.find(batch)
+    regexes._hyperscan = False
+    try:
+        assert regexes.find(batch) == prefiltered
+    finally:
+        regexes._hyperscan = True
+    assert sum(len(v) for v in prefiltered.values()) > 200

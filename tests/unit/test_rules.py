@@ -9,6 +9,7 @@ import pytest
 
 from screener.engine import Engine
 from screener.events import parse_obj
+from screener.match.regexes import _unbounded
 from screener.rules import PackError, load_packs
 
 GOOD = """\
@@ -174,3 +175,19 @@ def test_long_texts_are_screened_on_their_start_and_marked(tmp_path: Path) -> No
     assert not short.truncated and long.truncated and late.truncated
     assert {f.rule for f in long.findings} == {f.rule for f in short.findings} != set()
     assert late.findings == ()  # evidence past the cap is not looked at
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefilter"),
+    [
+        (r"a.{0,60}b", "a.*b"),
+        (r"\b(to|on)[^.!?\n]{0,40}?\d{5}", r"\b(to|on)[^.!?\n]*\d{5}"),
+        (r"\{0,5}x", r"\{0,5}x"),  # an escaped brace is a literal
+        (r"[{0,5}]x{1,3}", r"[{0,5}]x{1,3}"),  # inside a class, and a lower bound
+        (r"[]{0,5}]y", r"[]{0,5}]y"),
+        (r"[^]{0,5}]y", r"[^]{0,5}]y"),
+        (r"[[:alpha:]{0,5}]z{0,2}", r"[[:alpha:]{0,5}]z*"),
+    ],
+)
+def test_prefilter_only_widens_bounded_repeats(pattern: str, prefilter: str) -> None:
+    assert _unbounded(pattern) == prefilter
