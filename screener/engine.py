@@ -34,8 +34,15 @@ class _Evidence:
         return set(self.lexicons) | set(self.detectors) | set(self.regexes)
 
 
-_Plan = tuple[tuple[CompiledRule, frozenset[Reference]], ...]
+Quote = tuple[tuple[str, str | int], ...]
+"""Where a finding's matches come from: (`Signals` field, key) of each piece of evidence."""
+_Plan = tuple[tuple[CompiledRule, Quote], ...]
 """Rules to evaluate, each with the evidence it references that the message has."""
+_FIELD = {"lexicon": "lexicons", "tag": "tags", "detector": "detectors", "regex": "regexes"}
+
+
+def _quote(refs: Iterable[Reference]) -> Quote:
+    return tuple(sorted(((_FIELD[r.kind], r.key) for r in refs), key=repr))
 
 
 class Engine:
@@ -44,7 +51,7 @@ class Engine:
     def __init__(self, pack: RulePack, *, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS):
         self.pack = pack
         self.max_text_chars = max_text_chars
-        self._always: _Plan = tuple((r, r.references) for r in pack.rules if not r.requires)
+        self._always: _Plan = tuple((r, _quote(r.references)) for r in pack.rules if not r.requires)
         self._plans: dict[tuple[tuple[str | int, ...], ...], _Plan] = {}
 
     def screen(self, events: Sequence[Event], state: object | None = None) -> list[Verdict]:
@@ -97,7 +104,7 @@ class Engine:
                 for key in keys
             }  # fmt: skip
             plan = tuple(
-                (rule, rule.references & present)
+                (rule, _quote(rule.references & present))
                 for rule in self.pack.rules
                 if all(clause & present for clause in rule.requires)
             )
@@ -131,31 +138,31 @@ class Engine:
     # -- verdicts ------------------------------------------------------------------------------
 
     def _verdict(
-        self, event_id: str, text: str, fired: Sequence[tuple[CompiledRule, frozenset[Reference]]],
-        s: Signals,
-    ) -> Verdict:  # fmt: skip
-        if len(fired) == 1:  # the common case: no score table to add up and rank
-            rule, refs = fired[0]
-            finding = Finding(rule.id, rule.category, rule.score, _matches(text, refs, s))
-            floor = ACTION_RANK[rule.action] if rule.action is not None else 0
-            return self._decide(event_id, floor, rule.score, (rule.category,), (finding,))
-        scores: dict[str, float] = {}
-        floor = 0
-        findings = []
-        for rule, refs in fired:
-            scores[rule.category] = scores.get(rule.category, 0.0) + rule.score
-            if rule.action is not None:
-                floor = max(floor, ACTION_RANK[rule.action])
-            findings.append(Finding(rule.id, rule.category, rule.score, _matches(text, refs, s)))
-        ranked = tuple(sorted(scores, key=lambda c: -scores[c]))
-        return self._decide(event_id, floor, sum(scores.values()), ranked, tuple(findings))
-
-    def _decide(
-        self, event_id: str, floor: int, total: float, ranked: tuple[str, ...],
-        findings: tuple[Finding, ...],
-    ) -> Verdict:  # fmt: skip
-        """Score → action by the pack's thresholds, never below a rule's own action."""
+        self, event_id: str, text: str, fired: Sequence[tuple[CompiledRule, Quote]], s: Signals
+    ) -> Verdict:
         t = self.pack.thresholds
+        if len(fired) == 1:  # the common case: no score table to add up and rank
+            rule, quote = fired[0]
+            total = rule.score
+            floor = ACTION_RANK[rule.action] if rule.action is not None else 0
+            ranked: tuple[str, ...] = (rule.category,)
+            findings: tuple[Finding, ...] = (
+                Finding(rule.id, rule.category, total, _matches(text, quote, s)),
+            )
+        else:
+            scores: dict[str, float] = {}
+            floor = 0
+            for rule, _ in fired:
+                scores[rule.category] = scores.get(rule.category, 0.0) + rule.score
+                if rule.action is not None:
+                    floor = max(floor, ACTION_RANK[rule.action])
+            total = sum(scores.values())
+            ranked = tuple(sorted(scores, key=lambda c: -scores[c]))
+            findings = tuple(
+                Finding(rule.id, rule.category, rule.score, _matches(text, quote, s))
+                for rule, quote in fired
+            )
+        # score → action by the pack's thresholds, never below a rule's own action
         reached = 2 if total >= t.block else 1 if total >= t.review else 0
         action = _ACTIONS[max(floor, reached)]
         return Verdict(event_id, self.pack.version, action, ranked[0], ranked, total, findings)
@@ -166,35 +173,30 @@ def _excepted(rule: CompiledRule, s: Signals) -> bool:
 
 
 def _signals(event: Event, i: int, evidence: _Evidence) -> Signals:
-    s = Signals(event)
-    hits = evidence.lexicons.get(i)
-    if hits:
-        for hit in hits:
-            assert hit.source is not None
-            s.lexicons.setdefault(hit.source.lexicon, []).append(hit)
-            for tag in hit.source.tags:
-                s.tags.setdefault(tag, []).append(hit)
-    s.detectors = evidence.detectors.get(i, {})
-    s.regexes = evidence.regexes.get(i, {})
-    return s
+    lexicons: dict[int, list[Hit]] = {}
+    tags: dict[str, list[Hit]] = {}
+    for hit in evidence.lexicons.get(i, ()):
+        term = hit.source
+        assert term is not None
+        same = lexicons.get(term.lexicon)
+        if same is None:
+            lexicons[term.lexicon] = [hit]
+        else:
+            same.append(hit)
+        for tag in term.tags:
+            tags.setdefault(tag, []).append(hit)
+    return Signals(
+        event, lexicons, tags, evidence.detectors.get(i, {}), evidence.regexes.get(i, {})
+    )
 
 
-def _evidence_for(ref: Reference, s: Signals) -> list[Hit]:
-    if ref.kind == "lexicon":
-        return s.lexicons.get(int(ref.key), [])
-    if ref.kind == "tag":
-        return s.tags.get(str(ref.key), [])
-    if ref.kind == "detector":
-        return s.detectors.get(str(ref.key), [])
-    return s.regexes.get(int(ref.key), [])
-
-
-def _matches(text: str, refs: frozenset[Reference], s: Signals) -> tuple[Match, ...]:
-    if len(refs) == 1:
-        (ref,) = refs
-        hits = _evidence_for(ref, s)
+def _matches(text: str, quote: Quote, s: Signals) -> tuple[Match, ...]:
+    if len(quote) == 1:
+        field, key = quote[0]
+        hits: list[Hit] = getattr(s, field).get(key, ())
         if len(hits) == 1:  # one piece of evidence: nothing to merge or sort
             h = hits[0]
             return (Match(text[h.start : h.end], h.start, h.end, h.term),)
-    spans = sorted({(h.start, h.end, h.term) for ref in refs for h in _evidence_for(ref, s)})
-    return tuple(Match(text[a:b], a, b, term) for a, b, term in spans)
+    spans = sorted({(h.start, h.end, h.term) for field, key in quote
+                    for h in getattr(s, field).get(key, ())})  # fmt: skip
+    return tuple([Match(text[a:b], a, b, term) for a, b, term in spans])
