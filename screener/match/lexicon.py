@@ -115,7 +115,7 @@ class ViewMatcher:
         Positions, boundaries and spacing are computed for all hits at once with numpy; the
         Python loop only reads the results.
         """
-        found = self._automaton.scan(batch.view(self.view), batch.codes(self.view))
+        found = self._automaton.scan(batch.view(self.view))
         if not len(found):
             return
         pattern, start, end = found[:, 0], found[:, 1], found[:, 2]
