@@ -8,7 +8,7 @@ back, and whole-word and spacing checks run on all of them at once with numpy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,10 +106,12 @@ class ViewMatcher:
     def __init__(self, view: str, patterns: Sequence[str], terms: Sequence[tuple[Term, ...]]):
         self.view = view
         self.terms = list(terms)
+        self.single = [ts[0] if len(ts) == 1 else None for ts in self.terms]
+        """the pattern's only term (most patterns): checked without the general loop."""
         self.layer = "compact" if view in ("compact", "sound") else view
         self._automaton = build_automaton(patterns)
 
-    def find(self, batch: BatchText) -> Iterator[tuple[int, Term, int, int]]:
+    def find(self, batch: BatchText) -> list[tuple[int, Term, int, int]]:
         """(message, term, original start, original end) for every hit that passes the checks.
 
         Positions, boundaries and spacing are computed for all hits at once with numpy; the
@@ -117,7 +119,7 @@ class ViewMatcher:
         """
         found = self._automaton.scan(batch.view(self.view))
         if not len(found):
-            return
+            return []
         pattern, start, end = found[:, 0], found[:, 1], found[:, 2]
         messages = np.searchsorted(batch.message_starts(self.layer), start, side="right") - 1
         w_start, w_end = batch.spans_to_folded(self.layer, start, end)
@@ -136,7 +138,14 @@ class ViewMatcher:
             range(len(found)), strict=True,
         )  # fmt: skip
         hard = batch.folding.hard
+        single = self.single
+        out: list[tuple[int, Term, int, int]] = []
         for p, message, tight, whole, o_s, o_e, k in rows:
+            only = single[p]
+            if tight and only is not None:  # letters adjacent: only whole-word is left to check
+                if whole or not only.word:
+                    out.append((message, only, o_s, o_e))
+                continue
             gaps: list[int] | None = None
             for term in self.terms[p]:
                 if term.word and not whole:
@@ -152,7 +161,8 @@ class ViewMatcher:
                         or hard.take(codes[w_start[k] : w_end[k]]).any()
                     ):
                         continue
-                yield message, term, o_s, o_e
+                out.append((message, term, o_s, o_e))
+        return out
 
 
 def _gaps(batch: BatchText, layer: str, start: int, end: int) -> list[int]:
@@ -211,9 +221,13 @@ class LexiconMatcher:
             for message, term, start, end in matcher.find(batch):
                 if term.allow:
                     allowed.setdefault(message, []).append((term.lexicon, start, end))
+                    continue
+                hit = Hit(message, start, end, term.text, term)
+                same = hits.get(message)
+                if same is None:
+                    hits[message] = [hit]
                 else:
-                    hit = Hit(message, start, end, term.text, term)
-                    hits.setdefault(message, []).append(hit)
+                    same.append(hit)
         for message, spans in allowed.items():
             if message in hits:
                 hits[message] = [h for h in hits[message] if not _covered(h, spans)]
@@ -256,17 +270,20 @@ def _spell_out(folding: Folding, compact: str, classes: dict[int, str]) -> list[
 def _outermost(hits: list[Hit]) -> list[Hit]:
     """Drop a hit inside a longer hit of the same lexicon (上门 inside 上门服务): one piece of
     evidence counts once for `count` and `distinct`."""
-    ordered = sorted(hits, key=lambda h: (h.start, -h.end))
     kept: list[Hit] = []
-    for hit in ordered:
+    for hit in sorted(hits, key=_outer_first):
         lexicon = hit.source.lexicon if hit.source else -1
-        if any(
-            k.start <= hit.start and hit.end <= k.end and (k.source.lexicon if k.source else -1)
-            == lexicon for k in kept
-        ):  # fmt: skip
-            continue
-        kept.append(hit)
+        for k in kept:
+            inside = k.start <= hit.start and hit.end <= k.end
+            if inside and (k.source.lexicon if k.source else -1) == lexicon:
+                break
+        else:
+            kept.append(hit)
     return kept
+
+
+def _outer_first(hit: Hit) -> tuple[int, int]:
+    return hit.start, -hit.end
 
 
 def _covered(hit: Hit, spans: list[tuple[int, int, int]]) -> bool:
