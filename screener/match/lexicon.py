@@ -269,16 +269,19 @@ def _spell_out(folding: Folding, compact: str, classes: dict[int, str]) -> list[
 
 def _outermost(hits: list[Hit]) -> list[Hit]:
     """Drop a hit inside a longer hit of the same lexicon (上门 inside 上门服务): one piece of
-    evidence counts once for `count` and `distinct`."""
+    evidence counts once for `count` and `distinct`.
+
+    In (start, longest first) order a hit is nested exactly when an earlier kept hit of its
+    lexicon ends at or after it: one pass, remembering the furthest end per lexicon.
+    """
     kept: list[Hit] = []
+    reach: dict[int, int] = {}
     for hit in sorted(hits, key=_outer_first):
         lexicon = hit.source.lexicon if hit.source else -1
-        for k in kept:
-            inside = k.start <= hit.start and hit.end <= k.end
-            if inside and (k.source.lexicon if k.source else -1) == lexicon:
-                break
-        else:
-            kept.append(hit)
+        if reach.get(lexicon, -1) >= hit.end:
+            continue
+        reach[lexicon] = hit.end
+        kept.append(hit)
     return kept
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from screener.engine import Engine
 from screener.match.detectors import NAMES, detect
+from screener.match.lexicon import Hit, Term, _outermost
 from screener.rules import RulePack
 from screener.text.views import BatchText
 
@@ -160,3 +161,19 @@ def test_phrases_punctuation_and_nested_terms(
     found = {m.term for f in verdict.findings for m in f.matches}
     assert found == terms
     assert ("two" in {f.rule for f in verdict.findings}) is (len(terms) >= 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(1, 5), st.integers(0, 2)), max_size=12))
+def test_nested_hits_of_a_lexicon_count_once(spans: list[tuple[int, int, int]]) -> None:
+    """A hit is dropped exactly when a kept hit of the same lexicon contains it."""
+    hits = [Hit(0, a, a + n, f"t{a}-{n}", Term("x", lex, (), False, False, "compact"))
+            for a, n, lex in spans]  # fmt: skip
+    kept = _outermost(hits)
+    naive = []
+    for h in sorted(hits, key=lambda h: (h.start, -h.end)):
+        lexicon = h.source.lexicon  # type: ignore[union-attr]
+        if not any(k.start <= h.start and h.end <= k.end and k.source.lexicon == lexicon
+                   for k in naive):  # type: ignore[union-attr]  # fmt: skip
+            naive.append(h)
+    assert [(h.start, h.end) for h in kept] == [(h.start, h.end) for h in naive]
