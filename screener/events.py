@@ -6,6 +6,7 @@ short machine-readable class (it becomes the DLQ `screener-error` header).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
@@ -67,6 +68,9 @@ Event = ChatEvent | MicroblogEvent
 _EVENT: TypeAdapter[Event] = TypeAdapter(
     Annotated[ChatEvent | MicroblogEvent, Field(discriminator="kind")]
 )
+# The adapter's core validator, called directly: same validation, without the ~0.4 µs per call
+# (of ~2.9) that `TypeAdapter.validate_json`'s Python wrapper adds; it runs once per record.
+_validate_json: Callable[[bytes | str], Event] = _EVENT.validator.validate_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,7 @@ def parse_event(raw: bytes | str) -> Event | ParseError:
     if len(raw) > MAX_RECORD_BYTES:
         return ParseError("too_large", f"record of {len(raw)} bytes exceeds {MAX_RECORD_BYTES}")
     try:
-        return _EVENT.validate_json(raw)
+        return _validate_json(raw)
     except ValidationError as exc:
         error = _reason(exc)
     if error.reason == "bad_json" and isinstance(raw, bytes):

@@ -18,7 +18,7 @@ from screener.pipeline.worker import (
     start_transactional_producer,
 )
 from screener.rules import RulePack, load_packs
-from screener.runtime import tune_gc
+from screener.runtime import tune_gc, young_threshold
 from screener.status_server import StatusServer
 
 log = logging.getLogger("screener.service")
@@ -80,7 +80,7 @@ def start_status_server(
 
 def run_worker(settings: Settings, pack: RulePack, worker_index: int = 0) -> int:
     install_event_loop()
-    tune_gc()
+    tune_gc(young_threshold(settings.batch_max_records))
     return asyncio.run(serve(settings, pack, worker_index))
 
 

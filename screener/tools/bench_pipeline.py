@@ -25,14 +25,15 @@ CPU µs per message (the contender's own processes, throughput phase) are the fi
 travel.
 
 Measured (`screener bench pipeline`, embedded Tansu, 2-core AMD EPYC VM shared with other
-jobs, 200,000 events, 5.1% flagged, shipped packs): pass-through ~72k msgs/s (13 µs/msg),
-one worker ~50k msgs/s (19 µs/msg, 0.69 of the pass-through), two workers ~78k msgs/s.
-What got it there from ~34k msgs/s and 28 µs/msg: freezing the start-up heap out of the GC
-(`runtime.tune_gc`, −9 µs/msg), overlapping a batch's acks and commit with the next batch's
-screening (`Worker.drain`), linger 0, and one offset per partition instead of per record.
-The one-worker profile is then pydantic `validate_json` ~30%, the engine ~35%, aiokafka
-fetch decoding ~6%, event loop and deallocation of the batch ~12%: the 60k msgs/s target
-needs about 16 µs/msg of the 19 and is not met on this machine.
+jobs, 200,000 events, 5.1% flagged, shipped packs): pass-through ~70k msgs/s (13 µs/msg),
+one worker 61–71k msgs/s (13.6–15.8 µs/msg, 0.85–0.99 of the pass-through), two workers
+~78k msgs/s. What got it there from ~34k msgs/s and 28 µs/msg: freezing the start-up heap
+out of the GC (`runtime.tune_gc`, −9 µs/msg), a young generation larger than what two
+batches keep alive (`runtime.young_threshold`, −2 µs/msg), overlapping a batch's acks and
+commit with the next batch's screening (`Worker.drain`), linger 0, and one offset per
+partition instead of per record. The one-worker profile (py-spy) is then the engine ~40%,
+pydantic `validate_json` ~23%, event loop and deallocation of the batch ~14%, aiokafka
+fetch decoding ~7%, producing the output ~5%, metrics ~3%.
 """
 
 from __future__ import annotations
@@ -133,10 +134,10 @@ def pass_through_main(argv: Sequence[str]) -> int:
         group_id=args.group_id, create_topics=False, metrics_port=0,
     )  # fmt: skip
     from screener.pipeline.service import install_event_loop
-    from screener.runtime import tune_gc
+    from screener.runtime import tune_gc, young_threshold
 
     install_event_loop()
-    tune_gc()  # as `screener run` does
+    tune_gc(young_threshold(settings.batch_max_records))  # as `screener run` does
     asyncio.run(_pass_through(settings, args.output_topic))
     return 0
 
