@@ -17,7 +17,7 @@ from screener.match.lexicon import Hit
 from screener.rules.condition import Reference, Signals
 from screener.rules.pack import CompiledRule, RulePack
 from screener.text.views import BatchText
-from screener.verdict import ACTION_RANK, Action, Finding, Match, Verdict
+from screener.verdict import ACTION_RANK, Action, Finding, Match, Verdict, Verdicts
 
 _ACTIONS: tuple[Action, ...] = ("allow", "review", "block")
 DEFAULT_MAX_TEXT_CHARS = 20_000
@@ -54,19 +54,18 @@ class Engine:
         self._always: _Plan = tuple((r, _quote(r.references)) for r in pack.rules if not r.requires)
         self._plans: dict[tuple[tuple[str | int, ...], ...], _Plan] = {}
 
-    def screen(self, events: Sequence[Event], state: object | None = None) -> list[Verdict]:
+    def screen(self, events: Sequence[Event], state: object | None = None) -> Verdicts:
         """One verdict per event, in order. `state` is reserved for per-account signals."""
         del state
         limit = self.max_text_chars
         texts = [e.text for e in events]
-        long = [i for i, t in enumerate(texts) if len(t) > limit]
+        long = [i for i, t in enumerate(texts) if len(t) > limit] if texts and max(
+            map(len, texts)) > limit else []  # fmt: skip
         for i in long:
             texts[i] = texts[i][:limit]
         batch = BatchText.build(self.pack.folding, texts)
         evidence = self._evidence(batch)
-        version = self.pack.version
-        # every message gets a clean verdict in one pass; the few with evidence are redone
-        verdicts = [Verdict(e.id, version) for e in events]
+        decided: dict[int, Verdict] = {}
         for i in sorted(evidence.messages()) if not self._always else range(len(events)):
             event = events[i]
             signals = _signals(event, i, evidence)
@@ -76,10 +75,14 @@ class Engine:
                 if rule.condition(signals) and not (rule.exceptions and _excepted(rule, signals))
             ]  # fmt: skip
             if fired:
-                verdicts[i] = self._verdict(event.id, texts[i], fired, signals)
+                decided[i] = self._verdict(event.id, texts[i], fired, signals)
         for i in long:
-            verdicts[i].truncated = True
-        return verdicts
+            if i not in decided:
+                decided[i] = Verdict(events[i].id, self.pack.version)
+            decided[i].truncated = True
+        if long:
+            decided = dict(sorted(decided.items()))
+        return Verdicts([e.id for e in events], self.pack.version, decided)
 
     def _plan(self, s: Signals) -> _Plan:
         """The rules worth evaluating for this message, in pack order, each with the evidence
@@ -112,7 +115,7 @@ class Engine:
                 self._plans[shape] = plan
         return plan
 
-    def screen_texts(self, texts: Iterable[str]) -> list[Verdict]:
+    def screen_texts(self, texts: Iterable[str]) -> Verdicts:
         """Screen plain messages (ids are their positions)."""
         return self.screen([text_event(t, str(i)) for i, t in enumerate(texts)])
 

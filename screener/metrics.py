@@ -341,7 +341,7 @@ class Metrics:
         if not n:
             return
         self._count_consumed(records, screened)
-        with_findings = [v for v in screened.verdicts if v.findings]
+        with_findings = [v for v in screened.verdicts.decided.values() if v.findings]
         flagged = Counter(map(_CATEGORY_ACTION, filter(_FLAGGED, with_findings)))
         rules = Counter(map(_RULE, chain.from_iterable(map(_FINDINGS, with_findings))))
         for (category, action), count in flagged.items():

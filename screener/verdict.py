@@ -6,8 +6,9 @@ object, and the engine makes one verdict per message. Treat them as values all t
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import orjson
 
@@ -83,3 +84,44 @@ class Verdict:
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())
+
+
+class Verdicts(Sequence[Verdict]):
+    """One batch's verdicts, in event order.
+
+    Most events of a feed have no findings and the same verdict but for their id, so those
+    `Verdict` objects are made only when read (making them all cost ~6% of screening). The
+    service reads just `decided`; `screener scan` reads every one.
+    """
+
+    __slots__ = ("_decided", "_ids", "_version")
+
+    def __init__(self, ids: list[str], version: str, decided: dict[int, Verdict]):
+        self._ids = ids
+        self._version = version
+        self._decided = decided
+
+    @property
+    def decided(self) -> dict[int, Verdict]:
+        """Position → verdict, for the events with findings (or a truncated text)."""
+        return self._decided
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Verdict: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Verdict]: ...
+    def __getitem__(self, i: int | slice) -> Verdict | list[Verdict]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self._ids)))]
+        event_id = self._ids[i]  # IndexError as a list would raise it
+        verdict = self._decided.get(i % len(self._ids))
+        return verdict if verdict is not None else Verdict(event_id, self._version)
+
+    def __iter__(self) -> Iterator[Verdict]:
+        decided, version = self._decided, self._version
+        for i, event_id in enumerate(self._ids):
+            verdict = decided.get(i)
+            yield verdict if verdict is not None else Verdict(event_id, version)

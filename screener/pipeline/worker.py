@@ -37,7 +37,7 @@ from screener.engine import Engine
 from screener.events import Event, ParseError, parse_event
 from screener.pipeline.records import Outgoing, audit_item, dlq_item, review_item
 from screener.pipeline.settings import Settings
-from screener.verdict import Verdict
+from screener.verdict import Verdict, Verdicts
 
 if TYPE_CHECKING:
     from screener.metrics import Metrics
@@ -118,7 +118,7 @@ def transactional_id(settings: Settings, worker_index: int) -> str:
 class Screened:
     outgoing: list[Outgoing]
     offsets: dict[TopicPartition, OffsetAndMetadata]
-    verdicts: list[Verdict]
+    verdicts: Verdicts
     errors: int
     events: list[Event] = field(default_factory=list)
     owners: list[Record] = field(default_factory=list)
@@ -143,17 +143,17 @@ def screen_records(engine: Engine, records: Sequence[Record], settings: Settings
         else:
             events.append(parsed)
             owners.append(record)
-    verdicts = _screen_isolating(engine, events, owners, settings, outgoing)
-    for verdict, record in verdicts:
+    verdicts, owners = _screen_isolating(engine, events, owners, settings, outgoing)
+    for i, verdict in verdicts.decided.items():  # only events with findings can be flagged
         if verdict.flagged:
-            outgoing.append(review_item(verdict, record.value or b"", settings.review_topic))
-        if settings.verdicts_topic:
-            outgoing.append(audit_item(verdict, settings.verdicts_topic))
+            outgoing.append(review_item(verdict, owners[i].value or b"", settings.review_topic))
+    if settings.verdicts_topic:
+        outgoing += [audit_item(verdict, settings.verdicts_topic) for verdict in verdicts]
     # a partition's records come in offset order (as getmany returns them): its last one wins
     last = {(r.topic, r.partition): r.offset for r in records}
     offsets = {TopicPartition(t, p): OffsetAndMetadata(o + 1, "") for (t, p), o in last.items()}
     errors += len(events) - len(verdicts)
-    return Screened(outgoing, offsets, [v for v, _ in verdicts], errors, events, owners)
+    return Screened(outgoing, offsets, verdicts, errors, events, owners)
 
 
 def _dead(settings: Settings, record: Record, error: str) -> Outgoing:
@@ -167,20 +167,28 @@ def _dead(settings: Settings, record: Record, error: str) -> Outgoing:
 def _screen_isolating(
     engine: Engine, events: list[Event], owners: list[Record], settings: Settings,
     outgoing: list[Outgoing],
-) -> list[tuple[Verdict, Record]]:  # fmt: skip
+) -> tuple[Verdicts, list[Record]]:  # fmt: skip
     """Screen the batch; if the engine fails, screen one by one so one bad record goes to the
-    DLQ with the reason and the rest of the partition keeps moving."""
+    DLQ with the reason and the rest of the partition keeps moving. Returns the verdicts and
+    the records they belong to (position by position)."""
     try:
-        return list(zip(engine.screen(events), owners, strict=True))
+        return engine.screen(events), owners
     except Exception:
         log.exception("engine failed on a batch of %d; isolating the record", len(events))
-    out: list[tuple[Verdict, Record]] = []
+    ids: list[str] = []
+    kept: list[Record] = []
+    decided: dict[int, Verdict] = {}
     for event, record in zip(events, owners, strict=True):
         try:
-            out.append((engine.screen([event])[0], record))
+            verdict = engine.screen([event]).decided.get(0)
         except Exception as exc:  # one poisonous record: DLQ, never a stalled partition
             outgoing.append(_dead(settings, record, f"engine_error: {type(exc).__name__}: {exc}"))
-    return out
+            continue
+        if verdict is not None:
+            decided[len(ids)] = verdict
+        ids.append(event.id)
+        kept.append(record)
+    return Verdicts(ids, engine.pack.version, decided), kept
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -504,7 +512,7 @@ class Worker:
         s.consumed += len(records)
         s.batches += 1
         s.dlq += screened.errors
-        for verdict in screened.verdicts:
+        for verdict in screened.verdicts.decided.values():
             if verdict.flagged:
                 s.flagged += 1
                 s.by_category[verdict.category or "?"] += 1
