@@ -136,7 +136,8 @@ def _wechat_candidates(
     run = np.zeros(len(codes) + 1, dtype=np.int64)
     np.cumsum((cls & _ID_CHAR).astype(np.bool_), out=run[1:])
     ends = np.zeros(len(codes), dtype=np.bool_)  # position i ends a run of _ID_MIN id chars
-    ends[_ID_MIN - 1 :] = run[_ID_MIN:] - run[: len(run) - _ID_MIN] == _ID_MIN
+    if len(codes) >= _ID_MIN:
+        ends[_ID_MIN - 1 :] = run[_ID_MIN:] - run[: len(run) - _ID_MIN] == _ID_MIN
     ids = _per_message(ends, starts, bounds) > 0
     return ids & (cjk | (latin & marks))
 

@@ -98,7 +98,7 @@ def test_contact_detectors(basic_pack: RulePack, text: str, detector: str, value
 
 
 @pytest.mark.parametrize(
-    "text", ["review this please", "lowx abcdef1", "vivid memories", "qq", "维权 abc 12"]
+    "text", ["review this please", "lowx abcdef1", "vivid memories", "qq", "维权 abc 12", "你好"]
 )
 def test_contact_detectors_stay_quiet(basic_pack: RulePack, text: str) -> None:
     assert detections(basic_pack, text) == {}
