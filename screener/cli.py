@@ -34,11 +34,11 @@ def _load(paths: Sequence[str] | None) -> RulePack:
 
 def _cmd_scan(args: argparse.Namespace) -> int:
     from screener.engine import Engine
-    from screener.runtime import tune_gc
-    from screener.tools.scan import scan
+    from screener.runtime import tune_gc, young_threshold
+    from screener.tools.scan import BATCH_LINES, scan
 
     engine = Engine(_load(args.rules), max_text_chars=args.max_text_chars)
-    tune_gc()
+    tune_gc(young_threshold(BATCH_LINES))
     out = sys.stdout.buffer
     streams: list[BinaryIO] = []
     try:

@@ -24,7 +24,7 @@ from screener.engine import Engine
 from screener.events import text_event
 from screener.match.lexicon import compile_pattern
 from screener.rules import load_packs
-from screener.runtime import tune_gc
+from screener.runtime import tune_gc, young_threshold
 from screener.text.folding import build_folding
 from screener.text.views import BatchText
 from screener.tools import corpus
@@ -154,7 +154,7 @@ def bench_engine(
                 found += 1
         return found
 
-    tune_gc()  # as the service does after start-up
+    tune_gc(young_threshold(batch))  # as the service does after start-up
     run_engine(0, min(batch, messages))  # warm-up: first-use caches
     flagged = sum(v.flagged for v in engine.screen(events[: min(messages, 20_000)]))
     with Progress(console=console, transient=True) as progress:
