@@ -83,6 +83,7 @@ def test_not_phone_numbers(basic_pack: RulePack, text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "detector", "value"),
     [
+        ("0" * 249 + " 电话 13812345678", "phone", "13812345678"),  # 260 digits in all
         ("加qq 12345678", "qq", "12345678"), ("ⓠⓠ：８８６６５５４４", "qq", "88665544"),
         ("扣扣号 3 3 4 4 5 5 6", "qq", "3344556"),
         ("加微 abc_123", "wechat_id", "abc_123"), ("wechat: jenny_love", "wechat_id", "jenny_love"),
