@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from screener.events import Event, text_event
 from screener.match.detectors import detect
@@ -38,6 +39,7 @@ Quote = tuple[tuple[str, str | int], ...]
 """Where a finding's matches come from: (`Signals` field, key) of each piece of evidence."""
 _Plan = tuple[tuple[CompiledRule, Quote], ...]
 """Rules to evaluate, each with the evidence it references that the message has."""
+_TEXT, _ID = attrgetter("text"), attrgetter("id")
 _FIELD = {"lexicon": "lexicons", "tag": "tags", "detector": "detectors", "regex": "regexes"}
 
 
@@ -58,7 +60,7 @@ class Engine:
         """One verdict per event, in order. `state` is reserved for per-account signals."""
         del state
         limit = self.max_text_chars
-        texts = [e.text for e in events]
+        texts = list(map(_TEXT, events))
         long = [i for i, t in enumerate(texts) if len(t) > limit] if texts and max(
             map(len, texts)) > limit else []  # fmt: skip
         for i in long:
@@ -82,7 +84,7 @@ class Engine:
             decided[i].truncated = True
         if long:
             decided = dict(sorted(decided.items()))
-        return Verdicts([e.id for e in events], self.pack.version, decided)
+        return Verdicts(list(map(_ID, events)), self.pack.version, decided)
 
     def _plan(self, s: Signals) -> _Plan:
         """The rules worth evaluating for this message, in pack order, each with the evidence
@@ -197,9 +199,8 @@ def _matches(text: str, quote: Quote, s: Signals) -> tuple[Match, ...]:
     if len(quote) == 1:
         field, key = quote[0]
         hits: list[Hit] = getattr(s, field).get(key, ())
-        if len(hits) == 1:  # one piece of evidence: nothing to merge or sort
-            h = hits[0]
-            return (Match(text[h.start : h.end], h.start, h.end, h.term),)
+        if len(hits) == 1 or field == "lexicons":  # one lexicon's hits: sorted, none nested
+            return tuple([Match(text[h.start : h.end], h.start, h.end, h.term) for h in hits])
     spans = sorted({(h.start, h.end, h.term) for field, key in quote
                     for h in getattr(s, field).get(key, ())})  # fmt: skip
     return tuple([Match(text[a:b], a, b, term) for a, b, term in spans])
