@@ -108,14 +108,18 @@ class ViewMatcher:
         self.terms = list(terms)
         self.single = [ts[0] if len(ts) == 1 else None for ts in self.terms]
         """the pattern's only term (most patterns): checked without the general loop."""
+        self._single = np.array([len(ts) == 1 for ts in self.terms], dtype=np.bool_)
+        self._single_word = np.array([len(ts) == 1 and ts[0].word for ts in self.terms])
+        self._single_text = [ts[0].text if len(ts) == 1 else "" for ts in self.terms]
         self.layer = "compact" if view in ("compact", "sound") else view
         self._automaton = build_automaton(patterns)
 
-    def find(self, batch: BatchText) -> list[tuple[int, Term, int, int]]:
-        """(message, term, original start, original end) for every hit that passes the checks.
+    def find(self, batch: BatchText) -> list[Hit]:
+        """Every hit that passes the checks, in original offsets (allow-list terms included).
 
-        Positions, boundaries and spacing are computed for all hits at once with numpy; the
-        Python loop only reads the results.
+        Positions, boundaries and spacing are computed for all hits at once with numpy. Most
+        hits are a pattern's only term with its letters adjacent: those become `Hit`s in one
+        `map`; only the others (several terms, or gaps to check) go through a Python loop.
         """
         found = self._automaton.scan(batch.view(self.view))
         if not len(found):
@@ -131,23 +135,21 @@ class ViewMatcher:
         right = np.ones(len(found), dtype=np.bool_)
         inner = w_end < len(codes)
         right[inner] = ~alnum.take(codes[w_end[inner]])
-        bounded = (left & right).tolist()
+        bounded = left & right
         o_start, o_end = batch.spans_to_original(messages, w_start, w_end)
-        rows = zip(
-            pattern.tolist(), messages.tolist(), contiguous.tolist(), bounded, o_start, o_end,
-            range(len(found)), strict=True,
-        )  # fmt: skip
+        simple = contiguous & self._single[pattern]
+        fast = np.flatnonzero(simple & (bounded | ~self._single_word[pattern])).tolist()
+        patterns = pattern[fast].tolist()
+        single, text = self.single, self._single_text
+        out = list(map(
+            Hit, messages[fast].tolist(), [o_start[k] for k in fast], [o_end[k] for k in fast],
+            [text[p] for p in patterns], [single[p] for p in patterns],
+        ))  # fmt: skip
         hard = batch.folding.hard
-        single = self.single
-        out: list[tuple[int, Term, int, int]] = []
-        for p, message, tight, whole, o_s, o_e, k in rows:
-            only = single[p]
-            if tight and only is not None:  # letters adjacent: only whole-word is left to check
-                if whole or not only.word:
-                    out.append((message, only, o_s, o_e))
-                continue
+        for k in np.flatnonzero(~simple).tolist():
+            tight, whole = bool(contiguous[k]), bool(bounded[k])
             gaps: list[int] | None = None
-            for term in self.terms[p]:
+            for term in self.terms[pattern[k]]:
                 if term.word and not whole:
                     continue
                 if not tight:
@@ -161,7 +163,7 @@ class ViewMatcher:
                         or hard.take(codes[w_start[k] : w_end[k]]).any()
                     ):
                         continue
-                out.append((message, term, o_s, o_e))
+                out.append(Hit(int(messages[k]), o_start[k], o_end[k], term.text, term))
         return out
 
 
@@ -218,14 +220,15 @@ class LexiconMatcher:
         hits: dict[int, list[Hit]] = {}
         allowed: dict[int, list[tuple[int, int, int]]] = {}
         for matcher in self.views:
-            for message, term, start, end in matcher.find(batch):
+            for hit in matcher.find(batch):
+                term = hit.source
+                assert term is not None
                 if term.allow:
-                    allowed.setdefault(message, []).append((term.lexicon, start, end))
+                    allowed.setdefault(hit.message, []).append((term.lexicon, hit.start, hit.end))
                     continue
-                hit = Hit(message, start, end, term.text, term)
-                same = hits.get(message)
+                same = hits.get(hit.message)
                 if same is None:
-                    hits[message] = [hit]
+                    hits[hit.message] = [hit]
                 else:
                     same.append(hit)
         for message, spans in allowed.items():
