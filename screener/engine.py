@@ -55,6 +55,10 @@ class Engine:
         self.max_text_chars = max_text_chars
         self._always: _Plan = tuple((r, _quote(r.references)) for r in pack.rules if not r.requires)
         self._plans: dict[tuple[tuple[str | int, ...], ...], _Plan] = {}
+        self._alone: dict[CompiledRule, tuple[Action, tuple[str, ...]]] = {
+            r: (self._action(_floor(r), r.score), (r.category,)) for r in pack.rules
+        }
+        """a rule firing alone: its verdict's action and categories, worked out once."""
 
     def screen(self, events: Sequence[Event], state: object | None = None) -> Verdicts:
         """One verdict per event, in order. `state` is reserved for per-account signals."""
@@ -145,32 +149,35 @@ class Engine:
     def _verdict(
         self, event_id: str, text: str, fired: Sequence[tuple[CompiledRule, Quote]], s: Signals
     ) -> Verdict:
-        t = self.pack.thresholds
-        if len(fired) == 1:  # the common case: no score table to add up and rank
+        version = self.pack.version
+        if len(fired) == 1:  # the common case: nothing to add up or rank
             rule, quote = fired[0]
-            total = rule.score
-            floor = ACTION_RANK[rule.action] if rule.action is not None else 0
-            ranked: tuple[str, ...] = (rule.category,)
-            findings: tuple[Finding, ...] = (
-                Finding(rule.id, rule.category, total, _matches(text, quote, s)),
-            )
-        else:
-            scores: dict[str, float] = {}
-            floor = 0
-            for rule, _ in fired:
-                scores[rule.category] = scores.get(rule.category, 0.0) + rule.score
-                if rule.action is not None:
-                    floor = max(floor, ACTION_RANK[rule.action])
-            total = sum(scores.values())
-            ranked = tuple(sorted(scores, key=lambda c: -scores[c]))
-            findings = tuple(
-                Finding(rule.id, rule.category, rule.score, _matches(text, quote, s))
-                for rule, quote in fired
-            )
-        # score → action by the pack's thresholds, never below a rule's own action
+            action, ranked = self._alone[rule]
+            finding = Finding(rule.id, rule.category, rule.score, _matches(text, quote, s))
+            return Verdict(event_id, version, action, rule.category, ranked, rule.score, (finding,))
+        scores: dict[str, float] = {}
+        floor = 0
+        for rule, _ in fired:
+            scores[rule.category] = scores.get(rule.category, 0.0) + rule.score
+            floor = max(floor, _floor(rule))
+        total = sum(scores.values())
+        ranked = tuple(sorted(scores, key=lambda c: -scores[c]))
+        findings = tuple(
+            Finding(rule.id, rule.category, rule.score, _matches(text, quote, s))
+            for rule, quote in fired
+        )
+        action = self._action(floor, total)
+        return Verdict(event_id, version, action, ranked[0], ranked, total, findings)
+
+    def _action(self, floor: int, total: float) -> Action:
+        """Score → action by the pack's thresholds, never below a rule's own action."""
+        t = self.pack.thresholds
         reached = 2 if total >= t.block else 1 if total >= t.review else 0
-        action = _ACTIONS[max(floor, reached)]
-        return Verdict(event_id, self.pack.version, action, ranked[0], ranked, total, findings)
+        return _ACTIONS[max(floor, reached)]
+
+
+def _floor(rule: CompiledRule) -> int:
+    return ACTION_RANK[rule.action] if rule.action is not None else 0
 
 
 def _excepted(rule: CompiledRule, s: Signals) -> bool:
