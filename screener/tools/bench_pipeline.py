@@ -25,15 +25,16 @@ CPU µs per message (the contender's own processes, throughput phase) are the fi
 travel.
 
 Measured (`screener bench pipeline`, embedded Tansu, 2-core AMD EPYC VM shared with other
-jobs, 200,000 events, 5.1% flagged, shipped packs): pass-through ~70k msgs/s (13 µs/msg),
-one worker 61–71k msgs/s (13.6–15.8 µs/msg, 0.85–0.99 of the pass-through), two workers
-~78k msgs/s. What got it there from ~34k msgs/s and 28 µs/msg: freezing the start-up heap
+jobs, 200,000 events, 5.1% flagged, shipped packs): pass-through 72–75k msgs/s (13 µs/msg),
+one worker 66–68k msgs/s (14.2–14.6 µs/msg, 0.88–0.94 of the pass-through), two workers
+117–125k msgs/s. What got it there from ~34k msgs/s and 28 µs/msg: freezing the start-up heap
 out of the GC (`runtime.tune_gc`, −9 µs/msg), a young generation larger than what two
 batches keep alive (`runtime.young_threshold`, −2 µs/msg), overlapping a batch's acks and
-commit with the next batch's screening (`Worker.drain`), linger 0, and one offset per
-partition instead of per record. The one-worker profile (py-spy) is then the engine ~40%,
-pydantic `validate_json` ~23%, event loop and deallocation of the batch ~14%, aiokafka
-fetch decoding ~7%, producing the output ~5%, metrics ~3%.
+commit with the next batch's screening (`Worker.drain`), linger 0, one offset per partition
+instead of per record, and a leaner engine (clean verdicts are made only when read). The
+one-worker profile (py-spy) is then the engine ~40%, pydantic `validate_json` ~23%, event
+loop and deallocation of the batch ~14%, aiokafka fetch decoding ~7%, producing the output
+~5%, metrics ~3%.
 """
 
 from __future__ import annotations
