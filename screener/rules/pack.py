@@ -74,8 +74,6 @@ class RulePack:
     detectors: frozenset[str]
     regexes: RegexSet
     rules: tuple[CompiledRule, ...]
-    triggers: dict[Reference, tuple[int, ...]]
-    """evidence → indexes of the rules that look at it (only those are evaluated)."""
     disabled: tuple[str, ...]
     thresholds: Thresholds
     files: tuple[Path, ...]
@@ -185,7 +183,6 @@ class _Builder:
             matcher=matcher,
             detectors=frozenset(str(r.key) for r in used if r.kind == "detector"),
             regexes=RegexSet([r for r in regexes.values() if Reference("regex", r.index) in used]),
-            triggers=_triggers(rules),
             rules=tuple(rules),
             disabled=tuple(disabled),
             thresholds=thresholds or Thresholds(),
@@ -348,15 +345,6 @@ class _Builder:
                     )
                 )  # fmt: skip
         return rules, disabled
-
-
-def _triggers(rules: list[CompiledRule]) -> dict[Reference, tuple[int, ...]]:
-    index: dict[Reference, list[int]] = {}
-    for i, rule in enumerate(rules):
-        if rule.requires:
-            for ref in rule.references:
-                index.setdefault(ref, []).append(i)
-    return {ref: tuple(ids) for ref, ids in index.items()}
 
 
 __all__ = ["CompiledRule", "PackError", "RulePack", "load_packs", "pack_files"]
