@@ -98,7 +98,7 @@ def detect(batch: BatchText, names: frozenset[str]) -> Iterator[Detection]:
         yield from _urls(haystack, starts)
 
 
-_CJK_KEY, _LATIN_KEY, _ID_MARK, _ID_CHAR, _ID_RUN, _ALNUM = 1, 2, 4, 8, 16, 32
+_CJK_KEY, _LATIN_KEY, _ID_MARK, _ID_CHAR, _ID_RUN, _ALNUM, _MARKED_RUN = 1, 2, 4, 8, 16, 32, 64
 _ID_MIN = 6
 """A WeChat id has at least six characters of [a-z0-9_-] in a row."""
 
@@ -121,24 +121,30 @@ def _classes(folding: Folding) -> np.ndarray:
 def _wechat_candidates(
     batch: BatchText, codes: np.ndarray, starts: np.ndarray
 ) -> npt.NDArray[np.bool_]:
-    """Messages that can hold a WeChat id: six id characters in a row, and a Chinese keyword
-    (微, 薇, 威信…) or a word starting with v/w/j (v, vx, wx, wechat, jia wei xin) and an id
-    character (digit, _ or -).
+    """Messages that can hold a WeChat id: a run of six or more id characters after a Chinese
+    keyword (微, 薇, 威信…), or a run that also holds a digit, _ or - after a word starting
+    with v/w/j (v, vx, wx, wechat, jia wei xin): `_wechat_ok` asks the same of the match.
 
-    English chat is full of words starting with w or v, and rarely has digits, so this skips
-    most of a feed before the regex runs. Each position gets a bit set of what it is; one
-    OR per message then says what each message has.
+    English chat is full of words starting with w or v, and Chinese numerals read as digits
+    in this view, so the run must carry the mark itself. Each position gets a bit set of what
+    it is; one OR per message then says what each message has.
     """
     flags = _classes(batch.folding).take(codes)
     if len(codes) > 1:  # a v/w/j inside a word starts no keyword: _ALNUM >> 4 is _LATIN_KEY
         flags[1:] &= ~((flags[:-1] & _ALNUM) >> 4)
-    if len(codes) >= _ID_MIN:  # position i ends a run of _ID_MIN id characters
-        run = np.zeros(len(codes) + 1, dtype=np.int32)
-        np.cumsum(flags & _ID_CHAR != 0, out=run[1:])
-        flags[_ID_MIN - 1 :] |= ((run[_ID_MIN:] - run[: -_ID_MIN]) == _ID_MIN).view(np.uint8) << 4
+    ids = np.flatnonzero(flags & _ID_CHAR)
+    if len(ids):  # runs of consecutive id characters: their length, and whether one is a mark
+        first = np.flatnonzero(np.diff(ids, prepend=-2) != 1)
+        length = np.diff(first, append=len(ids))
+        marked = np.bitwise_or.reduceat(flags[ids] & _ID_MARK, first) != 0
+        last = ids[first + length - 1]
+        long = length >= _ID_MIN
+        flags[last[long]] |= _ID_RUN
+        flags[last[long & marked]] |= _MARKED_RUN
     seen = _per_message(flags, starts, np.bitwise_or)
-    latin = (seen & _LATIN_KEY != 0) & (seen & _ID_MARK != 0)
-    return (seen & _ID_RUN != 0) & ((seen & _CJK_KEY != 0) | latin)  # type: ignore[no-any-return]
+    cjk = (seen & _CJK_KEY != 0) & (seen & _ID_RUN != 0)
+    latin = (seen & _LATIN_KEY != 0) & (seen & _MARKED_RUN != 0)
+    return cjk | latin  # type: ignore[no-any-return]
 
 
 def _wechat_ok(haystack: str, m: re.Match[str]) -> bool:
