@@ -121,9 +121,9 @@ def _classes(folding: Folding) -> np.ndarray:
 def _wechat_candidates(
     batch: BatchText, codes: np.ndarray, starts: np.ndarray
 ) -> npt.NDArray[np.bool_]:
-    """Messages that can hold a WeChat id: a run of six or more id characters after a Chinese
-    keyword (微, 薇, 威信…), or a run that also holds a digit, _ or - after a word starting
-    with v/w/j (v, vx, wx, wechat, jia wei xin): `_wechat_ok` asks the same of the match.
+    """Messages that can hold a WeChat id: a Chinese keyword (微, 薇, 威信…) and a run of six or
+    more id characters, or a word starting with v/w/j (v, vx, wx, wechat, jia wei xin) and
+    such a run holding a digit, _ or - (`_wechat_ok` asks the same of the match).
 
     English chat is full of words starting with w or v, and Chinese numerals read as digits
     in this view, so the run must carry the mark itself. Each position gets a bit set of what
@@ -171,12 +171,12 @@ def _batch_search(
 def _urls(haystack: str, starts: np.ndarray) -> Iterator[Detection]:
     """Scheme/www URLs, and bare domains found by their TLD and extended leftwards."""
     spans: list[tuple[int, int]] = []
-    covered: set[int] = set()
-    for pattern in URL_SCHEMES:  # http://www.x is one URL, not two
-        for m in pattern.finditer(haystack):
-            if m.start() not in covered:
-                spans.append(m.span())
-                covered.update(range(m.start(), m.end()))
+    reach = -1
+    for start, end in sorted(m.span() for p in URL_SCHEMES for m in p.finditer(haystack)):
+        if start >= reach:  # leftmost first, as one alternation would: http://www.x is one URL
+            spans.append((start, end))
+            reach = end
+    covered = {i for s, e in spans for i in range(s, e)}
     for m in URL_TLD.finditer(haystack):
         if m.start() in covered:
             continue

@@ -90,6 +90,7 @@ def test_not_phone_numbers(basic_pack: RulePack, text: str) -> None:
         ("V信：sexy520", "wechat_id", "sexy520"), ("ｖｘ:Lily8888", "wechat_id", "lily8888"),
         ("看 www.abc.com 吧", "url", "www.abc.com"), ("https://t.cn/A6x", "url", "https://t.cn/a6x"),
         ("看 http://www.abc.com/x 吧", "url", "http://www.abc.com/x"),
+        ("看 www.a.cnhttp://b.cn 吧", "url", "www.a.cnhttp://b.cn"),
         ("访问 win88.vip/reg", "url", "win88.vip/reg"), ("mail a.b@c.com", "email", "a.b@c.com"),
         ("邮箱 ＡＢ＠ｑｑ．ｃｏｍ", "email", "ab@qq.com"),
     ],
