@@ -60,12 +60,6 @@ class DaachorseAutomaton:
         return flat.reshape(-1, 3)[:, (2, 0, 1)]  # 2× faster than asarray on the tuples
 
 
-def message_of_bytes(data: bytes, offsets: Sequence[int]) -> list[int]:
-    """Index of the newline-separated message each byte offset falls in."""
-    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
-    return np.searchsorted(nl, np.asarray(offsets, dtype=np.int64), side="right").tolist()  # type: ignore[no-any-return]
-
-
 def build_automaton(patterns: Sequence[str]) -> Automaton:
     """daachorse where it is installed, else ahocorasick_rs."""
     try:

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import re2
 
-from screener.match.automaton import message_of_bytes
 from screener.text.views import BatchText
 
 _FORBIDDEN = ("\\A", "\\z", "\\Z")
@@ -186,7 +185,7 @@ class RegexSet:
             if not ends:
                 return []
             # a match ending just after a message's last byte belongs to that message
-            messages = message_of_bytes(data, [max(e - 1, 0) for _, e in ends])
+            messages = _message_of_bytes(data, [max(e - 1, 0) for _, e in ends])
             return sorted({(m, k) for m, (k, _) in zip(messages, ends, strict=True)})
         for k, spec in enumerate(self._by_view[view]):
             ends += [(k, m.end()) for m in self._exact[spec.index].finditer(haystack)]
@@ -196,6 +195,12 @@ class RegexSet:
         starts = batch.message_starts(layer)
         owner = np.searchsorted(starts, np.maximum(found[:, 1] - 1, 0), side="right") - 1
         return sorted(set(zip(owner.tolist(), found[:, 0].tolist(), strict=True)))
+
+
+def _message_of_bytes(data: bytes, offsets: Sequence[int]) -> list[int]:
+    """Index of the newline-separated message each byte offset falls in."""
+    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+    return np.searchsorted(nl, np.asarray(offsets, dtype=np.int64), side="right").tolist()  # type: ignore[no-any-return]
 
 
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
