@@ -106,11 +106,12 @@ class ViewMatcher:
     def __init__(self, view: str, patterns: Sequence[str], terms: Sequence[tuple[Term, ...]]):
         self.view = view
         self.terms = list(terms)
-        self.single = [ts[0] if len(ts) == 1 else None for ts in self.terms]
-        """the pattern's only term (most patterns): checked without the general loop."""
-        self._single = np.array([len(ts) == 1 for ts in self.terms], dtype=np.bool_)
-        self._single_word = np.array([len(ts) == 1 and ts[0].word for ts in self.terms])
-        self._single_text = [ts[0].text if len(ts) == 1 else "" for ts in self.terms]
+        # Most patterns have one term; its hits skip the general loop. Per pattern: that term
+        # (or None), and as arrays for the vectorised checks, whether it exists / is a word.
+        self._single = [ts[0] if len(ts) == 1 else None for ts in self.terms]
+        self._has_single = np.array([t is not None for t in self._single], dtype=np.bool_)
+        self._single_word = np.array([t is not None and t.word for t in self._single])
+        self._single_text = [t.text if t is not None else "" for t in self._single]
         self.layer = "compact" if view in ("compact", "sound") else view
         self._automaton = build_automaton(patterns)
 
@@ -137,10 +138,10 @@ class ViewMatcher:
         right[inner] = ~alnum.take(codes[w_end[inner]])
         bounded = left & right
         o_start, o_end = batch.spans_to_original(messages, w_start, w_end)
-        simple = contiguous & self._single[pattern]
+        simple = contiguous & self._has_single[pattern]
         fast = np.flatnonzero(simple & (bounded | ~self._single_word[pattern])).tolist()
         patterns = pattern[fast].tolist()
-        single, text = self.single, self._single_text
+        single, text = self._single, self._single_text
         out = list(map(
             Hit, messages[fast].tolist(), [o_start[k] for k in fast], [o_end[k] for k in fast],
             [text[p] for p in patterns], [single[p] for p in patterns],
