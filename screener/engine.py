@@ -15,7 +15,7 @@ from operator import attrgetter
 from screener.events import Event, text_event
 from screener.match.detectors import detect
 from screener.match.lexicon import Hit
-from screener.rules.condition import Reference, Signals
+from screener.rules.condition import Reference, ReferenceKind, Signals
 from screener.rules.pack import CompiledRule, RulePack
 from screener.text.views import BatchText
 from screener.verdict import ACTION_RANK, Action, Finding, Match, Verdict, Verdicts
@@ -40,7 +40,10 @@ Quote = tuple[tuple[str, str | int], ...]
 _Plan = tuple[tuple[CompiledRule, Quote], ...]
 """Rules to evaluate, each with the evidence it references that the message has."""
 _TEXT, _ID = attrgetter("text"), attrgetter("id")
-_FIELD = {"lexicon": "lexicons", "tag": "tags", "detector": "detectors", "regex": "regexes"}
+_FIELD: dict[ReferenceKind, str] = {
+    "lexicon": "lexicons", "tag": "tags", "detector": "detectors", "regex": "regexes"
+}  # fmt: skip
+_KINDS: tuple[ReferenceKind, ...] = tuple(_FIELD)
 
 
 def _quote(refs: Iterable[Reference]) -> Quote:
@@ -109,7 +112,7 @@ class Engine:
         if plan is None:
             present = {
                 Reference(kind, key)
-                for kind, keys in zip(("lexicon", "tag", "detector", "regex"), shape, strict=True)
+                for kind, keys in zip(_KINDS, shape, strict=True)
                 for key in keys
             }  # fmt: skip
             plan = tuple(

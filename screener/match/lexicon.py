@@ -15,7 +15,7 @@ import numpy as np
 
 from screener.match.automaton import build_automaton
 from screener.text.folding import Folding
-from screener.text.views import BatchText
+from screener.text.views import BatchText, Layer, View
 
 MAX_CJK_GAP = 4
 """Non-letters allowed between two characters of a CJK term (薇 ❤ 信 has 3); longer gaps are
@@ -31,7 +31,7 @@ class Term:
     tags: tuple[str, ...]
     word: bool
     allow: bool
-    view: str
+    view: View
     breaks: frozenset[int] = frozenset()
     """gaps of the pattern where the term itself has a word break ("dm me": after "dm")."""
     spelling: str | None = None
@@ -49,13 +49,13 @@ class Hit:
     source: Term | None = None
 
 
-def term_view(homophone: bool, repeat: bool) -> str:
+def term_view(homophone: bool, repeat: bool) -> View:
     if homophone:
         return "sound_repeat" if repeat else "sound"
     return "repeat" if repeat else "compact"
 
 
-def compile_pattern(folding: Folding, text: str, view: str) -> str:
+def compile_pattern(folding: Folding, text: str, view: View) -> str:
     """The form of `text` that the automaton of `view` looks for ("" if nothing is left)."""
     folded = folding.fold_text(text)
     compact = "".join(c for c in folded if folding.word[ord(c)] and c != "\n")
@@ -103,7 +103,7 @@ def is_latin_word(folding: Folding, text: str) -> bool:
 class ViewMatcher:
     """One automaton over one view; pattern index → the terms that share that pattern."""
 
-    def __init__(self, view: str, patterns: Sequence[str], terms: Sequence[tuple[Term, ...]]):
+    def __init__(self, view: View, patterns: Sequence[str], terms: Sequence[tuple[Term, ...]]):
         self.view = view
         self.terms = list(terms)
         # Most patterns have one term; its hits skip the general loop. Per pattern: that term
@@ -112,7 +112,7 @@ class ViewMatcher:
         self._has_single = np.array([t is not None for t in self._single], dtype=np.bool_)
         self._single_word = np.array([t is not None and t.word for t in self._single])
         self._single_text = [t.text if t is not None else "" for t in self._single]
-        self.layer = "compact" if view in ("compact", "sound") else view
+        self.layer = _layer(view)
         self._automaton = build_automaton(patterns)
 
     def find(self, batch: BatchText) -> list[Hit]:
@@ -168,7 +168,7 @@ class ViewMatcher:
         return out
 
 
-def _gaps(batch: BatchText, layer: str, start: int, end: int) -> list[int]:
+def _gaps(batch: BatchText, layer: Layer, start: int, end: int) -> list[int]:
     """Folded-view distance between consecutive matched characters (runs count as one)."""
     c = batch.c_pos
     if layer == "compact":
@@ -178,6 +178,15 @@ def _gaps(batch: BatchText, layer: str, start: int, end: int) -> list[int]:
     stops = np.append(runs, len(c))[start + 1 : end + 1] - 1
     last = c[stops]
     return (first[1:] - last[:-1]).tolist()  # type: ignore[no-any-return]
+
+
+def _layer(view: View) -> Layer:
+    """The view whose positions a lexicon view's hits are in (`sound` shares compact's)."""
+    if view == "sound" or view == "compact":
+        return "compact"
+    if view == "repeat" or view == "sound_repeat":
+        return view
+    raise ValueError(f"no lexicon terms are matched on the {view} view")
 
 
 def _word_spacing_ok(gaps: list[int], breaks: frozenset[int]) -> bool:
@@ -193,7 +202,7 @@ class LexiconMatcher:
     """Every view's automaton; `find` returns term hits and allow-list spans per message."""
 
     def __init__(self, folding: Folding, terms: Sequence[Term]):
-        by_view: dict[str, dict[str, list[Term]]] = {}
+        by_view: dict[View, dict[str, list[Term]]] = {}
         classes: dict[int, str] | None = None
         for term in terms:
             pattern = compile_pattern(folding, term.spelling or term.text, term.view)

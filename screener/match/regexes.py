@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import re2
 
-from screener.text.views import BatchText
+from screener.text.views import BatchText, Layer
+
+RegexView = Literal["folded", "compact", "digits"]
 
 _FORBIDDEN = ("\\A", "\\z", "\\Z")
 
@@ -30,7 +32,7 @@ class RegexError(ValueError):
 @dataclass(frozen=True, slots=True)
 class RegexSpec:
     index: int
-    view: str
+    view: RegexView
     pattern: str
 
 
@@ -135,12 +137,12 @@ class RegexSet:
 
     def __init__(self, specs: Sequence[RegexSpec]):
         self.specs = list(specs)
-        self._by_view: dict[str, list[RegexSpec]] = {}
+        self._by_view: dict[RegexView, list[RegexSpec]] = {}
         for spec in specs:
             self._by_view.setdefault(spec.view, []).append(spec)
         self._exact = {spec.index: _re2(spec.pattern) for spec in specs}
         self._hyperscan = _hyperscan_available()
-        self._prefilter: dict[str, Any] = {}
+        self._prefilter: dict[RegexView, Any] = {}
         if self._hyperscan:
             for view, group in self._by_view.items():
                 self._prefilter[view] = _prefilter_db([s.pattern for s in group])
@@ -154,7 +156,7 @@ class RegexSet:
         out: dict[int, dict[int, list[tuple[int, int, str]]]] = {}
         for view, group in self._by_view.items():
             haystack = batch.view(view)
-            layer = "folded" if view in ("folded", "digits") else "compact"
+            layer: Layer = "folded" if view in ("folded", "digits") else "compact"
             starts = batch.message_starts(layer).tolist()
             starts.append(len(haystack) + 1)
             for message, k in self._candidates(view, haystack, batch, layer):
@@ -171,7 +173,7 @@ class RegexSet:
         return out
 
     def _candidates(
-        self, view: str, haystack: str, batch: BatchText, layer: str
+        self, view: RegexView, haystack: str, batch: BatchText, layer: Layer
     ) -> list[tuple[int, int]]:
         """(message, regex position in its view group) pairs that have some match."""
         ends: list[tuple[int, int]] = []

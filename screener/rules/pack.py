@@ -27,21 +27,12 @@ from screener.match.lexicon import (
 )
 from screener.match.regexes import RegexError, RegexSet, validate
 from screener.match.regexes import RegexSpec as RegexEntry
-from screener.rules.condition import (
-    Clauses,
-    Compiler,
-    ConditionError,
-    Evaluator,
-    Node,
-    Reference,
-    Scope,
-    parse,
-    references,
-    requirements,
-)
+from screener.rules.compiler import Clauses, Compiler, references, requirements
+from screener.rules.condition import ConditionError, Evaluator, Node, Reference, Scope, parse
 from screener.rules.source import PackError, PathKey, SourceFile, read_source
 from screener.rules.spec import ExamplesSpec, LexiconSpec, PackSpec, RegexSpec, TermSpec, Thresholds
 from screener.text.folding import Folding, build_folding
+from screener.verdict import Action
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +40,7 @@ class CompiledRule:
     id: str
     category: str
     score: float
-    action: str | None
+    action: Action | None
     condition: Evaluator
     exceptions: tuple[Evaluator, ...]
     requires: Clauses

@@ -6,15 +6,17 @@ compiler, which knows the whole pack set.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from screener.match.regexes import RegexView
+from screener.verdict import Action
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")]
 Category = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
-ActionName = Literal["allow", "review", "block"]
 
 
 class _Spec(BaseModel):
@@ -44,7 +46,7 @@ class LexiconSpec(_Spec):
 
 class RegexSpec(_Spec):
     pattern: NonEmpty
-    view: Literal["folded", "compact", "digits"] = "folded"
+    view: RegexView = "folded"
     description: str | None = None
 
 
@@ -61,7 +63,7 @@ class RuleSpec(_Spec):
     category: Category
     condition: NonEmpty
     score: float = Field(default=0.0, ge=0, strict=False)
-    action: ActionName | None = None
+    action: Action | None = None
     exceptions: list[NonEmpty] = Field(default_factory=list)
     tags: list[Name] = Field(default_factory=list)
     enabled: bool = True

@@ -15,6 +15,7 @@ CJK character to its toneless syllable; `repeat` collapses runs of one character
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,11 @@ Positions = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.uint32]
 
 JOINER = "\n"
+
+View = Literal["folded", "digits", "compact", "sound", "repeat", "sound_repeat"]
+"""The views of a batch (module docstring); lexicon terms and regexes each name one."""
+Layer = Literal["folded", "compact", "repeat", "sound_repeat"]
+"""Views with their own positions (`digits` shares folded's, `sound` compact's)."""
 
 
 def _to_str(codes: Codes) -> str:
@@ -57,10 +63,10 @@ class BatchText:
     c_codes: Codes
     c_pos: Positions
     """compact view position → folded view position."""
-    _strings: dict[str, str] = field(default_factory=dict)
-    _codes: dict[str, Codes] = field(default_factory=dict)
-    _repeat_pos: dict[str, Positions] = field(default_factory=dict)
-    _starts: dict[str, Positions] = field(default_factory=dict)
+    _strings: dict[View, str] = field(default_factory=dict)
+    _codes: dict[View, Codes] = field(default_factory=dict)
+    _repeat_pos: dict[View, Positions] = field(default_factory=dict)
+    _starts: dict[Layer, Positions] = field(default_factory=dict)
 
     @classmethod
     def build(cls, folding: Folding, texts: list[str]) -> BatchText:
@@ -93,13 +99,13 @@ class BatchText:
 
     # -- views as strings (built on first use; most packs need only some) --------------------
 
-    def view(self, name: str) -> str:
+    def view(self, name: View) -> str:
         """`folded`, `digits`, `compact`, `sound`, `repeat` or `sound_repeat` as one string."""
         if name not in self._strings:
             self._strings[name] = _to_str(self.codes(name))
         return self._strings[name]
 
-    def codes(self, name: str) -> Codes:
+    def codes(self, name: View) -> Codes:
         """The code points of a view (the same characters as `view(name)`)."""
         if name == "folded":
             return self.w_codes
@@ -119,12 +125,12 @@ class BatchText:
                 raise KeyError(name)
         return self._codes[name]
 
-    def repeat_positions(self, name: str) -> Positions:
+    def repeat_positions(self, name: View) -> Positions:
         """repeat view position → compact view position (first character of the run)."""
         self.codes(name)
         return self._repeat_pos[name]
 
-    def message_starts(self, layer: str) -> Positions:
+    def message_starts(self, layer: Layer) -> Positions:
         """Start position of each message in a view layer (`folded` or `compact`)."""
         if layer not in self._starts:
             if layer == "folded":
@@ -139,7 +145,7 @@ class BatchText:
 
     # -- mapping matches back to the original text --------------------------------------------
 
-    def to_folded(self, layer: str, start: int, end: int) -> tuple[int, int]:
+    def to_folded(self, layer: View, start: int, end: int) -> tuple[int, int]:
         """A [start, end) span of a compact-family view as a folded-view span."""
         c = self.c_pos
         if layer in ("compact", "sound"):
@@ -149,7 +155,7 @@ class BatchText:
         return int(c[repeat[start]]), int(c[last]) + 1
 
     def spans_to_folded(
-        self, layer: str, start: Positions, end: Positions
+        self, layer: View, start: Positions, end: Positions
     ) -> tuple[Positions, Positions]:
         """Vectorised `to_folded` for many spans of one view."""
         c = self.c_pos
@@ -210,7 +216,7 @@ class Normalized:
     spans: tuple[tuple[int, int], ...]
 
 
-def normalize(folding: Folding, text: str, view: str = "compact") -> Normalized:
+def normalize(folding: Folding, text: str, view: View = "compact") -> Normalized:
     """The single-message form of the batch views (tests, debugging, `screener explain`)."""
     batch = BatchText.build(folding, [text])
     out = batch.view(view)

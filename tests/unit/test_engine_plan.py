@@ -8,7 +8,8 @@ import pytest
 
 from screener.engine import Engine, _quote
 from screener.rules import load_packs
-from screener.rules.condition import Reference, Scope, parse, requirements
+from screener.rules.compiler import requirements
+from screener.rules.condition import Reference, Scope, parse
 from screener.text.views import BatchText
 from screener.tools import corpus
 

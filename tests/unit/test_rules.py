@@ -24,6 +24,11 @@ rules:
 """
 
 
+def when(condition: str) -> str:
+    """GOOD with another condition for its rule (line 8)."""
+    return GOOD.replace("hit(words)", condition)
+
+
 def write(tmp_path: Path, text: str, name: str = "pack.yaml") -> Path:
     path = tmp_path / name
     path.write_text(dedent(text), encoding="utf-8")
@@ -48,6 +53,15 @@ def problems(tmp_path: Path, text: str) -> list[str]:
         (GOOD.replace("hit(words)", "detector(fax)"), 8, "unknown detector 'fax'"),
         (GOOD.replace("hit(words)", "tag(free)"), 8, "no term carries tag 'free'"),
         (GOOD.replace("hit(words)", "re(nope)"), 8, "undefined regex 'nope'"),
+        (when("len(user.followers) > 3"), 8, "len() takes a string or a list, not null or number"),
+        (when("len(media_type(image)) > 3"), 8, "len() takes a string or a list"),
+        (GOOD.replace("hit(words)", "text < 3"), 8, "'<' compares numbers, not string"),
+        (when("user.verified >= true"), 8, "'>=' compares numbers, not bool or null"),
+        (when("user.name in user.followers"), 8, "needs a list or a string on its right"),
+        (when("user.__class__.__init__.__globals__ == 1"), 8, "unknown name 'user.__class__"),
+        (GOOD.replace("hit(words)", "user.region == 'eu'"), 8, "unknown name 'user.region'"),
+        (GOOD.replace("hit(words)", "media.type == 'image'"), 8, "unknown name 'media.type'"),
+        (GOOD.replace("hit(words)", "eval(text)"), 8, "unknown function 'eval'"),
         (GOOD + "regexes:\n  bad: '(a)\\1'\n", 10, "regex 'bad' refused"),
         (GOOD + "regexes:\n  slow: '(?<=a)b'\n", 10, "regex 'slow' refused"),
         (GOOD + "regexes:\n  anchored: '\\Aabc'\n", 10, "use ^ and $"),
@@ -191,3 +205,23 @@ def test_long_texts_are_screened_on_their_start_and_marked(tmp_path: Path) -> No
 )
 def test_prefilter_only_widens_bounded_repeats(pattern: str, prefilter: str) -> None:
     assert _unbounded(pattern) == prefilter
+
+
+def test_every_condition_function_is_documented_for_pack_authors() -> None:
+    from screener.rules.functions import FUNCTIONS
+
+    doc = (Path(__file__).parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
+    missing = [f.usage for f in FUNCTIONS.values() if f"`{f.usage}`" not in doc]
+    assert not missing, missing
+
+
+def test_fields_that_may_hold_several_kinds_compile_and_stay_safe(tmp_path: Path) -> None:
+    """`conversation.members` is a number or a list: `len()` and `>` compile, and each is
+    simply false for the kind it does not fit instead of failing the event."""
+    pack = write(tmp_path, GOOD.replace("hit(words)", "len(conversation.members) > 1 or "
+                                        "conversation.members > 1"))  # fmt: skip
+    engine = Engine(load_packs([pack]))
+    base = {"kind": "chat", "id": "e", "ts": 0, "user": {"id": "u"}, "text": "x"}
+    events = [parse_obj({**base, "conversation": {"members": m}}) for m in (5, ["a", "b"], 1)]
+    verdicts = engine.screen(events)  # type: ignore[arg-type]
+    assert [v.flagged for v in verdicts] == [True, True, False]

@@ -1,0 +1,188 @@
+"""The condition functions (`hit(L)`, `re(R)`, `len(text)`, …): one registry entry each.
+
+An entry says everything the compiler needs about a function in one place: how a call is
+checked and bound (its `bind`), what its value is (`Bound.returns`), what evidence it looks at
+(`Bound.references`, quoted in findings) and whether it can only be true/non-zero when that
+evidence is in the message (`Bound.evidence`, which lets the engine skip the rule otherwise).
+
+Adding a function is one entry: write a `bind(call) -> Bound` and append a
+`ConditionFunction` to `ENTRIES` below (docs/rules.md lists the functions for pack authors).
+A `bind` raises `ConditionError` (via `call.fail`) for a bad call; the compiler adds file:line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from screener.match.detectors import NAMES as DETECTOR_NAMES
+from screener.rules.condition import ConditionError, Evaluator, Node, Reference, Scope, Signals
+from screener.rules.fields import BOOL, NUMBER, Types, describe
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """A compiled expression and the kinds of value it can produce."""
+
+    evaluate: Evaluator
+    returns: Types
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A compiled call."""
+
+    evaluate: Evaluator
+    returns: Types
+    references: frozenset[Reference] = frozenset()
+    """evidence the call looks at: its matches are quoted in the rule's finding."""
+    evidence: bool = False
+    """the value is false/0 unless one of `references` is in the message (see `requirements`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call being compiled: its arguments, the pack's names, and a compiler for arguments
+    that are themselves expressions (`len(text)`)."""
+
+    name: str
+    args: tuple[Node, ...]
+    pos: int
+    scope: Scope
+    compile: Callable[[Node], Typed]
+
+    def fail(self, reason: str) -> NoReturn:
+        raise ConditionError(f"{reason} at column {self.pos}")
+
+    def name_arg(self) -> str:
+        """The single bare-name argument (`hit(words)` → "words")."""
+        if len(self.args) != 1 or self.args[0].op != "name":
+            self.fail(f"{self.name}() takes one name")
+        return str(self.args[0].args[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionFunction:
+    name: str
+    usage: str
+    """how it is called, for errors and docs: `hit(LEXICON)`."""
+    bind: Callable[[Call], Bound]
+
+
+# --- the built-in functions -----------------------------------------------------------------
+
+
+def _lexicon(call: Call) -> tuple[int, Reference]:
+    name = call.name_arg()
+    if name not in call.scope.lexicons:
+        call.fail(f"undefined lexicon {name!r}")
+    index = call.scope.lexicons[name]
+    return index, Reference("lexicon", index)
+
+
+def _detector(call: Call, name: str) -> Bound:
+    if name not in DETECTOR_NAMES:
+        known = ", ".join(sorted(DETECTOR_NAMES))
+        raise ConditionError(f"unknown detector {name!r} at column {call.pos} ({known})")
+    return Bound(
+        lambda s: len(s.detectors.get(name, ())), NUMBER, frozenset({Reference("detector", name)}),
+        evidence=True,
+    )  # fmt: skip
+
+
+def _hit(call: Call) -> Bound:
+    lex, ref = _lexicon(call)
+    return Bound(lambda s: lex in s.lexicons, BOOL, frozenset({ref}), evidence=True)
+
+
+def _count(call: Call) -> Bound:
+    name = call.name_arg()
+    if name.startswith("detector."):  # count(detector.phone) is detector(phone)
+        return _detector(call, name.split(".", 1)[1])
+    lex, ref = _lexicon(call)
+    return Bound(lambda s: len(s.lexicons.get(lex, ())), NUMBER, frozenset({ref}), evidence=True)
+
+
+def _distinct(call: Call) -> Bound:
+    lex, ref = _lexicon(call)
+
+    def distinct(s: Signals) -> int:
+        return len({h.term for h in s.lexicons.get(lex, ())})
+
+    return Bound(distinct, NUMBER, frozenset({ref}), evidence=True)
+
+
+def _tag_name(call: Call) -> str:
+    tag = call.name_arg()
+    if tag not in call.scope.tags:
+        raise ConditionError(f"no term carries tag {tag!r} (column {call.pos})")
+    return tag
+
+
+def _tag(call: Call) -> Bound:
+    tag = _tag_name(call)
+    ref = frozenset({Reference("tag", tag)})
+    return Bound(lambda s: len(s.tags.get(tag, ())), NUMBER, ref, evidence=True)
+
+
+def _tag_distinct(call: Call) -> Bound:
+    tag = _tag_name(call)
+
+    def distinct(s: Signals) -> int:
+        return len({h.term for h in s.tags.get(tag, ())})
+
+    return Bound(distinct, NUMBER, frozenset({Reference("tag", tag)}), evidence=True)
+
+
+def _detector_call(call: Call) -> Bound:
+    return _detector(call, call.name_arg())
+
+
+def _re(call: Call) -> Bound:
+    name = call.name_arg()
+    if name not in call.scope.regexes:
+        call.fail(f"undefined regex {name!r}")
+    idx = call.scope.regexes[name]
+    ref = frozenset({Reference("regex", idx)})
+    return Bound(lambda s: len(s.regexes.get(idx, ())), NUMBER, ref, evidence=True)
+
+
+_SIZED: Types = frozenset({"string", "list"})
+
+
+def _len(call: Call) -> Bound:
+    if len(call.args) != 1:
+        call.fail("len() takes one field")
+    inner = call.compile(call.args[0])
+    if not inner.returns & _SIZED:
+        call.fail(f"len() takes a string or a list, not {describe(inner.returns)}")
+    value_of = inner.evaluate
+
+    def length(s: Signals) -> int | None:
+        value: Any = value_of(s)
+        return len(value) if isinstance(value, str | list | tuple) else None
+
+    return Bound(length, frozenset({"number", "null"}))
+
+
+def _media_type(call: Call) -> Bound:
+    kind = call.name_arg()
+    return Bound(lambda s: sum(1 for m in s.event.media if m.type == kind), NUMBER)
+
+
+ENTRIES: tuple[ConditionFunction, ...] = (
+    ConditionFunction("hit", "hit(LEXICON)", _hit),
+    ConditionFunction("count", "count(LEXICON)", _count),
+    ConditionFunction("distinct", "distinct(LEXICON)", _distinct),
+    ConditionFunction("tag", "tag(TAG)", _tag),
+    ConditionFunction("tag_distinct", "tag_distinct(TAG)", _tag_distinct),
+    ConditionFunction("detector", "detector(DETECTOR)", _detector_call),
+    ConditionFunction("re", "re(REGEX)", _re),
+    ConditionFunction("len", "len(FIELD)", _len),
+    ConditionFunction("media_type", "media_type(TYPE)", _media_type),
+)
+
+FUNCTIONS: Mapping[str, ConditionFunction] = MappingProxyType({f.name: f for f in ENTRIES})
+"""name → entry; read-only (entries are added to `ENTRIES`, never at run time)."""
