@@ -96,6 +96,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             workers=args.workers, rules=[Path(p) for p in args.rules or ()], rate=args.rate,
             duration=args.duration, console=console,
         )  # fmt: skip
+    elif args.target == "compile":
+        from screener.rules.bench import bench_compile
+
+        rules = [Path(p) for p in args.rules] if args.rules else [default_packs()]
+        result = bench_compile(rules, args.repeats, console)
     elif args.target == "engine":
         result = bench.bench_engine(
             [Path(p) for p in args.rules] if args.rules else [default_packs()],
@@ -511,7 +516,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_cmd_eval)
 
     bench = sub.add_parser("bench", help="benchmarks: msgs/s and latency percentiles")
-    bench.add_argument("target", choices=["engine", "matchers", "pipeline"])
+    bench.add_argument("target", choices=["engine", "matchers", "pipeline", "compile"])
     bench.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
     bench.add_argument("--lexicon", help="term list (first TSV column) instead of a generated one")
     bench.add_argument("--lexicon-size", type=int, default=50_000)
@@ -519,6 +524,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch", type=int, default=1000)
     bench.add_argument("--baseline-messages", type=int, default=50_000)
     bench.add_argument("--json", action="store_true", help="also print the result as JSON")
+    bench.add_argument("--repeats", type=int, default=5, help="compile: runs per mode")
     pipe = bench.add_argument_group("pipeline")
     pipe.add_argument("--bootstrap-servers", help="broker to use (default: an embedded Tansu)")
     pipe.add_argument("--workers", type=int, default=2, help="N for the N-worker contender")

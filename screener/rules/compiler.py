@@ -20,6 +20,10 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt, ">=": operator.ge,
 }  # fmt: skip
 _CONTAINERS: Types = frozenset({"list", "string"})
+MAX_EXPANDED_NODES = 20_000
+"""Terms of one condition after macros are inlined (the largest shipped rule has ~100)."""
+MAX_EXPANDED_DEPTH = 100
+"""Nesting after macros are inlined (each condition alone is at most `MAX_DEPTH` deep)."""
 
 
 def _const_types(value: object) -> Types:
@@ -53,17 +57,32 @@ class Compiler:
         self.scope = scope
 
     def expand(self, node: Node, seen: tuple[str, ...] = ()) -> Node:
-        """Inline macros (refusing cycles) so later passes see one tree."""
+        """Inline macros (refusing cycles) so later passes see one tree.
+
+        Bounded: macros that each use the previous one twice (`m1: m0 and m0`, …) double the
+        tree per level, so the expanded size and depth are capped.
+        """
+        return self._expand(node, seen, [0], 0)
+
+    def _expand(self, node: Node, seen: tuple[str, ...], size: list[int], depth: int) -> Node:
+        size[0] += 1
+        if size[0] > MAX_EXPANDED_NODES:
+            raise ConditionError(f"expands (macros inlined) to more than {MAX_EXPANDED_NODES} "
+                                 "terms")  # fmt: skip
+        if depth > MAX_EXPANDED_DEPTH:
+            raise ConditionError(f"nested (macros inlined) more than {MAX_EXPANDED_DEPTH} deep")
         if node.op == "name" and node.args[0] in self.scope.macros:
             name = node.args[0]
             if name in seen:
                 raise ConditionError(f"circular macro: {' -> '.join((*seen, name))}")
-            return self.expand(self.scope.macros[name], (*seen, name))
+            return self._expand(self.scope.macros[name], (*seen, name), size, depth + 1)
         if node.op in ("and", "or", "not", "list"):
-            return Node(node.op, tuple(self.expand(a, seen) for a in node.args), node.pos)
+            args = tuple(self._expand(a, seen, size, depth + 1) for a in node.args)
+            return Node(node.op, args, node.pos)
         if node.op == "cmp":
             op, left, right = node.args
-            return Node("cmp", (op, self.expand(left, seen), self.expand(right, seen)), node.pos)
+            left = self._expand(left, seen, size, depth + 1)
+            return Node("cmp", (op, left, self._expand(right, seen, size, depth + 1)), node.pos)
         return node
 
     def compile(self, node: Node) -> Evaluator:

@@ -88,10 +88,24 @@ class Node:
     pos: int
 
 
+MAX_DEPTH = 50
+"""Nesting of parentheses, `not`s, lists and calls in one condition (recursion stays bounded)."""
+MAX_CONDITION_CHARS = 100_000
+MAX_NUMBER_DIGITS = 15
+
+
 class _Parser:
     def __init__(self, source: str):
+        if len(source) > MAX_CONDITION_CHARS:
+            raise ConditionError(f"{len(source)} characters, over the {MAX_CONDITION_CHARS} limit")
         self.tokens = tokenize(source)
         self.i = 0
+        self.depth = 0
+
+    def deeper(self, tok: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ConditionError(f"nested more than {MAX_DEPTH} levels deep at column {tok.pos}")
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -111,23 +125,31 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
-        node = self.and_()
+        # `a or b or c` is one node with three operands, not a chain as deep as it is long
+        first = self.and_()
+        operands = [first]
+        pos = self.peek().pos
         while self.peek().kind == "or":
-            pos = self.take().pos
-            node = Node("or", (node, self.and_()), pos)
-        return node
+            self.take()
+            operands.append(self.and_())
+        return first if len(operands) == 1 else Node("or", tuple(operands), pos)
 
     def and_(self) -> Node:
-        node = self.not_()
+        first = self.not_()
+        operands = [first]
+        pos = self.peek().pos
         while self.peek().kind == "and":
-            pos = self.take().pos
-            node = Node("and", (node, self.not_()), pos)
-        return node
+            self.take()
+            operands.append(self.not_())
+        return first if len(operands) == 1 else Node("and", tuple(operands), pos)
 
     def not_(self) -> Node:
         if self.peek().kind == "not":
-            pos = self.take().pos
-            return Node("not", (self.not_(),), pos)
+            tok = self.take()
+            self.deeper(tok)
+            node = Node("not", (self.not_(),), tok.pos)
+            self.depth -= 1
+            return node
         return self.compare()
 
     def compare(self) -> Node:
@@ -148,32 +170,47 @@ class _Parser:
     def value(self) -> Node:
         tok = self.take()
         if tok.kind == "num":
+            if len(tok.text.replace(".", "")) > MAX_NUMBER_DIGITS:
+                raise ConditionError(f"number of more than {MAX_NUMBER_DIGITS} digits at "
+                                     f"column {tok.pos}")  # fmt: skip
             return Node("const", (float(tok.text) if "." in tok.text else int(tok.text),), tok.pos)
+        if tok.kind == "op" and tok.text in ("(", "["):
+            self.deeper(tok)
+            node = self.nested(tok)
+            self.depth -= 1
+            return node
+        return self.atom(tok)
+
+    def nested(self, tok: Token) -> Node:
+        if tok.text == "(":
+            node = self.or_()
+            self.take_op(")")
+            return node
+        items: list[Node] = []
+        while not (self.peek().kind == "op" and self.peek().text == "]"):
+            if self.peek().kind == "end":
+                self.take_op("]")
+            items.append(self.value())
+            if self.peek().text == ",":
+                self.take()
+        self.take_op("]")
+        return Node("list", tuple(items), tok.pos)
+
+    def atom(self, tok: Token) -> Node:
         if tok.kind == "str":
             return Node("const", (_unquote(tok.text),), tok.pos)
         if tok.kind in ("true", "false", "null"):
             return Node("const", ({"true": True, "false": False, "null": None}[tok.kind],), tok.pos)
-        if tok.kind == "op" and tok.text == "(":
-            node = self.or_()
-            self.take_op(")")
-            return node
-        if tok.kind == "op" and tok.text == "[":
-            items: list[Node] = []
-            while not (self.peek().kind == "op" and self.peek().text == "]"):
-                items.append(self.value())
-                if self.peek().text == ",":
-                    self.take()
-            self.take_op("]")
-            return Node("list", tuple(items), tok.pos)
         if tok.kind == "name":
             if self.peek().kind == "op" and self.peek().text == "(":
-                self.take()
+                self.deeper(self.take())
                 args: list[Node] = []
                 while not (self.peek().kind == "op" and self.peek().text == ")"):
                     args.append(self.value())
                     if self.peek().text == ",":
                         self.take()
                 self.take_op(")")
+                self.depth -= 1
                 return Node("call", (tok.text, *args), tok.pos)
             return Node("name", (tok.text,), tok.pos)
         got = tok.text or "end of condition"

@@ -33,7 +33,9 @@ def _event(example: str | dict[str, Any], n: int) -> Event | ParseError:
     base: dict[str, Any] = {"kind": "chat", "id": f"example-{n}", "ts": 0, "user": {"id": "u"}}
     if isinstance(example, str):
         return parse_obj({**base, "text": example})
-    user = {**base["user"], **example.get("user", {})}
+    user = example.get("user", {})
+    if isinstance(user, dict):  # merged over the default user; anything else is validated as is
+        user = {**base["user"], **user}
     return parse_obj({**base, **example, "user": user})
 
 

@@ -8,7 +8,9 @@ content-hash version; the engine never parses, looks names up or compiles anythi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from screener.artefacts import ArtefactCache
 from screener.match.lexicon import (
     LexiconMatcher,
     Term,
@@ -29,10 +32,14 @@ from screener.match.regexes import RegexError, RegexSet, validate
 from screener.match.regexes import RegexSpec as RegexEntry
 from screener.rules.compiler import Clauses, Compiler, references, requirements
 from screener.rules.condition import ConditionError, Evaluator, Node, Reference, Scope, parse
+from screener.rules.files import allow_external_default, confined, read_text
 from screener.rules.source import PackError, PathKey, SourceFile, read_source
 from screener.rules.spec import ExamplesSpec, LexiconSpec, PackSpec, RegexSpec, TermSpec, Thresholds
 from screener.text.folding import Folding, build_folding
 from screener.verdict import Action
+
+MAX_LEXICON_BYTES = 64_000_000
+"""A lexicon file above this size is refused unread."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,13 +81,20 @@ class RulePack:
         return self.matcher.size
 
 
-def pack_files(paths: Iterable[Path | str]) -> list[Path]:
-    """YAML files named directly, or found (recursively, in name order) under directories."""
+def pack_files(paths: Iterable[Path | str], *, allow_external: bool | None = None) -> list[Path]:
+    """YAML files named directly, or found (recursively, in name order) under directories
+    (those must resolve inside their directory: a symlink out is refused like a `file:`)."""
+    if allow_external is None:
+        allow_external = allow_external_default()
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+            for p in found:
+                name = str(p.relative_to(path))
+                confined(path, name, f"{p}:1", allow_external=allow_external)
+            files.extend(found)
         elif path.exists():
             files.append(path)
         else:
@@ -90,10 +104,42 @@ def pack_files(paths: Iterable[Path | str]) -> list[Path]:
     return files
 
 
-def load_packs(paths: Iterable[Path | str]) -> RulePack:
-    """Read, validate and compile packs; raise `PackError` listing every problem."""
-    sources = [read_source(p) for p in pack_files(paths)]
-    return _Builder(sources).build()
+def load_packs(
+    paths: Iterable[Path | str],
+    *,
+    allow_external: bool | None = None,
+    cache: ArtefactCache | None = None,
+    phases: Phases | None = None,
+) -> RulePack:
+    """Read, validate and compile packs; raise `PackError` listing every problem.
+
+    `allow_external` lets packs read files outside their own directory (default: the
+    SCREENER_RULES_ALLOW_EXTERNAL environment variable, else no). `cache` holds compiled
+    regex databases between runs (default: `ArtefactCache.default()`; `ArtefactCache(None)`
+    for none). `phases` collects where the time went (`screener bench compile`).
+    """
+    if allow_external is None:
+        allow_external = allow_external_default()
+    timer = phases if phases is not None else Phases()
+    with timer("parse"):
+        files = pack_files(paths, allow_external=allow_external)
+        sources = [read_source(p) for p in files]
+    with timer("tables"):
+        folding = build_folding()
+    builder = _Builder(sources, folding, timer, allow_external=allow_external)
+    return builder.build(ArtefactCache.default() if cache is None else cache)
+
+
+class Phases(dict[str, float]):
+    """Seconds spent per compile phase: `with phases("parse"): ...` adds to "parse"."""
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - start
 
 
 def _validation_problems(source: SourceFile, exc: ValidationError) -> list[str]:
@@ -108,24 +154,79 @@ def _validation_problems(source: SourceFile, exc: ValidationError) -> list[str]:
 class _Builder:
     """One compilation: collects problems instead of stopping at the first."""
 
-    def __init__(self, sources: list[SourceFile]):
+    def __init__(
+        self,
+        sources: list[SourceFile],
+        folding: Folding,
+        phases: Phases,
+        *,
+        allow_external: bool = False,
+    ):
         self.sources = sources
+        self.allow_external = allow_external
         self.problems: list[str] = []
-        self.folding = build_folding()
+        self.folding = folding
+        self.phase = phases
 
     def fail(self, source: SourceFile, key: PathKey, reason: str) -> None:
         self.problems.append(f"{source.where(key)}: {reason}")
 
-    def build(self) -> RulePack:
+    def build(self, cache: ArtefactCache | None = None) -> RulePack:
         specs: list[tuple[SourceFile, PackSpec]] = []
-        for source in self.sources:
+        with self.phase("validate"):
+            for source in self.sources:
+                try:
+                    specs.append((source, PackSpec.model_validate(source.data)))
+                except ValidationError as exc:
+                    self.problems.extend(_validation_problems(source, exc))
+        if not any(spec.rules for _, spec in specs):
+            names = ", ".join(str(s.path) for s in self.sources[:3])
+            self.problems.append(f"{self.sources[0].path}:1: the pack set ({names}) defines no "
+                                 "rules: everything would be allowed")  # fmt: skip
+        if self.problems:
+            raise PackError(self.problems)
+        with self.phase("lexicons"):
+            lexicon_index, terms, digest, thresholds = self._lexicons(specs)
+        with self.phase("regexes"):
+            regexes = self._regexes(specs)
+        with self.phase("validate"):
+            regex_index = {name: entry.index for name, entry in regexes.items()}
+            tags = frozenset(t for term in terms for t in term.tags)
+            macros = self._macros(specs)
+            scope = Scope(lexicon_index, regex_index, macros, tags)
+            self._check_macros(specs, scope)
+            rules, disabled = self._rules(specs, scope)
+        with self.phase("lexicons"):
             try:
-                specs.append((source, PackSpec.model_validate(source.data)))
-            except ValidationError as exc:
-                self.problems.extend(_validation_problems(source, exc))
+                matcher = LexiconMatcher(self.folding, terms)
+            except ValueError as exc:  # already reported per term; belt and braces
+                self.problems.append(f"{self.sources[0].path}:1: {exc}")
         if self.problems:
             raise PackError(self.problems)
 
+        used = {ref for rule in rules for ref in rule.uses}
+        version = hashlib.sha256(orjson.dumps(digest, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        with self.phase("regexes"):
+            regex_set = RegexSet(
+                [r for r in regexes.values() if Reference("regex", r.index) in used], cache
+            )
+        return RulePack(
+            version=f"sha256:{version}",
+            folding=self.folding,
+            lexicon_names=tuple(lexicon_index),
+            matcher=matcher,
+            detectors=frozenset(str(r.key) for r in used if r.kind == "detector"),
+            regexes=regex_set,
+            rules=tuple(rules),
+            disabled=tuple(disabled),
+            thresholds=thresholds or Thresholds(),
+            files=tuple(s.path for s in self.sources),
+        )
+
+    def _lexicons(
+        self, specs: list[tuple[SourceFile, PackSpec]]
+    ) -> tuple[dict[str, int], list[Term], list[Any], Thresholds | None]:
+        """Every file's lexicons as terms; the content digest; the one `thresholds`."""
         lexicon_index: dict[str, int] = {}
         terms: list[Term] = []
         digest: list[Any] = []
@@ -151,34 +252,7 @@ class _Builder:
                  {k: [t.model_dump(mode="json") for t in v] for k, v in file_terms.items()}]
             )  # fmt: skip
 
-        regexes = self._regexes(specs)
-        regex_index = {name: entry.index for name, entry in regexes.items()}
-        tags = frozenset(t for term in terms for t in term.tags)
-        macros = self._macros(specs)
-        scope = Scope(lexicon_index, regex_index, macros, tags)
-        self._check_macros(specs, scope)
-        rules, disabled = self._rules(specs, scope)
-        try:
-            matcher = LexiconMatcher(self.folding, terms)
-        except ValueError as exc:  # already reported per term; belt and braces
-            self.problems.append(f"{self.sources[0].path}:1: {exc}")
-        if self.problems:
-            raise PackError(self.problems)
-
-        used = {ref for rule in rules for ref in rule.uses}
-        version = hashlib.sha256(orjson.dumps(digest, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        return RulePack(
-            version=f"sha256:{version}",
-            folding=self.folding,
-            lexicon_names=tuple(lexicon_index),
-            matcher=matcher,
-            detectors=frozenset(str(r.key) for r in used if r.kind == "detector"),
-            regexes=RegexSet([r for r in regexes.values() if Reference("regex", r.index) in used]),
-            rules=tuple(rules),
-            disabled=tuple(disabled),
-            thresholds=thresholds or Thresholds(),
-            files=tuple(s.path for s in self.sources),
-        )
+        return lexicon_index, terms, digest, thresholds
 
     # -- lexicons ------------------------------------------------------------------------------
 
@@ -186,11 +260,13 @@ class _Builder:
         """Terms from a lexicon's `file:` (one per line, `term<TAB>tag,tag`, # comments)."""
         if lex.file is None:
             return []
-        path = (source.path.parent / lex.file).resolve()
+        where = source.where(("lexicons", name, "file"))
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            self.fail(source, ("lexicons", name, "file"), f"cannot read lexicon file: {exc}")
+            path = confined(source.path.parent, lex.file, where, allow_external=self.allow_external)
+            lines = read_text(path, MAX_LEXICON_BYTES, where).splitlines()
+        except PackError as exc:
+            self.problems.extend(p.replace(": cannot read", ": cannot read lexicon file", 1)
+                                 for p in exc.problems)  # fmt: skip
             return []
         out: list[TermSpec] = []
         for lineno, line in enumerate(lines, 1):
@@ -338,4 +414,4 @@ class _Builder:
         return rules, disabled
 
 
-__all__ = ["CompiledRule", "PackError", "RulePack", "load_packs", "pack_files"]
+__all__ = ["CompiledRule", "PackError", "Phases", "RulePack", "load_packs", "pack_files"]

@@ -17,6 +17,8 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")]
 Category = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+MAX_SCORE = 1e9
+"""Scores add up per category; anything near float's range is a mistake, not a weight."""
 
 
 class _Spec(BaseModel):
@@ -62,7 +64,7 @@ class RuleSpec(_Spec):
     id: RuleId
     category: Category
     condition: NonEmpty
-    score: float = Field(default=0.0, ge=0, strict=False)
+    score: float = Field(default=0.0, ge=0, le=MAX_SCORE, strict=False, allow_inf_nan=False)
     action: Action | None = None
     exceptions: list[NonEmpty] = Field(default_factory=list)
     tags: list[Name] = Field(default_factory=list)
@@ -72,8 +74,8 @@ class RuleSpec(_Spec):
 
 
 class Thresholds(_Spec):
-    review: float = Field(default=5.0, strict=False)
-    block: float = Field(default=15.0, strict=False)
+    review: float = Field(default=5.0, strict=False, allow_inf_nan=False)
+    block: float = Field(default=15.0, strict=False, allow_inf_nan=False)
 
 
 class PackSpec(_Spec):

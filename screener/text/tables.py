@@ -1,0 +1,99 @@
+"""Folding tables as plain bytes, so a process can load them instead of computing them.
+
+Computing the tables walks ~300k code points through unicodedata, OpenCC and the pinyin
+dictionary (≈ 0.35 s of CPU, and importing pypinyin another ≈ 0.3 s): more than the rest of a
+pack compile. They depend only on the code and the library versions, so they are kept in the
+artefact cache under a key naming those. The format is a small JSON header plus raw numpy
+buffers (tables stored as their differences from the identity, masks bit-packed): no pickle,
+and a damaged or unexpected entry is simply rebuilt.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from screener.artefacts import ArtefactCache, content_key
+from screener.text.folding import N_CODEPOINTS, Folding
+
+_TABLES = ("fold", "digits", "sound")
+_MASKS = ("expandable", "word", "alnum", "hard")
+MAX_EXPAND = 100_000
+
+
+def folding_key() -> str:
+    """Everything the tables are computed from: the folding code and the data it reads."""
+    code = (Path(__file__).parent / "folding.py").read_bytes()
+    versions = [importlib.metadata.version(p) for p in ("opencc", "pypinyin", "numpy")]
+    return content_key("folding-v1", code, unicodedata.unidata_version, *versions)
+
+
+def encode(folding: Folding) -> bytes:
+    header: dict[str, object] = {"expand": {str(k): v for k, v in folding.expand.items()}}
+    buffers: list[bytes] = []
+    identity = np.arange(N_CODEPOINTS, dtype=np.uint32)
+    for name in _TABLES:
+        table = getattr(folding, name)
+        where = np.flatnonzero(table != identity).astype(np.uint32)
+        buffers += [where.tobytes(), table[where].astype(np.uint32).tobytes()]
+    for name in _MASKS:
+        buffers.append(np.packbits(getattr(folding, name)).tobytes())
+    header["sizes"] = [len(b) for b in buffers]
+    head = json.dumps(header, ensure_ascii=False).encode("utf-8")
+    return len(head).to_bytes(4, "little") + head + b"".join(buffers)
+
+
+def decode(blob: bytes) -> Folding:
+    """The tables from `encode`'s bytes; ValueError for anything that does not fit."""
+    n = int.from_bytes(blob[:4], "little")
+    header = json.loads(blob[4 : 4 + n].decode("utf-8"))
+    sizes = header["sizes"]
+    if len(sizes) != 2 * len(_TABLES) + len(_MASKS) or 4 + n + sum(sizes) != len(blob):
+        raise ValueError("folding tables: unexpected layout")
+    buffers, pos = [], 4 + n
+    for size in sizes:
+        buffers.append(blob[pos : pos + size])
+        pos += size
+    tables: dict[str, np.ndarray] = {}
+    for i, name in enumerate(_TABLES):
+        where = np.frombuffer(buffers[2 * i], dtype=np.uint32)
+        values = np.frombuffer(buffers[2 * i + 1], dtype=np.uint32)
+        if len(where) != len(values) or (len(where) and int(where.max()) >= N_CODEPOINTS):
+            raise ValueError(f"folding tables: bad {name}")
+        table = np.arange(N_CODEPOINTS, dtype=np.uint32)
+        table[where] = values
+        tables[name] = table
+    masks: dict[str, np.ndarray] = {}
+    for j, name in enumerate(_MASKS):
+        bits = np.frombuffer(buffers[2 * len(_TABLES) + j], dtype=np.uint8)
+        mask = np.unpackbits(bits, count=N_CODEPOINTS).astype(np.bool_)
+        if len(mask) != N_CODEPOINTS:
+            raise ValueError(f"folding tables: bad {name}")
+        masks[name] = mask
+    expand = header["expand"]
+    if not isinstance(expand, dict) or len(expand) > MAX_EXPAND:
+        raise ValueError("folding tables: bad expand")
+    return Folding(
+        fold=tables["fold"], expand={int(k): str(v) for k, v in expand.items()},
+        expandable=masks["expandable"], word=masks["word"], alnum=masks["alnum"],
+        digits=tables["digits"], sound=tables["sound"], hard=masks["hard"],
+    )  # fmt: skip
+
+
+def load_or_build(cache: ArtefactCache, build: object) -> Folding:
+    """The cached tables, or `build()`'s (then stored for the next process)."""
+    assert callable(build)
+    key = folding_key()
+    blob = cache.get("folding", key)
+    if blob is not None:
+        try:
+            return decode(blob)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
+            pass
+    folding: Folding = build()
+    cache.put("folding", key, encode(folding))
+    return folding

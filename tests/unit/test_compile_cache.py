@@ -1,0 +1,109 @@
+"""Fast compile: RE2-only validation, the prefilter fallback, and the artefact cache.
+
+Whatever the cache holds, a pack compiled through it must find exactly what a fresh compile
+finds; a damaged or unsafe cache is ignored, never trusted.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from screener.artefacts import ArtefactCache
+from screener.engine import Engine
+from screener.match.regexes import RegexSet, RegexSpec, _prefilter_db
+from screener.rules import load_packs
+from screener.rules.bench import bench_compile
+from screener.text import tables
+from screener.text.folding import Folding, build_folding, compute_folding
+from screener.text.views import BatchText
+from screener.tools import corpus
+
+SEEDS = Path(__file__).parents[2] / "seeds"
+
+
+def test_cached_folding_tables_equal_computed_ones(tmp_path: Path) -> None:
+    computed = compute_folding()
+    cache = ArtefactCache(tmp_path)
+    assert tables.load_or_build(cache, compute_folding) is not None  # stores
+    loaded = tables.load_or_build(cache, lambda: pytest.fail("rebuilt although cached"))
+    for f in fields(Folding):
+        a, b = getattr(computed, f.name), getattr(loaded, f.name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and np.array_equal(a, b), f.name
+        else:
+            assert a == b, f.name
+
+
+def test_damaged_cache_entries_are_rebuilt(tmp_path: Path) -> None:
+    cache = ArtefactCache(tmp_path)
+    tables.load_or_build(cache, compute_folding)
+    (entry,) = (tmp_path / "folding").iterdir()
+    data = bytearray(entry.read_bytes())
+    data[100] ^= 0xFF  # the stored digest no longer matches
+    entry.write_bytes(bytes(data))
+    assert cache.get("folding", entry.name) is None
+    rebuilt: list[bool] = []
+
+    def build() -> Folding:
+        rebuilt.append(True)
+        return build_folding()
+
+    tables.load_or_build(cache, build)
+    assert rebuilt == [True]
+
+
+def test_a_cache_others_can_write_to_is_not_used(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    cache = ArtefactCache(root)
+    cache.put("hyperscan", "a" * 64, b"x")
+    assert cache.get("hyperscan", "a" * 64) == b"x"
+    os.chmod(root, 0o777)
+    assert cache.get("hyperscan", "a" * 64) is None
+    os.chmod(root, 0o700)
+    link = tmp_path / "link"
+    link.symlink_to(root / "hyperscan")
+    assert ArtefactCache(tmp_path).get("link", "a" * 64) is None  # a symlinked kind dir
+    assert cache.get("hyperscan", "../../etc/passwd") is None  # keys are hashes, nothing else
+
+
+def test_shipped_packs_find_the_same_through_the_cache(tmp_path: Path) -> None:
+    cache = ArtefactCache(tmp_path)
+    fresh = load_packs([SEEDS / "rules"], cache=ArtefactCache(None))
+    load_packs([SEEDS / "rules"], cache=cache)  # fills the cache
+    assert list((tmp_path / "hyperscan").iterdir())
+    cached = load_packs([SEEDS / "rules"], cache=cache)
+    texts = corpus.messages(2000, seed=3)
+    assert [v.to_dict() for v in Engine(cached).screen_texts(texts)] == [
+        v.to_dict() for v in Engine(fresh).screen_texts(texts)
+    ]
+    batch = BatchText.build(fresh.folding, texts)
+    assert cached.regexes.find(batch) == fresh.regexes.find(batch) != {}
+
+
+def test_a_regex_hyperscan_refuses_is_searched_by_re2_alone(tmp_path: Path) -> None:
+    """RE2 is the only validation: `(ab)*` matches the empty string, which Hyperscan will
+    not compile; it is left out of the prefilter and still found."""
+    specs = [RegexSpec(0, "folded", "(ab)*"), RegexSpec(1, "folded", "cd")]
+    _, refused = _prefilter_db([s.pattern for s in specs])
+    assert refused == [0]
+    folding = build_folding()
+    batch = BatchText.build(folding, ["xx abab", "cd", "none"])
+    for cache in (None, ArtefactCache(tmp_path), ArtefactCache(tmp_path)):
+        found = RegexSet(specs, cache).find(batch)
+        assert found == {0: {0: [(3, 7, "abab")]}, 1: {1: [(0, 2, "cd")]}}
+
+
+def test_bench_compile_prints_every_phase(capsys: pytest.CaptureFixture[str]) -> None:
+    from rich.console import Console
+
+    result = bench_compile([SEEDS / "rules"], 1, Console(width=100))
+    out = capsys.readouterr().out
+    for phase in ("parse", "tables", "validate", "lexicons", "regexes", "total"):
+        assert phase in out and result["cold"][phase] >= 0 and result["warm"][phase] >= 0
+    assert result["warm"]["regexes"] < result["cold"]["regexes"]
+    assert result["pack"]["rules"] > 40
