@@ -1,0 +1,1 @@
+"""Per-partition behaviour state: windowed counters, bounded stores, changelog records."""

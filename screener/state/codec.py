@@ -1,0 +1,73 @@
+"""The changelog record of one key: a compact, versioned, fixed-layout row (no pickle).
+
+    b"SW1" | last_seen int64 | n uint8 | n × (kind uint8, seconds uint32, head int64, cells)
+
+Only series that hold something are written; on restore a series the running pack does not
+use is ignored and one it uses but the record lacks starts empty, so a pack change between
+runs never breaks a restore.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from screener.state.windows import KINDS, NONE, RING, WORDS, WindowSpec
+
+if TYPE_CHECKING:
+    from screener.state.store import Store
+
+MAGIC = b"SW1"
+_HEAD = struct.Struct("<3sqB")
+_SERIES = struct.Struct("<BIq")
+MAX_RECORD = 64 * 1024
+
+
+class CodecError(ValueError):
+    """A changelog record that is not one of ours (or is damaged)."""
+
+
+def _cells_size(spec: WindowSpec) -> int:
+    return RING * WORDS * 8 if spec.distinct else RING * 4
+
+
+def encode(store: Store, slot: int) -> bytes:
+    parts: list[bytes] = []
+    for spec, series in store.series.items():
+        head = int(series.head[slot])
+        if head == NONE:
+            continue
+        parts.append(_SERIES.pack(KINDS.index(spec.kind), spec.seconds, head))
+        parts.append(series.cells[slot].tobytes())
+    n = len(parts) // 2
+    return _HEAD.pack(MAGIC, int(store.last[slot]), n) + b"".join(parts)
+
+
+def decode(value: bytes) -> tuple[int, dict[WindowSpec, tuple[int, np.ndarray]]]:
+    if len(value) > MAX_RECORD or len(value) < _HEAD.size:
+        raise CodecError(f"changelog record of {len(value)} bytes")
+    magic, last, n = _HEAD.unpack_from(value, 0)
+    if magic != MAGIC:
+        raise CodecError("not a screener state record")
+    pos = _HEAD.size
+    rows: dict[WindowSpec, tuple[int, np.ndarray]] = {}
+    for _ in range(n):
+        if pos + _SERIES.size > len(value):
+            raise CodecError("truncated changelog record")
+        kind, seconds, head = _SERIES.unpack_from(value, pos)
+        pos += _SERIES.size
+        if kind >= len(KINDS):
+            raise CodecError(f"unknown counter kind {kind}")
+        spec = WindowSpec(KINDS[kind], seconds)
+        size = _cells_size(spec)
+        if pos + size > len(value):
+            raise CodecError("truncated changelog record")
+        dtype = np.uint64 if spec.distinct else np.uint32
+        cells = np.frombuffer(value, dtype, size // np.dtype(dtype).itemsize, pos).copy()
+        rows[spec] = (head, cells.reshape((RING, WORDS)) if spec.distinct else cells)
+        pos += size
+    if pos != len(value):
+        raise CodecError("trailing bytes in changelog record")
+    return last, rows

@@ -1,0 +1,291 @@
+"""Per-key counters over event-time windows, held in numpy rings (one row per key slot).
+
+A window of W seconds is 10 buckets of W/10 seconds: the value at an event's time t sums the
+bucket holding t and the 9 before it (so it covers between 0.9 W and W of history). Each row
+keeps 2 more buckets than the window (the *grace*): an event up to 0.2 W older than the key's
+newest event is still counted; an older one is *late* — not added (rows never hold buckets
+older than their newest minus the grace), though it is still screened against what remains.
+
+Semantics per event, in arrival order: add the event (unless late), then read the window at its
+own time. The batch path is vectorised; slots whose events arrive out of time order within a
+batch take a sequential path with the same result (both are checked against each other).
+
+Why rings of fixed buckets: memory per key is a few dozen bytes whatever the traffic, reads are
+one gather, and a changelog record for a key is a fixed-size row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+BUCKETS = 10
+"""buckets per window"""
+GRACE = 2
+"""extra buckets a row keeps for late events"""
+RING = BUCKETS + GRACE
+NONE = np.iinfo(np.int64).min // 4
+"""head of an empty row"""
+WORDS = 2
+"""64-bit words per bucket for distinct-value sketches (128-bit linear counting)"""
+
+Kind = Literal["events", "media", "flagged", "conversations", "contacts"]
+COUNT_KINDS: frozenset[str] = frozenset({"events", "media", "flagged"})
+DISTINCT_KINDS: frozenset[str] = frozenset({"conversations", "contacts"})
+KINDS: tuple[str, ...] = ("events", "media", "flagged", "conversations", "contacts")
+
+I64 = npt.NDArray[np.int64]
+U32 = npt.NDArray[np.uint32]
+U64 = npt.NDArray[np.uint64]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class WindowSpec:
+    """One counter: what it counts and over how many seconds (a multiple of 10)."""
+
+    kind: str
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown counter {self.kind!r} (one of {', '.join(KINDS)})")
+        if self.seconds < BUCKETS or self.seconds % BUCKETS:
+            raise ValueError(f"window of {self.seconds}s: must be a positive multiple of 10s")
+
+    @property
+    def width(self) -> int:
+        """seconds per bucket"""
+        return self.seconds // BUCKETS
+
+    @property
+    def distinct(self) -> bool:
+        return self.kind in DISTINCT_KINDS
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}@{self.seconds}"
+
+
+def estimate_distinct(bits: U64) -> npt.NDArray[np.int64]:
+    """Linear counting over (n, WORDS) bitmaps: -m ln(zeros/m), rounded (exact while small)."""
+    m = 64 * bits.shape[-1]
+    ones = np.bitwise_count(bits).sum(axis=-1).astype(np.float64)
+    zeros = np.maximum(m - ones, 0.5)  # a full sketch saturates at m ln(2m)
+    out: npt.NDArray[np.int64] = np.rint(-m * np.log(zeros / m)).astype(np.int64)
+    return out
+
+
+def value_bits(value: str) -> tuple[int, int]:
+    """Which word and bit a distinct value sets (a stable hash: the same in every process)."""
+    h = int.from_bytes(_blake(value), "little")
+    return (h >> 6) % WORDS, h & 63
+
+
+def _blake(value: str) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+class Series:
+    """One `WindowSpec` for `capacity` slots: counts (n, RING) or bitmaps (n, RING, WORDS)."""
+
+    def __init__(self, spec: WindowSpec, capacity: int):
+        self.spec = spec
+        self.head: I64 = np.full(capacity, NONE, np.int64)
+        self.cells: npt.NDArray[np.uint32] | U64 = (
+            np.zeros((capacity, RING, WORDS), np.uint64)
+            if spec.distinct
+            else np.zeros((capacity, RING), np.uint32)
+        )
+
+    @property
+    def capacity(self) -> int:
+        return len(self.head)
+
+    def grow(self, capacity: int) -> None:
+        extra = capacity - self.capacity
+        self.head = np.concatenate([self.head, np.full(extra, NONE, np.int64)])
+        shape = (extra, *self.cells.shape[1:])
+        self.cells = np.concatenate([self.cells, np.zeros(shape, self.cells.dtype)])
+
+    def clear(self, slots: I64) -> None:
+        self.head[slots] = NONE
+        self.cells[slots] = 0
+
+    def bucket(self, seconds: I64) -> I64:
+        return seconds // self.spec.width
+
+    # -- reads and writes ----------------------------------------------------------------------
+
+    def update(
+        self, slots: I64, buckets: I64, amounts: npt.NDArray[np.uint32] | U64, *, write: bool = True
+    ) -> tuple[npt.NDArray[np.int64], int]:
+        """Per event (arrival order): add it, then read its window. Returns (values, late).
+
+        `amounts` are counts (n,) or bitmaps (n, WORDS). With `write=False` nothing is stored
+        (what the values would be: used by pure reads and tests).
+        """
+        n = len(slots)
+        if n == 0:
+            return np.zeros(0, np.int64), 0
+        order = np.argsort(slots, kind="stable")
+        s, b = slots[order], buckets[order]
+        same = s[1:] == s[:-1]
+        back = same & (b[1:] < b[:-1])
+        values = np.zeros(n, np.int64)
+        if back.any():
+            bad = np.unique(s[1:][back])
+            slow = np.isin(slots, bad)
+            fast = ~slow
+            idx_slow = np.nonzero(slow)[0]
+            values[idx_slow], late_slow = self._sequential(
+                slots[idx_slow], buckets[idx_slow], amounts[idx_slow], write
+            )
+            idx_fast = np.nonzero(fast)[0]
+        else:
+            idx_fast, late_slow = np.arange(n), 0
+        if len(idx_fast):
+            v, late = self._ordered(slots[idx_fast], buckets[idx_fast], amounts[idx_fast], write)
+            values[idx_fast] = v
+        else:
+            late = 0
+        return values, late + late_slow
+
+    def _window_mask(self, head0: I64, b: I64) -> npt.NDArray[np.bool_]:
+        """(n, RING): which ring positions of each row hold a bucket in (b - BUCKETS, b]."""
+        k = np.arange(RING, dtype=np.int64)
+        absb = head0[:, None] - ((head0[:, None] - k[None, :]) % RING)
+        inside: npt.NDArray[np.bool_] = (
+            (absb > (b - BUCKETS)[:, None]) & (absb <= b[:, None]) & (head0 != NONE)[:, None]
+        )
+        return inside
+
+    def _ordered(
+        self, slots: I64, buckets: I64, amounts: npt.NDArray[np.uint32] | U64, write: bool
+    ) -> tuple[npt.NDArray[np.int64], int]:
+        """Slots whose events are in time order within the batch: all vectorised."""
+        order = np.argsort(slots, kind="stable")
+        s, b = slots[order], buckets[order]
+        a = amounts[order]
+        head0 = self.head[s]
+        mask = self._window_mask(head0, b)
+        late_mask = (head0 != NONE) & (b <= head0 - RING)
+        lo_key = b.min() - BUCKETS - 1
+        span = int(b.max() - lo_key) + BUCKETS + 2
+        keys = s * span + (b - lo_key)
+        lo = np.searchsorted(keys, keys - (BUCKETS - 1), side="left")
+        j = np.arange(len(s))
+        if self.spec.distinct:
+            rows = self.cells[s]  # (n, RING, WORDS)
+            before = np.bitwise_or.reduce(np.where(mask[:, :, None], rows, 0), axis=1)
+            eff = np.where(late_mask[:, None], np.uint64(0), a)
+            inside = _range_or(eff, lo, j)
+            vals = estimate_distinct(before | inside)
+        else:
+            rows = self.cells[s]
+            before = (rows * mask).sum(axis=1, dtype=np.int64)
+            eff = np.where(late_mask, 0, a.astype(np.int64))
+            cum = np.concatenate([[0], np.cumsum(eff)])
+            vals = before + cum[j + 1] - cum[lo]
+        out = np.empty_like(vals)
+        out[order] = vals
+        if write:
+            self._write(s, b, a, head0)
+        return out, int(late_mask.sum())
+
+    def _write(self, s: I64, b: I64, a: npt.NDArray[np.uint32] | U64, head0: I64) -> None:
+        """Final state after the batch (same as adding one by one: see module docstring)."""
+        uniq, first = np.unique(s, return_index=True)
+        newhead = np.maximum(self.head[uniq], np.maximum.reduceat(b, first))
+        h0 = self.head[uniq]
+        k = np.arange(RING, dtype=np.int64)
+        absb = h0[:, None] - ((h0[:, None] - k[None, :]) % RING)
+        stale = (absb <= (newhead - RING)[:, None]) | (h0 == NONE)[:, None]
+        rows = self.cells[uniq]
+        rows[stale] = 0
+        self.cells[uniq] = rows
+        self.head[uniq] = newhead
+        nh = np.repeat(newhead, np.diff(np.append(first, len(s))))
+        keep = b > nh - RING
+        pos = b[keep] % RING
+        if self.spec.distinct:
+            np.bitwise_or.at(self.cells, (s[keep], pos), a[keep])
+        else:
+            np.add.at(self.cells, (s[keep], pos), a[keep].astype(np.uint32))
+
+    def _sequential(
+        self, slots: I64, buckets: I64, amounts: npt.NDArray[np.uint32] | U64, write: bool
+    ) -> tuple[npt.NDArray[np.int64], int]:
+        """The reference semantics, one event at a time (slots with out-of-order events)."""
+        rows: dict[int, tuple[int, npt.NDArray[np.uint32] | U64]] = {}
+        values = np.zeros(len(slots), np.int64)
+        late = 0
+        for i, (slot, bkt) in enumerate(zip(slots.tolist(), buckets.tolist(), strict=True)):
+            head, row = rows.get(slot) or (int(self.head[slot]), self.cells[slot].copy())
+            if head == NONE or bkt > head:
+                steps = RING if head == NONE else min(bkt - head, RING)
+                for x in range(bkt - steps + 1, bkt + 1):
+                    row[x % RING] = 0
+                head = bkt
+            if bkt > head - RING:
+                if self.spec.distinct:
+                    row[bkt % RING] |= amounts[i]
+                else:
+                    row[bkt % RING] += amounts[i]
+            else:
+                late += 1
+            lo, hi = max(bkt - BUCKETS + 1, head - RING + 1), min(bkt, head)
+            cells = [row[x % RING] for x in range(lo, hi + 1)]
+            if self.spec.distinct:
+                acc = np.zeros(WORDS, np.uint64)
+                for c in cells:
+                    acc |= c
+                values[i] = int(estimate_distinct(acc[None, :])[0])
+            else:
+                values[i] = int(sum(int(c) for c in cells))
+            rows[slot] = (head, row)
+        if write:
+            for slot, (head, row) in rows.items():
+                self.head[slot] = head
+                self.cells[slot] = row
+        return values, late
+
+    def read(self, slots: I64, buckets: I64) -> npt.NDArray[np.int64]:
+        """Window values at these times from what is stored (nothing added)."""
+        zeros = (
+            np.zeros((len(slots), WORDS), np.uint64)
+            if self.spec.distinct
+            else np.zeros(len(slots), np.uint32)
+        )
+        return self.update(slots, buckets, zeros, write=False)[0]
+
+
+def _range_or(bits: U64, lo: I64, hi: I64) -> U64:
+    """OR of bits[lo[j] : hi[j] + 1] for every j, with a sparse table (O(n log n), vectorised)."""
+    n = len(bits)
+    table = [bits]
+    step = 1
+    while step * 2 <= n:
+        prev = table[-1]
+        nxt = prev.copy()
+        nxt[: n - step] |= prev[step:]
+        table.append(nxt)
+        step *= 2
+    length = hi - lo + 1
+    level = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
+    out = np.zeros_like(bits)
+    for k in np.unique(level).tolist():
+        sel = level == k
+        t = table[k]
+        out[sel] = t[lo[sel]] | t[hi[sel] - (1 << k) + 1]
+    return out
+
+
+def log_bound(m: int = 64 * WORDS) -> float:
+    """The largest distinct count a sketch can report (for docs and tests)."""
+    return -m * math.log(0.5 / m)

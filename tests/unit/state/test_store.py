@@ -1,0 +1,113 @@
+"""Store: slots, TTL and hard-cap eviction, changelog records and restore."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from screener.state.codec import CodecError, decode
+from screener.state.partitions import PartitionStores
+from screener.state.store import Store
+from screener.state.windows import WindowSpec
+
+EVENTS = WindowSpec("events", 600)
+CONVS = WindowSpec("conversations", 600)
+
+
+def _count(store: Store, keys: list[str], secs: list[int]) -> list[int]:
+    t = np.array(secs, np.int64)
+    slots = store.slots(keys, t)
+    series = store.series[EVENTS]
+    return series.update(slots, series.bucket(t), np.ones(len(keys), np.uint32))[0].tolist()
+
+
+def test_keys_get_their_own_rows() -> None:
+    store = Store([EVENTS], capacity=64)
+    assert _count(store, ["a", "b", "a"], [0, 1, 2]) == [1, 1, 2]
+    assert len(store) == 2
+
+
+def test_ttl_drops_keys_whose_rings_are_all_stale() -> None:
+    store = Store([EVENTS], capacity=64)
+    _count(store, ["a", "b"], [0, 0])
+    assert store.ttl == 60 * 12
+    _count(store, ["b"], [720])
+    assert store.expire() == 0  # a was seen exactly one ring (ttl) ago: kept (conservative)
+    _count(store, ["b"], [721])
+    assert store.expire() == 1
+    assert "a" not in store.index and "b" in store.index
+
+
+def test_hard_cap_evicts_least_recently_seen() -> None:
+    store = Store([EVENTS], capacity=32, ttl_seconds=10**9)
+    for i in range(32):
+        _count(store, [f"u{i}"], [i])
+    assert len(store) == 32
+    _count(store, ["new"], [100])
+    assert len(store) == 32 - 2 + 1  # a sixteenth (2 keys) evicted: the two oldest
+    assert "u0" not in store.index and "u1" not in store.index and "u2" in store.index
+    assert store.stats.evictions == 2
+    assert _count(store, ["u0"], [101]) == [1]  # came back: starts again
+
+
+def test_memory_grows_with_keys_not_with_capacity() -> None:
+    small = Store([EVENTS], capacity=1_000_000)
+    assert small.memory_bytes() < 200_000
+
+
+def test_changelog_round_trip_continues_counts() -> None:
+    store = Store([EVENTS, CONVS], capacity=64)
+    _count(store, ["a", "a", "b"], [0, 30, 60])
+    records = store.changes()
+    assert sorted(k for k, _ in records) == [b"a", b"b"]
+    assert store.changes() == []  # drained
+    fresh = Store([EVENTS, CONVS], capacity=64)
+    assert fresh.restore(records) == 2
+    assert _count(fresh, ["a"], [90]) == [3]
+    assert _count(fresh, ["b"], [90]) == [2]
+
+
+def test_evictions_become_tombstones() -> None:
+    store = Store([EVENTS], capacity=64)
+    _count(store, ["a", "b"], [0, 0])
+    store.changes()
+    _count(store, ["b"], [10_000])
+    store.expire()
+    records = dict(store.changes())
+    assert records[b"a"] is None and records[b"b"] is not None
+    other = Store([EVENTS], capacity=64)
+    other.restore([(b"a", store_record(1)), (b"a", None)])
+    assert "a" not in other.index
+
+
+def store_record(count: int) -> bytes:
+    s = Store([EVENTS], capacity=16)
+    _count(s, ["x"] * count, [0] * count)
+    return dict(s.changes())[b"x"]  # type: ignore[return-value]
+
+
+def test_restore_into_another_layout_keeps_what_matches() -> None:
+    record = store_record(3)
+    other = Store([EVENTS, WindowSpec("media", 3600)], capacity=16)
+    other.restore([(b"x", record)])
+    assert _count(other, ["x"], [1]) == [4]
+
+
+@pytest.mark.parametrize(
+    "bad", [b"", b"XX" + b"\0" * 20, store_record(1)[:-3], store_record(1) + b"!"]
+)
+def test_damaged_records_are_refused(bad: bytes) -> None:
+    with pytest.raises(CodecError):
+        decode(bad)
+
+
+def test_partition_stores_drop_on_revoke_restore_on_assign() -> None:
+    stores = PartitionStores([EVENTS], capacity=1000)
+    p = ("chat.events", 0)
+    _count(stores.store(p), ["a", "a"], [0, 1])
+    log = stores.store(p).changes()
+    stores.revoke(p)
+    assert stores.size() == 0
+    restored = stores.assign(p, log)
+    assert _count(restored, ["a"], [2]) == [3]
+    assert stores.last_restore_seconds >= 0
