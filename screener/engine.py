@@ -8,15 +8,20 @@ evaluation (rules that need no evidence, e.g. `len(media) > 3`, run for every ev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
+
+import numpy as np
 
 from screener.events import Event, text_event
 from screener.match.detectors import detect
 from screener.match.lexicon import Hit
 from screener.rules.condition import Reference, ReferenceKind, Signals
 from screener.rules.pack import CompiledRule, RulePack
+from screener.state.behaviour import CONTACT_DETECTORS, BehaviourView, Prepared, Updates
 from screener.text.views import BatchText
 from screener.verdict import ACTION_RANK, Action, Finding, Match, Verdict, Verdicts
 
@@ -47,7 +52,37 @@ _KINDS: tuple[ReferenceKind, ...] = tuple(_FIELD)
 
 
 def _quote(refs: Iterable[Reference]) -> Quote:
-    return tuple(sorted(((_FIELD[r.kind], r.key) for r in refs), key=repr))
+    """Evidence with matches to quote (signals, gates and banks have none)."""
+    return tuple(sorted(((_FIELD[r.kind], r.key) for r in refs if r.kind in _FIELD), key=repr))
+
+
+ESCALATION_RULE = "behaviour.escalation"
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    ">": np.greater, ">=": np.greater_equal, "==": np.equal, "<": np.less, "<=": np.less_equal,
+    "!=": np.not_equal,
+}  # fmt: skip
+_GATE = re.compile(r"^(?P<name>[a-z_.]+@\d+)(?P<op>>=|<=|==|!=|>|<)(?P<value>-?[\d.]+)$")
+
+
+def _gates(pack: RulePack) -> tuple[tuple[str, str, Callable[[Any, Any], Any], float], ...]:
+    keys = {
+        str(ref.key) for rule in pack.rules for clause in rule.requires for ref in clause
+        if ref.kind == "gate"
+    }  # fmt: skip
+    out = []
+    for key in sorted(keys):
+        m = _GATE.match(key)
+        assert m is not None, key
+        out.append((f"gate:{key}", m["name"], _OPS[m["op"]], float(m["value"])))
+    return tuple(out)
+
+
+def _contacts(evidence: _Evidence) -> dict[int, list[str]]:
+    """Contact details found per message (for `user.distinct_contacts`)."""
+    return {
+        i: [h.term for name, hits in found.items() if name in CONTACT_DETECTORS for h in hits]
+        for i, found in evidence.detectors.items()
+    }
 
 
 class Engine:
@@ -62,10 +97,21 @@ class Engine:
             r: (self._action(_floor(r), r.score), (r.category,)) for r in pack.rules
         }
         """a rule firing alone: its verdict's action and categories, worked out once."""
+        self._gates = _gates(pack)
+        """(flag key, signal, compare, threshold) for each signal-over-threshold rules use."""
 
-    def screen(self, events: Sequence[Event], state: object | None = None) -> Verdicts:
-        """One verdict per event, in order. `state` is reserved for per-account signals."""
-        del state
+    def screen(self, events: Sequence[Event], state: BehaviourView | None = None) -> Verdicts:
+        """One verdict per event, in order (see `screen_stateful` for `state`)."""
+        return self.screen_stateful(events, state)[0]
+
+    def screen_stateful(
+        self, events: Sequence[Event], state: BehaviourView | None
+    ) -> tuple[Verdicts, Updates | None]:
+        """Verdicts, and the state updates they imply (None without state or signals).
+
+        `state` is read, never written: the caller hands the updates to the state's owner
+        (`BehaviourState.apply`), so the same batch screened twice gives the same verdicts.
+        """
         limit = self.max_text_chars
         texts = list(map(_TEXT, events))
         long = [i for i, t in enumerate(texts) if len(t) > limit] if texts and max(
@@ -74,10 +120,20 @@ class Engine:
             texts[i] = texts[i][:limit]
         batch = BatchText.build(self.pack.folding, texts)
         evidence = self._evidence(batch)
+        prepared = None
+        flags: dict[int, dict[str, Any]] = {}
+        messages = evidence.messages()
+        if state is not None and self.pack.behaviour:
+            prepared = state.prepare(events, batch, _contacts(evidence))
+            flags = self._flags(prepared)
+            messages |= set(flags)
         decided: dict[int, Verdict] = {}
-        for i in sorted(evidence.messages()) if not self._always else range(len(events)):
+        for i in sorted(messages) if not self._always else range(len(events)):
             event = events[i]
             signals = _signals(event, i, evidence)
+            if prepared is not None:
+                signals.behaviour = {k: int(v[i]) for k, v in prepared.values.items()}
+                signals.behaviour.update(flags.get(i, ()))
             plan = self._plan(signals) if not signals.empty() else self._always
             fired = [
                 (rule, refs) for rule, refs in plan
@@ -85,13 +141,59 @@ class Engine:
             ]  # fmt: skip
             if fired:
                 decided[i] = self._verdict(event.id, texts[i], fired, signals)
+        updates = None
+        if prepared is not None:
+            if self.pack.behaviour.escalate_after:
+                self._escalate(events, decided, prepared)
+            flagged = np.zeros(len(events), bool)
+            flagged[[i for i, v in decided.items() if v.flagged]] = True
+            updates = Updates(prepared, flagged)
         for i in long:
             if i not in decided:
                 decided[i] = Verdict(events[i].id, self.pack.version)
             decided[i].truncated = True
         if long:
             decided = dict(sorted(decided.items()))
-        return Verdicts(list(map(_ID, events)), self.pack.version, decided)
+        return Verdicts(list(map(_ID, events)), self.pack.version, decided), updates
+
+    def _flags(self, prepared: Prepared) -> dict[int, dict[str, Any]]:
+        """Per message, the gates that hold (`gate:user.events@600>200`) and the banks its
+        media match (`bank:known_bad`): vectorised over the batch, so a message no signal
+        lifts over any rule's threshold costs nothing more."""
+        out: dict[int, dict[str, Any]] = {}
+        for key, name, compare, value in self._gates:
+            values = prepared.values.get(name)
+            if values is None:
+                continue
+            for i in np.nonzero(compare(values, value))[0].tolist():
+                out.setdefault(i, {})[key] = True
+        for name, hits in prepared.banks.items():
+            for i, hit in enumerate(hits):
+                if hit:
+                    out.setdefault(i, {})[f"bank:{name}"] = True
+        return out
+
+    def _escalate(
+        self, events: Sequence[Event], decided: dict[int, Verdict], prepared: Prepared
+    ) -> None:
+        """A user's Nth flagged message within the window (earlier batches and this one)
+        gets the next action up, with a finding that says why."""
+        needs = self.pack.behaviour
+        before = prepared.flagged_before
+        assert before is not None
+        seen: dict[str, list[int]] = {}
+        for i in sorted(decided):
+            verdict = decided[i]
+            if not verdict.flagged:
+                continue
+            user, t = events[i].user.id, int(prepared.seconds[i])
+            earlier = seen.setdefault(user, [])
+            inside = sum(1 for e in earlier if t - needs.escalate_window < e <= t)
+            earlier.append(t)
+            if before[i] + inside + 1 >= needs.escalate_after and verdict.action != "block":
+                verdict.action = "block" if verdict.action == "review" else "review"
+                finding = Finding(ESCALATION_RULE, verdict.category or "", 0.0, ())
+                verdict.findings = (*verdict.findings, finding)
 
     def _plan(self, s: Signals) -> _Plan:
         """The rules worth evaluating for this message, in pack order, each with the evidence
@@ -102,19 +204,24 @@ class Engine:
         (which lexicons, tags, detectors, regexes): a feed shows few distinct shapes, so this
         is one dict look-up per message.
         """
+        lifted = (
+            tuple(k for k in s.behaviour if k.startswith(("gate:", "bank:"))) if s.behaviour else ()
+        )
         shape: tuple[tuple[str | int, ...], ...] = (
             tuple(s.lexicons),
             tuple(s.tags),
             tuple(s.detectors),
             tuple(s.regexes),
+            lifted,
         )
         plan = self._plans.get(shape)
         if plan is None:
             present = {
                 Reference(kind, key)
-                for kind, keys in zip(_KINDS, shape, strict=True)
+                for kind, keys in zip(_KINDS, shape[:4], strict=True)
                 for key in keys
             }  # fmt: skip
+            present |= {Reference(str(k)[:4], str(k)[5:]) for k in lifted}  # type: ignore[arg-type]
             plan = tuple(
                 (rule, _quote(rule.references & present))
                 for rule in self.pack.rules

@@ -241,6 +241,9 @@ def requirements(node: Node, scope: Scope) -> Clauses:
     if node.op == "cmp":
         op, left, right = node.args
         if left.op == "call" and right.op == "const" and _positive(op, right.args[0]):
+            bound = Compiler(scope).bind(left)
+            if bound.gate is not None:  # a signal over a threshold: evidence only when it is
+                return frozenset({frozenset({bound.gate(op, right.args[0])})})
             return requirements(left, scope)
         return none
     if node.op == "and":

@@ -29,9 +29,12 @@ class Signals:
     tags: dict[str, list[Hit]] = field(default_factory=dict)
     detectors: dict[str, list[Hit]] = field(default_factory=dict)
     regexes: dict[int, list[Hit]] = field(default_factory=dict)
+    behaviour: dict[str, Any] | None = None
+    """signal values from the partition's state (`user.events@600` → 57), gates that hold
+    (`user.events@600>200` → True) and bank matches (`bank:known_bad` → True)."""
 
     def empty(self) -> bool:
-        return not (self.lexicons or self.detectors or self.regexes)
+        return not (self.lexicons or self.detectors or self.regexes or self.behaviour)
 
 
 Evaluator = Callable[[Signals], Any]
@@ -40,13 +43,15 @@ Evaluator = Callable[[Signals], Any]
 
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<num>\d+(?:\.\d+)?)
+        (?P<dur>\d{1,7}[smhd](?![A-Za-z0-9_]))
+      | (?P<num>\d+(?:\.\d+)?)
       | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
       | (?P<op>==|!=|<=|>=|<|>|\(|\)|\[|\]|,)
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
     )""",
     re.VERBOSE,
 )
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
 COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
@@ -169,6 +174,8 @@ class _Parser:
 
     def value(self) -> Node:
         tok = self.take()
+        if tok.kind == "dur":  # 10m → 600: a window length in seconds (behaviour signals)
+            return Node("const", (int(tok.text[:-1]) * _SECONDS[tok.text[-1]],), tok.pos)
         if tok.kind == "num":
             if len(tok.text.replace(".", "")) > MAX_NUMBER_DIGITS:
                 raise ConditionError(f"number of more than {MAX_NUMBER_DIGITS} digits at "
@@ -233,7 +240,8 @@ def parse(source: str) -> Node:
 
 # --- names a condition resolves against ---------------------------------------------------
 
-ReferenceKind = Literal["lexicon", "tag", "detector", "regex"]
+ReferenceKind = Literal["lexicon", "tag", "detector", "regex", "signal", "gate", "bank"]
+"""signal: a windowed value from state; gate: a signal over a threshold; bank: a hash bank."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +252,7 @@ class Scope:
     regexes: Mapping[str, int]
     macros: Mapping[str, Node]
     tags: frozenset[str]
+    banks: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,9 @@ class Bound:
     """evidence the call looks at: its matches are quoted in the rule's finding."""
     evidence: bool = False
     """the value is false/0 unless one of `references` is in the message (see `requirements`)."""
+    gate: Callable[[str, float], Reference] | None = None
+    """for a signal compared with a constant (`user.events(10m) > 200`): the evidence that
+    says the comparison holds, computed per batch, so the engine skips the rule otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,65 @@ def _media_type(call: Call) -> Bound:
     return Bound(lambda s: sum(1 for m in s.event.media if m.type == kind), NUMBER)
 
 
+# --- behaviour: per-user windows, campaigns, hash banks (values from `screener.state`) ------
+
+MAX_WINDOW_SECONDS = 7 * 86400
+
+
+def _window(call: Call, kind: str) -> Bound:
+    """`user.events(10m)`: the value the state computed for this event (see `screener.state`)."""
+    from screener.state.behaviour import signal_name
+    from screener.state.windows import WindowSpec
+
+    if len(call.args) != 1 or call.args[0].op != "const" or isinstance(call.args[0].args[0], bool) \
+            or not isinstance(call.args[0].args[0], int):  # fmt: skip
+        call.fail(f"{call.name}() takes a window length such as 10m or 1h")
+    seconds = int(call.args[0].args[0])
+    if not 10 <= seconds <= MAX_WINDOW_SECONDS or seconds % 10:
+        call.fail(f"{call.name}(): a window is a multiple of 10s up to 7d, not {seconds}s")
+    name = signal_name(WindowSpec(kind, seconds))
+    ref = Reference("signal", name)
+
+    def gate(op: str, value: float) -> Reference:
+        return Reference("gate", f"{name}{op}{value}")
+
+    def read(s: Signals) -> int:
+        return int(s.behaviour.get(name, 0)) if s.behaviour else 0
+
+    return Bound(read, NUMBER, frozenset({ref}), evidence=True, gate=gate)
+
+
+def _bank(call: Call) -> Bound:
+    name = call.name_arg()
+    if name not in call.scope.banks:
+        call.fail(f"undefined bank {name!r}")
+    ref = Reference("bank", name)
+    key = f"bank:{name}"
+    return Bound(lambda s: bool(s.behaviour and s.behaviour.get(key)), BOOL, frozenset({ref}),
+                 evidence=True)  # fmt: skip
+
+
+def _windowed(kind: str) -> Callable[[Call], Bound]:
+    return lambda call: _window(call, kind)
+
+
+BEHAVIOUR: tuple[ConditionFunction, ...] = (
+    ConditionFunction("user.events", "user.events(WINDOW)", _windowed("events")),
+    ConditionFunction("user.media", "user.media(WINDOW)", _windowed("media")),
+    ConditionFunction("user.flagged", "user.flagged(WINDOW)", _windowed("flagged")),
+    ConditionFunction(
+        "user.distinct_conversations",
+        "user.distinct_conversations(WINDOW)",
+        _windowed("conversations"),
+    ),
+    ConditionFunction(
+        "user.distinct_contacts", "user.distinct_contacts(WINDOW)", _windowed("contacts")
+    ),
+    ConditionFunction("text.copies", "text.copies(WINDOW)", _windowed("copies")),
+    ConditionFunction("text.senders", "text.senders(WINDOW)", _windowed("senders")),
+    ConditionFunction("bank", "bank(BANK)", _bank),
+)
+
 ENTRIES: tuple[ConditionFunction, ...] = (
     ConditionFunction("hit", "hit(LEXICON)", _hit),
     ConditionFunction("count", "count(LEXICON)", _count),
@@ -182,6 +244,7 @@ ENTRIES: tuple[ConditionFunction, ...] = (
     ConditionFunction("re", "re(REGEX)", _re),
     ConditionFunction("len", "len(FIELD)", _len),
     ConditionFunction("media_type", "media_type(TYPE)", _media_type),
+    *BEHAVIOUR,
 )
 
 FUNCTIONS: Mapping[str, ConditionFunction] = MappingProxyType({f.name: f for f in ENTRIES})

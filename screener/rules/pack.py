@@ -11,7 +11,7 @@ import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 from screener.artefacts import ArtefactCache
+from screener.banks.bank import BankError, HashBank, load_bank
 from screener.match.lexicon import (
     LexiconMatcher,
     Term,
@@ -35,6 +36,8 @@ from screener.rules.condition import ConditionError, Evaluator, Node, Reference,
 from screener.rules.files import allow_external_default, confined, read_text
 from screener.rules.source import PackError, PathKey, SourceFile, read_source
 from screener.rules.spec import ExamplesSpec, LexiconSpec, PackSpec, RegexSpec, TermSpec, Thresholds
+from screener.state.behaviour import Needs
+from screener.state.windows import WindowSpec
 from screener.text.folding import Folding, build_folding
 from screener.verdict import Action
 
@@ -75,6 +78,8 @@ class RulePack:
     disabled: tuple[str, ...]
     thresholds: Thresholds
     files: tuple[Path, ...]
+    behaviour: Needs = field(default_factory=Needs)
+    """windows, banks and escalation the rules read from per-partition state."""
 
     @property
     def term_count(self) -> int:
@@ -193,7 +198,8 @@ class _Builder:
             regex_index = {name: entry.index for name, entry in regexes.items()}
             tags = frozenset(t for term in terms for t in term.tags)
             macros = self._macros(specs)
-            scope = Scope(lexicon_index, regex_index, macros, tags)
+            banks = self._banks(specs, digest)
+            scope = Scope(lexicon_index, regex_index, macros, tags, frozenset(banks))
             self._check_macros(specs, scope)
             rules, disabled = self._rules(specs, scope)
         with self.phase("lexicons"):
@@ -221,7 +227,47 @@ class _Builder:
             disabled=tuple(disabled),
             thresholds=thresholds or Thresholds(),
             files=tuple(s.path for s in self.sources),
+            behaviour=self._needs(specs, used, banks),
         )
+
+    # -- behaviour: banks, windows, escalation -------------------------------------------------
+
+    def _banks(self, specs: list[tuple[SourceFile, PackSpec]], digest: list[Any]
+               ) -> dict[str, HashBank]:  # fmt: skip
+        banks: dict[str, HashBank] = {}
+        for source, spec in specs:
+            for name, bank in spec.banks.items():
+                where = source.where(("banks", name, "file"))
+                if name in banks:
+                    self.fail(source, ("banks", name), f"bank {name!r} is defined twice")
+                    continue
+                try:
+                    path = confined(source.path.parent, bank.file, where,
+                                    allow_external=self.allow_external)  # fmt: skip
+                    banks[name] = load_bank(path, name=name, distance=bank.distance)
+                except PackError as exc:
+                    self.problems.extend(exc.problems)
+                except BankError as exc:
+                    self.problems.append(f"{where}: {exc}")
+                else:
+                    digest.append(["bank", name, bank.distance, sorted(banks[name].pdq_hex),
+                                   sorted(k.hex() for k in banks[name].sha256)])  # fmt: skip
+        return banks
+
+    def _needs(self, specs: list[tuple[SourceFile, PackSpec]], used: set[Reference],
+               banks: dict[str, HashBank]) -> Needs:  # fmt: skip
+        windows: set[WindowSpec] = set()
+        for ref in used:
+            if ref.kind == "signal":
+                scope_kind, _, window = str(ref.key).partition("@")
+                kind = scope_kind.split(".", 1)[1]
+                windows.add(WindowSpec(kind, int(window)))
+        escalation = next((spec.escalation for _, spec in specs if spec.escalation), None)
+        if escalation is None:
+            return Needs(frozenset(windows), banks)
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[escalation.window[-1]]
+        seconds = int(escalation.window[:-1]) * unit
+        return Needs(frozenset(windows), banks, escalation.flagged, seconds)
 
     def _lexicons(
         self, specs: list[tuple[SourceFile, PackSpec]]

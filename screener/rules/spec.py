@@ -78,6 +78,21 @@ class Thresholds(_Spec):
     block: float = Field(default=15.0, strict=False, allow_inf_nan=False)
 
 
+class BankSpec(_Spec):
+    """A known-bad media hash bank file (`kind:hex` lines; see `screener.banks.bank`)."""
+
+    file: NonEmpty
+    distance: int = Field(default=31, ge=0, le=64)
+    description: str | None = None
+
+
+class EscalationSpec(_Spec):
+    """A user's `flagged`-th flagged message within `window` gets the next action up."""
+
+    flagged: int = Field(ge=2, le=1000)
+    window: Annotated[str, StringConstraints(pattern=r"^\d{1,5}[smhd]$")] = "1h"
+
+
 class PackSpec(_Spec):
     """One YAML file."""
 
@@ -89,3 +104,5 @@ class PackSpec(_Spec):
     rules: list[RuleSpec] = Field(default_factory=list)
     allow: list[NonEmpty] = Field(default_factory=list)
     thresholds: Thresholds | None = None
+    banks: dict[Name, BankSpec] = Field(default_factory=dict)
+    escalation: EscalationSpec | None = None

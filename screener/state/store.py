@@ -56,6 +56,7 @@ class Store:
         self.stats = StoreStats()
         self._dirty: set[int] = set()
         self._gone: set[Key] = set()
+        self._batches = 0
 
     def __len__(self) -> int:
         return len(self.index)
@@ -118,6 +119,12 @@ class Store:
         old = used[self.last[used] < limit]
         self._drop(old)
         return len(old)
+
+    def expire_sometimes(self, every: int = 64) -> None:
+        """`expire` once every `every` batches: a sweep reads every key's last-seen time."""
+        self._batches += 1
+        if self._batches % every == 0:
+            self.expire()
 
     def _evict_oldest(self, count: int) -> None:
         used = np.fromiter(self.index.values(), np.int64, len(self.index))

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from screener.engine import Engine
 from screener.events import MAX_RECORD_BYTES, Event, ParseError, parse_event, text_event
+from screener.state.behaviour import BehaviourState
 from screener.verdict import Verdict
 
 BATCH_LINES = 1024
@@ -45,14 +46,21 @@ def _decode(raw: bytes | None, lineno: int, as_text: bool) -> Event | ParseError
 
 
 def scan(engine: Engine, streams: Iterable[BinaryIO], as_text: bool = False) -> Iterator[Verdict]:
-    """Verdicts in input order; blank lines are skipped, bad lines become error verdicts."""
+    """Verdicts in input order; blank lines are skipped, bad lines become error verdicts.
+
+    Behaviour state (per-user windows, campaigns) is kept across the whole input by the same
+    `BehaviourState` the service keeps per partition, so offline and online verdicts agree."""
     version = engine.pack.version
+    state = BehaviourState(engine.pack.behaviour) if engine.pack.behaviour else None
     lineno = 0
     pending: list[tuple[int, Event | ParseError]] = []
 
     def flush() -> list[Verdict]:
         events = [item for _, item in pending if not isinstance(item, ParseError)]
-        screened = iter(engine.screen(events))
+        verdicts, updates = engine.screen_stateful(events, state)
+        if state is not None and updates is not None:
+            state.apply(updates)
+        screened = iter(verdicts)
         out = []
         for n, item in pending:
             if isinstance(item, ParseError):

@@ -1,0 +1,1 @@
+"""Campaigns: near-duplicate texts (the same advert with small edits) recognised across senders."""

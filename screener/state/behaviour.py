@@ -1,0 +1,255 @@
+"""What the engine reads of a partition's state for one batch, and what it writes back.
+
+`BehaviourState` owns a partition's stores (users; campaign signatures). For a batch,
+`prepare` computes every signal a pack uses, per event, in arrival order (each event counts
+itself and the batch's earlier events, exactly as if screened one by one) WITHOUT storing
+anything; the engine decides verdicts from them and hands back `Updates` (the batch's events
+plus which of them were flagged), which `apply` stores and records for the changelog. So the
+engine stays a pure function of (events, pack, state view), and `scan` and the service share
+this code: offline and online verdicts agree.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from screener.banks.bank import HashBank
+from screener.campaigns import signatures
+from screener.state.store import DEFAULT_CAPACITY, Store
+from screener.state.windows import I64, WORDS, WindowSpec, bits_of
+from screener.text.views import BatchText
+
+USER_KINDS = frozenset({"events", "media", "flagged", "conversations", "contacts"})
+TEXT_KINDS = frozenset({"copies", "senders"})
+CONTACT_DETECTORS = frozenset({"phone", "wechat_id", "qq", "url", "email"})
+
+
+def signal_name(spec: WindowSpec) -> str:
+    """`user.events(10m)` → "user.events@600"; `text.copies(1h)` → "text.copies@3600"."""
+    scope = "text" if spec.kind in TEXT_KINDS else "user"
+    return f"{scope}.{spec.kind}@{spec.seconds}"
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a pack's rules read: the windows, the banks, and the escalation setting."""
+
+    windows: frozenset[WindowSpec] = frozenset()
+    banks: Mapping[str, HashBank] = field(default_factory=dict)
+    escalate_after: int = 0
+    """a user's Nth flagged message within `escalate_window` raises its action (0: never)"""
+    escalate_window: int = 3600
+
+    def __bool__(self) -> bool:
+        return bool(self.windows or self.banks or self.escalate_after)
+
+    def user_specs(self) -> set[WindowSpec]:
+        specs = {w for w in self.windows if w.kind in USER_KINDS}
+        if self.escalate_after:
+            specs.add(WindowSpec("flagged", self.escalate_window))
+        return specs
+
+
+def event_seconds(events: Sequence[object]) -> I64:
+    """Event time in whole seconds (`ts` is a datetime or epoch milliseconds)."""
+    out = np.empty(len(events), np.int64)
+    for i, e in enumerate(events):
+        ts = e.ts  # type: ignore[attr-defined]
+        out[i] = int(ts.timestamp()) if isinstance(ts, datetime) else int(ts) // 1000
+    return out
+
+
+@dataclass
+class Prepared:
+    """Per-event signal values for one batch, and what storing the batch will take."""
+
+    values: dict[str, npt.NDArray[np.int64]]
+    banks: dict[str, list[bool]]
+    flagged_before: npt.NDArray[np.int64] | None
+    user_slots: I64
+    seconds: I64
+    writes: list[tuple[WindowSpec, I64, I64, np.ndarray]]
+    text_keys: int = 0
+
+
+@dataclass
+class Updates:
+    """What the engine returns for the state to store: the batch, and its flagged events."""
+
+    prepared: Prepared
+    flagged: npt.NDArray[np.bool_]
+
+
+class BehaviourView(Protocol):
+    """What the engine may do with state: read a batch's signal values."""
+
+    def prepare(
+        self, events: Sequence[Any], batch: BatchText, contacts: Mapping[int, list[str]]
+    ) -> Prepared: ...
+
+
+class BehaviourState:
+    """One partition's behaviour state (one owner; not thread-safe)."""
+
+    def __init__(self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY):
+        self.needs = needs
+        self.users = Store(needs.user_specs(), capacity=capacity)
+        text = {w for w in needs.windows if w.kind in TEXT_KINDS}
+        self.texts = Store(text, capacity=capacity) if text else None
+        self.flagged_spec = (
+            WindowSpec("flagged", needs.escalate_window) if needs.escalate_after else None
+        )
+
+    # -- read ------------------------------------------------------------------------------------
+
+    def prepare(
+        self, events: Sequence[object], batch: BatchText, contacts: Mapping[int, list[str]]
+    ) -> Prepared:
+        """Every signal's value for every event (nothing stored yet: see `apply`)."""
+        secs = event_seconds(events)
+        users = [e.user.id for e in events]  # type: ignore[attr-defined]
+        slots = self.users.slots(users, secs)
+        values: dict[str, npt.NDArray[np.int64]] = {}
+        writes: list[tuple[WindowSpec, I64, I64, np.ndarray]] = []
+        for spec, series in self.users.series.items():
+            b = series.bucket(secs)
+            if spec.kind == "flagged":
+                continue
+            amounts = self._amounts(spec, events, contacts)
+            values[signal_name(spec)] = series.update(slots, b, amounts, write=False)[0]
+            writes.append((spec, slots, b, amounts))
+        flagged_before = None
+        if self.flagged_spec is not None:
+            fs = self.users.series[self.flagged_spec]
+            flagged_before = fs.read(slots, fs.bucket(secs))
+            if signal_name(self.flagged_spec) not in values:
+                values[signal_name(self.flagged_spec)] = flagged_before
+        for spec in self.users.specs:
+            if spec.kind == "flagged" and spec != self.flagged_spec:
+                fs = self.users.series[spec]
+                values[signal_name(spec)] = fs.read(slots, fs.bucket(secs))
+        if self.texts is not None:
+            self._campaigns(events, batch, secs, users, values, writes)
+        banks = {name: _bank_hits(bank, events) for name, bank in self.needs.banks.items()}
+        return Prepared(values, banks, flagged_before, slots, secs, writes)
+
+    def _amounts(
+        self, spec: WindowSpec, events: Sequence[object], contacts: Mapping[int, list[str]]
+    ) -> np.ndarray:
+        n = len(events)
+        if spec.kind == "events":
+            return np.ones(n, np.uint32)
+        if spec.kind == "media":
+            return np.fromiter((len(e.media) for e in events), np.uint32, n)  # type: ignore[attr-defined]
+        if spec.kind == "conversations":
+            ids = []
+            for e in events:
+                conv = getattr(e, "conversation", None)
+                ids.append([conv.id] if conv is not None and conv.id else [])
+            return bits_of(ids)
+        return bits_of([contacts.get(i, []) for i in range(n)])  # contacts
+
+    def _campaigns(
+        self,
+        events: Sequence[object],
+        batch: BatchText,
+        secs: I64,
+        users: list[str],
+        values: dict[str, npt.NDArray[np.int64]],
+        writes: list[tuple[WindowSpec, I64, I64, np.ndarray]],
+    ) -> None:
+        assert self.texts is not None
+        n = len(events)
+        codes = batch.codes("compact")
+        starts = batch.message_starts("compact")
+        ends = np.append(starts[1:], len(codes))
+        h, owner = signatures.shingles(codes, starts, ends)
+        keys, has = signatures.minhash_bands(h, owner, n)
+        which = np.nonzero(has)[0]
+        for spec in self.texts.specs:
+            values[signal_name(spec)] = np.zeros(n, np.int64)
+        if not len(which):
+            return
+        band_keys = keys[which].ravel()  # message-major: (message, band) pairs
+        msg = np.repeat(which, signatures.BANDS)
+        str_keys = [f"{k:016x}" for k in band_keys.tolist()]
+        t = secs[msg]
+        slots = self.texts.slots(str_keys, t)
+        for spec, series in self.texts.series.items():
+            b = series.bucket(t)
+            if spec.kind == "copies":
+                amounts: np.ndarray = np.ones(len(msg), np.uint32)
+            else:
+                amounts = np.zeros((len(msg), WORDS), np.uint64)
+                for j, m in enumerate(msg.tolist()):
+                    h32 = zlib.crc32(users[m].encode("utf-8", "surrogatepass"))
+                    amounts[j, (h32 >> 6) % WORDS] = np.uint64(1 << (h32 & 63))
+            v = series.update(slots, b, amounts, write=False)[0]
+            best = v.reshape(-1, signatures.BANDS).max(axis=1)  # the band most seen
+            values[signal_name(spec)][which] = best
+            writes.append((spec, slots, b, amounts))
+
+    # -- write -----------------------------------------------------------------------------------
+
+    def apply(self, updates: Updates) -> None:
+        """Store the batch's events (and flagged marks): what the engine's verdicts imply."""
+        p = updates.prepared
+        for spec, slots, b, amounts in p.writes:
+            store = self.texts if spec.kind in TEXT_KINDS else self.users
+            assert store is not None
+            store.series[spec].write(slots, b, amounts)
+        flagged = np.nonzero(updates.flagged)[0]
+        if len(flagged):
+            for spec, series in self.users.series.items():
+                if spec.kind == "flagged":
+                    s = p.user_slots[flagged]
+                    series.write(s, series.bucket(p.seconds[flagged]), np.ones(len(s), np.uint32))
+        self.users.expire_sometimes()
+        if self.texts is not None:
+            self.texts.expire_sometimes()
+
+    def changes(self) -> list[tuple[bytes, bytes | None]]:
+        """Changelog records since the last call (user keys, then `#`-prefixed text keys)."""
+        out = self.users.changes()
+        if self.texts is not None:
+            out += [(b"#" + k, v) for k, v in self.texts.changes()]
+        return out
+
+    def restore(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:
+        self.users.restore([(k, v) for k, v in records if not k.startswith(b"#")])
+        if self.texts is not None:
+            self.texts.restore([(k[1:], v) for k, v in records if k.startswith(b"#")])
+
+    def size(self) -> int:
+        return len(self.users) + (len(self.texts) if self.texts is not None else 0)
+
+    def evictions(self) -> int:
+        ev = self.users.stats.evictions
+        return ev + (self.texts.stats.evictions if self.texts is not None else 0)
+
+
+def _bank_hits(bank: HashBank, events: Sequence[object]) -> list[bool]:
+    """Which events carry a medium whose SHA-256 or PDQ the bank holds."""
+    out = [False] * len(events)
+    sha: list[tuple[int, str]] = []
+    pdq: list[tuple[int, str]] = []
+    for i, e in enumerate(events):
+        for m in e.media:  # type: ignore[attr-defined]
+            if m.sha256:
+                sha.append((i, m.sha256))
+            if m.pdq:
+                pdq.append((i, m.pdq))
+    if sha and bank.sha256:
+        for (i, _), hit in zip(sha, bank.match_sha256([h for _, h in sha]), strict=True):
+            out[i] = out[i] or hit is not None
+    if pdq and bank.index is not None:
+        for (i, _), hit in zip(pdq, bank.match_pdq([h for _, h in pdq]), strict=True):
+            out[i] = out[i] or hit is not None
+    return out
