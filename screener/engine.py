@@ -99,6 +99,8 @@ class Engine:
         """a rule firing alone: its verdict's action and categories, worked out once."""
         self._gates = _gates(pack)
         """(flag key, signal, compare, threshold) for each signal-over-threshold rules use."""
+        self._shadow = any(r.shadow for r in pack.rules)
+        """the pack has `mode: shadow` rules (without, verdicts skip the split below)."""
 
     def screen(self, events: Sequence[Event], state: BehaviourView | None = None) -> Verdicts:
         """One verdict per event, in order (see `screen_stateful` for `state`)."""
@@ -140,7 +142,8 @@ class Engine:
                 if rule.condition(signals) and not (rule.exceptions and _excepted(rule, signals))
             ]  # fmt: skip
             if fired:
-                decided[i] = self._verdict(event.id, texts[i], fired, signals)
+                make = self._shadowed if self._shadow else self._verdict
+                decided[i] = make(event.id, texts[i], fired, signals)
         updates = None
         if prepared is not None:
             if self.pack.behaviour.escalate_after:
@@ -278,6 +281,23 @@ class Engine:
         )
         action = self._action(floor, total)
         return Verdict(event_id, version, action, ranked[0], ranked, total, findings)
+
+    def _shadowed(
+        self, event_id: str, text: str, fired: Sequence[tuple[CompiledRule, Quote]], s: Signals
+    ) -> Verdict:
+        """The enforced rules decide the verdict; shadow rules' findings ride beside them."""
+        enforced = [f for f in fired if not f[0].shadow]
+        verdict = (
+            self._verdict(event_id, text, enforced, s)
+            if enforced
+            else Verdict(event_id, self.pack.version)
+        )
+        verdict.shadow = tuple(
+            Finding(rule.id, rule.category, rule.score, _matches(text, quote, s))
+            for rule, quote in fired
+            if rule.shadow
+        )
+        return verdict
 
     def _action(self, floor: int, total: float) -> Action:
         """Score → action by the pack's thresholds, never below a rule's own action."""

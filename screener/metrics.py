@@ -133,6 +133,10 @@ class Metrics:
             "screener_rule_hits", "Findings per rule (every rule that fired on an event).",
             ("rule",),
         )  # fmt: skip
+        self.shadow_hits = counter(
+            "screener_shadow_hits", "Findings of shadow rules (`mode: shadow`): evaluated and "
+            "recorded on audit verdicts, never acted on.", ("rule",),
+        )  # fmt: skip
         self.dlq = counter(
             "screener_dlq_records", "Records sent to the DLQ, by reason class.", ("reason",)
         )
@@ -199,8 +203,8 @@ class Metrics:
             "acknowledged (refreshed every second).", ("worker",),
         )  # fmt: skip
         self.rules_info = gauge(
-            "screener_rules_info", "1 for the rule pack version in use (content hash).",
-            ("version",), mode="livemax",
+            "screener_rules_info", "1 for the rule pack version each worker uses (content hash).",
+            ("worker", "version"), mode="livemax",
         )  # fmt: skip
         self.rules_loaded_at = gauge(
             "screener_rules_loaded_timestamp_seconds", "Unix time the rules in use were loaded.",
@@ -253,9 +257,10 @@ class Metrics:
                      reload: bool = False) -> None:  # fmt: skip
         previous = self._rules_version
         if previous is not None and previous != version:
-            self.rules_info.labels(previous).set(0)
-            self.rules_info.remove(previous)
-        self.rules_info.labels(version).set(1)
+            # 0 before removing: in multiprocess mode the files keep a removed label set
+            self.rules_info.labels(self.worker, previous).set(0)
+            self.rules_info.remove(self.worker, previous)
+        self.rules_info.labels(self.worker, version).set(1)
         self.rules_loaded_at.set(time.time() if loaded_at is None else loaded_at)
         self._rules_version = version
         if reload:
@@ -348,6 +353,9 @@ class Metrics:
             self._add(self._child(self.flagged, category or OTHER, action), count)
         for rule, count in rules.items():
             self._add(self._child(self.rule_hits, rule), count)
+        shadowed = [v.shadow for v in screened.verdicts.decided.values() if v.shadow]
+        for rule, count in Counter(map(_RULE, chain.from_iterable(shadowed))).items():
+            self._add(self._child(self.shadow_hits, rule), count)
         self._count_output(screened.outgoing)
 
         add = self._add
@@ -467,20 +475,21 @@ def readiness(registry: CollectorRegistry, workers: Iterable[int]) -> tuple[bool
     """Ready when rules are loaded, every expected worker runs with a connected consumer, the
     group gave these workers at least one partition, and every worker that has partitions
     gets its output acknowledged. With more workers than partitions the idle ones do not make
-    the service unready. Computed from the exposed samples, so it means the same with one
+    the service unready. The reason ends with the rules version each worker runs (after a
+    reload, which workers have it). Computed from the exposed samples, so it means the same with one
     worker or N (multiprocess) and agrees with what a scrape shows."""
     names = ("screener_worker_up", "screener_consumer_connected", "screener_worker_ready",
              "screener_assigned_partitions")  # fmt: skip
     values: dict[str, defaultdict[str, float]] = {name: defaultdict(float) for name in names}
-    rules = 0.0
+    versions: dict[str, str] = {}
     for metric in registry.collect():
         for sample in metric.samples:
             if sample.name in values:
                 values[sample.name][sample.labels.get("worker", "")] += sample.value
-            elif sample.name == "screener_rules_info":
-                rules = max(rules, sample.value)
+            elif sample.name == "screener_rules_info" and sample.value >= 1:
+                versions[sample.labels.get("worker", "")] = sample.labels.get("version", "?")
     up, connected, ready, assigned = (values[name] for name in names)
-    problems = [] if rules >= 1 else ["no rules loaded"]
+    problems = [] if versions else ["no rules loaded"]
     for w in map(str, workers):
         if up[w] < 1:
             problems.append(f"worker {w} not running")
@@ -490,7 +499,8 @@ def readiness(registry: CollectorRegistry, workers: Iterable[int]) -> tuple[bool
             problems.append(f"worker {w} not ready (output not acknowledged)")
     if sum(assigned.values()) < 1:
         problems.append("no partitions assigned")
-    return (not problems, "; ".join(problems) or "ready")
+    running = [f"worker {w} rules {v}" for w, v in sorted(versions.items())]
+    return (not problems, "; ".join([*(problems or ["ready"]), *running]))
 
 
 def serving_registry(metrics: Metrics) -> CollectorRegistry:

@@ -48,12 +48,16 @@ class Verdict:
     truncated: bool = False
     line: int | None = None
     """input line number, reported with errors from `screener scan`."""
+    shadow: tuple[Finding, ...] = ()
+    """findings of `mode: shadow` rules: recorded (audit verdicts, scan), never acted on."""
 
     @property
     def flagged(self) -> bool:
         return self.action != "allow"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, shadow: bool = True) -> dict[str, Any]:
+        """The contract's verdict object; `shadow` (only when a shadow rule fired) is left out
+        with `shadow=False`, as on the review topic, where shadow rules must not show."""
         out: dict[str, Any] = {
             "event_id": self.event_id,
             "flagged": self.flagged,
@@ -62,19 +66,10 @@ class Verdict:
             "categories": list(self.categories),
             "score": self.score,
             "rules_version": self.rules_version,
-            "findings": [
-                {
-                    "rule": f.rule,
-                    "category": f.category,
-                    "score": f.score,
-                    "matches": [
-                        {"text": m.text, "start": m.start, "end": m.end, "term": m.term}
-                        for m in f.matches
-                    ],
-                }
-                for f in self.findings
-            ],
+            "findings": _findings(self.findings),
         }
+        if shadow and self.shadow:
+            out["shadow"] = _findings(self.shadow)
         if self.error is not None:
             out["error"] = self.error
             out["line"] = self.line
@@ -84,6 +79,21 @@ class Verdict:
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())
+
+
+def _findings(findings: tuple[Finding, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "rule": f.rule,
+            "category": f.category,
+            "score": f.score,
+            "matches": [
+                {"text": m.text, "start": m.start, "end": m.end, "term": m.term}
+                for m in f.matches
+            ],
+        }
+        for f in findings
+    ]
 
 
 class Verdicts(Sequence[Verdict]):

@@ -20,8 +20,9 @@ class Outgoing:
 
 
 def review_item(verdict: Verdict, raw_event: bytes, topic: str) -> Outgoing:
-    """Verdict plus the original event, keyed by event id (a replayed duplicate is visible)."""
-    body = verdict.to_dict()
+    """Verdict plus the original event, keyed by event id (a replayed duplicate is visible).
+    Shadow findings stay off the review topic: a shadow rule must not reach moderators."""
+    body = verdict.to_dict(shadow=False)
     body["event"] = orjson.Fragment(raw_event)
     headers: Headers = [("screener-rules-version", verdict.rules_version.encode())]
     if verdict.category is not None:

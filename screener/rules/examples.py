@@ -106,7 +106,8 @@ def run_examples(pack: RulePack) -> list[ExampleResult]:
         if isinstance(event, ParseError):
             results.append(ExampleResult(rule_id, origin, expect, shown, False, event.detail))
             continue
-        fired = any(f.rule == rule_id for f in next(verdicts).findings)
+        verdict = next(verdicts)
+        fired = any(f.rule == rule_id for f in (*verdict.findings, *verdict.shadow))
         results.append(ExampleResult(rule_id, origin, expect, shown, fired))
     return results
 

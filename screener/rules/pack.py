@@ -62,6 +62,8 @@ class CompiledRule:
     origin: str
     """file:line where the rule is defined."""
     examples: ExamplesSpec | None
+    shadow: bool = False
+    """`mode: shadow`: its findings go to `Verdict.shadow`, never into the action."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -455,6 +457,7 @@ class _Builder:
                         condition=condition, exceptions=tuple(exceptions),
                         requires=requirements(tree, scope), references=references(tree, scope),
                         uses=frozenset(uses), origin=seen[rule.id], examples=rule.examples,
+                        shadow=(rule.mode or spec.mode) == "shadow",
                     )
                 )  # fmt: skip
         return rules, disabled

@@ -6,7 +6,7 @@ compiler, which knows the whole pack set.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -19,6 +19,9 @@ Category = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 MAX_SCORE = 1e9
 """Scores add up per category; anything near float's range is a mistake, not a weight."""
+Mode = Literal["enforce", "shadow"]
+"""`shadow`: the rule is evaluated and its hits recorded (audit verdicts, metrics), but it never
+changes an action or a review item: how a new rule is watched on live traffic before it acts."""
 
 
 class _Spec(BaseModel):
@@ -69,6 +72,8 @@ class RuleSpec(_Spec):
     exceptions: list[NonEmpty] = Field(default_factory=list)
     tags: list[Name] = Field(default_factory=list)
     enabled: bool = True
+    mode: Mode | None = None
+    """default: the file's `mode`."""
     description: str | None = None
     examples: ExamplesSpec | None = None
 
@@ -98,6 +103,8 @@ class PackSpec(_Spec):
 
     name: str | None = None
     description: str | None = None
+    mode: Mode = "enforce"
+    """the default for this file's rules (a rule's own `mode` wins)."""
     lexicons: dict[Name, LexiconSpec] = Field(default_factory=dict)
     regexes: dict[Name, NonEmpty | RegexSpec] = Field(default_factory=dict)
     macros: dict[Name, NonEmpty] = Field(default_factory=dict)

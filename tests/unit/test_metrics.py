@@ -172,8 +172,9 @@ def test_rules_info_keeps_one_version_and_counts_reloads() -> None:
     metrics.rules_loaded("sha256:old", 100.0)
     metrics.rules_loaded("sha256:new", 200.0, reload=True)
     metrics.rules_reload_failed()
-    assert r.get_sample_value("screener_rules_info", {"version": "sha256:old"}) is None
-    assert _value(r, "screener_rules_info", version="sha256:new") == 1
+    old = {"worker": "0", "version": "sha256:old"}
+    assert r.get_sample_value("screener_rules_info", old) is None
+    assert _value(r, "screener_rules_info", worker="0", version="sha256:new") == 1
     assert _value(r, "screener_rules_loaded_timestamp_seconds") == 200.0
     assert _value(r, "screener_rules_reloads_total", result="success") == 1
     assert _value(r, "screener_rules_reloads_total", result="failure") == 1
@@ -244,12 +245,12 @@ def test_readiness_needs_connection_partitions_rules_and_flowing_output() -> Non
     metrics.rules_loaded("sha256:x")
     metrics.connected(True)
     ok, why = readiness(r, [0])
-    assert not ok and why == "no partitions assigned"
+    assert not ok and why == "no partitions assigned; worker 0 rules sha256:x"
     metrics.assigned({TopicPartition("t", 0)})
     ok, why = readiness(r, [0])
     assert not ok and "output not acknowledged" in why
     metrics.ready_gauge.labels("0").set(1)
-    assert readiness(r, [0]) == (True, "ready")
+    assert readiness(r, [0]) == (True, "ready; worker 0 rules sha256:x")  # /readyz says which
     assert not readiness(r, [0, 1])[0]  # a second expected worker is missing
 
 
@@ -314,10 +315,13 @@ def test_multiprocess_merges_workers_and_forgets_dead_ones_gauges(tmp_path: Path
         assert _value(r, "screener_commits_total") == 2
         assert _value(r, "screener_worker_up", worker="0") == 1
         assert _value(r, "screener_worker_up", worker="1") == 1
-        assert _value(r, "screener_rules_info", version="sha256:v1") == 1  # livemax, not 2
+        for w in ("0", "1"):  # one series per worker, each 1 (livemax)
+            assert _value(r, "screener_rules_info", worker=w, version="sha256:v1") == 1
         assert _value(r, "screener_consumer_lag_records", topic="t", partition="1") == 20
         assert _value(r, "screener_worker_restarts_total") == 0
-        assert pool.readiness() == (True, "ready")
+        assert pool.readiness() == (
+            True, "ready; worker 0 rules sha256:v1; worker 1 rules sha256:v1"
+        )
 
         assert procs[1].stdin is not None
         procs[1].stdin.close()
@@ -332,7 +336,7 @@ def test_multiprocess_merges_workers_and_forgets_dead_ones_gauges(tmp_path: Path
         )
         assert _value(r, "screener_worker_restarts_total") == 1
         ok, why = pool.readiness()
-        assert not ok and why == "worker 1 not running"
+        assert not ok and why == "worker 1 not running; worker 0 rules sha256:v1"
     finally:
         for p in procs:
             if p.poll() is None:
