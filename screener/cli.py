@@ -138,12 +138,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import logging
     import os
 
-    from screener.pipeline.service import load_rules, run_worker, transactions_refused
+    from screener.pipeline.service import load_rules, rule_paths, run_worker, transactions_refused
     from screener.pipeline.supervisor import Supervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # A stop asked for while still starting up (nothing consumed yet) is a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # SIGHUP reloads rules once a worker runs; before that it must not end the process
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     settings = _settings(args)
     pack = load_rules(settings, default_packs())  # refuse bad packs before anything starts
     if settings.workers > 1:
@@ -155,7 +157,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             argv, settings.workers, shutdown_timeout_s=settings.shutdown_timeout_s + 5,
             metrics_port=settings.metrics_port,
         ).run()  # fmt: skip
-    return run_worker(settings, pack, int(os.environ.get("SCREENER_WORKER_INDEX", "0")))
+    index = int(os.environ.get("SCREENER_WORKER_INDEX", "0"))
+    return run_worker(settings, pack, index, rule_paths(settings, default_packs()))
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from screener.engine import Engine
@@ -17,6 +18,7 @@ from screener.pipeline.worker import (
     WorkerFenced,
     start_transactional_producer,
 )
+from screener.reload.wiring import Reloading
 from screener.rules import RulePack, load_packs
 from screener.runtime import tune_gc, young_threshold
 from screener.status_server import StatusServer
@@ -24,8 +26,12 @@ from screener.status_server import StatusServer
 log = logging.getLogger("screener.service")
 
 
+def rule_paths(settings: Settings, default: Path) -> list[Path]:
+    return [Path(p) for p in settings.rules] if settings.rules else [default]
+
+
 def load_rules(settings: Settings, default: Path) -> RulePack:
-    return load_packs([Path(p) for p in settings.rules] if settings.rules else [default])
+    return load_packs(rule_paths(settings, default))
 
 
 def install_event_loop() -> None:
@@ -37,7 +43,9 @@ def install_event_loop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def serve(settings: Settings, pack: RulePack, worker_index: int = 0) -> int:
+async def serve(
+    settings: Settings, pack: RulePack, worker_index: int = 0, rule_paths: Sequence[Path] = ()
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -49,16 +57,27 @@ async def serve(settings: Settings, pack: RulePack, worker_index: int = 0) -> in
         settings, Engine(pack, max_text_chars=settings.max_text_chars), worker_index=worker_index,
         metrics=metrics,
     )  # fmt: skip
-    log.info(
-        "worker %d: %s → %s (rules %s)", worker_index, ",".join(settings.input_topics),
-        settings.review_topic, pack.version,
-    )  # fmt: skip
+
+    def swap(new: RulePack) -> None:
+        # Called on the event loop, where a batch is screened synchronously in one go: the
+        # new engine takes effect from the next batch on, never within one.
+        worker.engine = Engine(new, max_text_chars=settings.max_text_chars)
+
+    reloading = Reloading(settings, pack, swap, rule_paths, metrics, worker_index)
+    loop.add_signal_handler(signal.SIGHUP, reloading.sighup)
     try:
+        await reloading.start()
+        log.info(
+            "worker %d: %s → %s (rules %s from %s)", worker_index,
+            ",".join(settings.input_topics), settings.review_topic, reloading.reloader.version,
+            settings.rules_source,
+        )  # fmt: skip
         await worker.run(stop)
     except (TransactionsUnsupported, WorkerFenced) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, TransactionsUnsupported) else 1
     finally:
+        await reloading.close()
         if server is not None:
             server.close()
     log.info("worker %d stopped: %d consumed, %d flagged, %d to DLQ", worker_index,
@@ -78,10 +97,12 @@ def start_status_server(
     return StatusServer.start_or_warn(settings.metrics_port, registry, ready)
 
 
-def run_worker(settings: Settings, pack: RulePack, worker_index: int = 0) -> int:
+def run_worker(
+    settings: Settings, pack: RulePack, worker_index: int = 0, rule_paths: Sequence[Path] = ()
+) -> int:
     install_event_loop()
     tune_gc(young_threshold(settings.batch_max_records))
-    return asyncio.run(serve(settings, pack, worker_index))
+    return asyncio.run(serve(settings, pack, worker_index, rule_paths))
 
 
 def transactions_refused(settings: Settings) -> str | None:

@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     group_id: str = "screener"
     workers: int = Field(default=1, ge=1, le=64)
     rules: CommaList = Field(default_factory=list)
+    # Rule changes without a restart (README "Changing rules in production"): `files` watches
+    # `rules` (every `rules_poll_s`; 0: only on SIGHUP); `kafka` follows `rules_topic`, where
+    # `screener rules publish` writes packs. Each worker reports its version on `status_topic`
+    # ("" turns that off).
+    rules_source: Literal["files", "kafka"] = "files"
+    rules_poll_s: float = Field(default=1.0, ge=0)
+    rules_topic: str = "screening.rules"
+    status_topic: str = "screening.status"
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     guarantee: Literal["at-least-once", "exactly-once"] = "at-least-once"
     # exactly-once: ids are `{prefix}-{worker index}`; default prefix `{group_id}-screener`

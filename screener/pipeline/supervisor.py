@@ -1,8 +1,9 @@
 """`--workers N`: N worker processes in one consumer group under one supervisor.
 
 Kafka distributes partitions among the workers; the supervisor only keeps them alive:
-it forwards SIGTERM/SIGINT, restarts a worker that dies, and gives up (exit 1) when workers
-keep dying (more than `max_restarts` within `window_s`), rather than crash-looping forever.
+it forwards SIGTERM/SIGINT (and SIGHUP: reload rules), restarts a worker that dies, and gives
+up (exit 1) when workers keep dying (more than `max_restarts` within `window_s`), rather than
+crash-looping forever.
 
 With a metrics port it also serves `/metrics`, `/healthz` and `/readyz` for all its workers:
 they run with `--metrics-port 0` and write their metrics to a shared directory
@@ -50,6 +51,12 @@ class Supervisor:
             argv += ["--metrics-port", "0"]
         self.procs[index] = subprocess.Popen(argv, env=env)
 
+    def _reload(self, signum: int, frame: FrameType | None) -> None:
+        """SIGHUP: every worker reloads its rules (none stops)."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
     def _forward(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
         for proc in self.procs.values():
@@ -73,6 +80,7 @@ class Supervisor:
     def _supervise(self) -> int:
         signal.signal(signal.SIGTERM, self._forward)
         signal.signal(signal.SIGINT, self._forward)
+        signal.signal(signal.SIGHUP, self._reload)
         for i in range(self.workers):
             self._spawn(i)
         while True:
