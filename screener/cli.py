@@ -478,7 +478,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--max-text-chars", type=int, default=20_000)
     scan.set_defaults(func=_cmd_scan)
 
-    rules = sub.add_parser("rules", help="validate rule packs or run their examples")
+    rules = sub.add_parser("rules", help="validate, test and publish rule packs; worker status")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     for name, func, text in (
         ("check", _cmd_rules_check, "validate packs; errors name file:line"),
@@ -487,6 +487,9 @@ def _parser() -> argparse.ArgumentParser:
         p = rules_sub.add_parser(name, help=text)
         p.add_argument("paths", nargs="*", help="pack files or directories (default: shipped)")
         p.set_defaults(func=func)
+    from screener.reload.commands import add_rules_commands
+
+    add_rules_commands(rules_sub)
 
     run = sub.add_parser("run", help="the service: consumer-group workers over Kafka")
     run.add_argument("--config", help="YAML file of settings (flags and SCREENER_* env win)")

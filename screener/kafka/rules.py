@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -166,14 +166,16 @@ class WorkerStatus:
     index: int
     source: str
     version: str
-    host: str = socket.gethostname()
-    pid: int = os.getpid()
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
     refused: str | None = None
     state: str = "running"
 
     @property
     def key(self) -> str:
-        return f"{self.group}/{self.host}/{self.index}"
+        """Unique per process: several `screener run` may share a host and a worker index
+        (a restarted worker reports under a new key; its old one goes stale and is hidden)."""
+        return f"{self.group}/{self.host}/{self.pid}/{self.index}"
 
     def encode(self) -> bytes:
         return orjson.dumps({

@@ -16,6 +16,8 @@ import asyncio
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,9 +28,19 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from pipeline_support import PACK, Collector, Service, new_topics
+from pipeline_support import (
+    PACK,
+    ROOT,
+    Collector,
+    Service,
+    make_events,
+    new_topics,
+    offline_flagged,
+    produce,
+)
 
 from screener.brokers import BrokerProcess
+from screener.reload.bundle import collect
 from screener.rules import load_packs
 from screener.tools import corpus
 
@@ -205,3 +217,158 @@ async def test_editing_the_pack_under_two_workers_swaps_every_worker_within_5s_e
     where = f"{pack_file}:{lines.index('    condition: hit(chickn)') + 1}:"
     assert any("rules reload refused" in x and where in x for x in log.splitlines()), where
     assert "still running " + new in log
+
+
+def _screener(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "screener", *argv], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)  # fmt: skip
+
+
+async def test_two_processes_on_the_kafka_source_converge_on_a_published_pack_within_5s(
+    tansu: BrokerProcess, tmp_path: Path, topic_factory: Any, services: list[Service],
+) -> None:  # fmt: skip
+    bootstrap = tansu.bootstrap_servers
+    topics = await new_topics(topic_factory, bootstrap)
+    verdicts = await topic_factory(bootstrap, 3)
+    tag = uuid.uuid4().hex[:6]
+    rules_topic, status_topic, group = f"rules-{tag}", f"status-{tag}", f"g-{tag}"
+    fallback = load_packs([PACK]).version
+    ports = [_free_port(), _free_port()]
+    for port in ports:  # two separate processes (as on two machines), one group
+        services.append(Service(
+            bootstrap, topics, group, "--rules-source", "kafka", "--rules-topic", rules_topic,
+            "--status-topic", status_topic, "--verdicts-topic", verdicts,
+            "--metrics-port", str(port),
+        ).start())  # fmt: skip
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+
+    def all_on(version: str) -> bool:
+        return all(_sample(_get(u + "/metrics")[1], "screener_rules_info", version=version) == 1
+                   for u in urls)  # fmt: skip
+
+    await _until("both workers running the fallback pack", 120, lambda: all_on(fallback))
+    await _until("both workers ready", 120,
+                 lambda: all(_get(u + "/readyz")[0] == 200 for u in urls))  # fmt: skip
+
+    # a pack that does not compile is refused by `publish` itself, with file:line
+    broken_dir = tmp_path / "broken"
+    broken_dir.mkdir()
+    broken = broken_dir / "basic.yaml"
+    broken.write_text(PACK.read_text("utf-8").replace("hit(chicken)", "hit(chickn)"), "utf-8")
+    line = broken.read_text("utf-8").splitlines().index("    condition: hit(chickn)") + 1
+    refused = _screener("rules", "publish", str(broken_dir), "--bootstrap-servers", bootstrap,
+                        "--rules-topic", rules_topic)  # fmt: skip
+    assert refused.returncode == 2 and f"{broken}:{line}:" in refused.stderr, refused.stderr
+
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "basic.yaml").write_text(PACK.read_text("utf-8").replace(*EDIT), "utf-8")
+    new = load_packs([edited]).version
+    traffic = Traffic(bootstrap, topics["input"], "kf")
+    producing = asyncio.create_task(traffic.run())
+    try:
+        published = _screener("rules", "publish", str(edited), "--bootstrap-servers", bootstrap,
+                              "--rules-topic", rules_topic)  # fmt: skip
+        at = time.monotonic()
+        assert published.returncode == 0 and new in published.stdout, published.stderr
+        await _until("both processes on the published pack", 5, lambda: all_on(new))
+        assert time.monotonic() - at < 5
+
+        # a published pack that does not compile (written past `publish`'s check): ignored
+        from screener.kafka.rules import publish
+
+        await publish({"bootstrap_servers": bootstrap}, rules_topic, collect([broken_dir]))
+
+        def both_refused() -> bool:
+            return all(_sample(_get(u + "/metrics")[1], "screener_rules_reloads_total",
+                               result="failure") == 1 for u in urls)  # fmt: skip
+
+        await _until("both processes refusing the invalid pack", 10, both_refused)
+        assert all_on(new)
+        refused_at = time.monotonic()
+        # traffic keeps flowing past the 5 s mark and after the refusal
+        await asyncio.sleep(max(at + 7, refused_at + 2) - time.monotonic())
+    finally:
+        traffic.stop.set()
+        await producing
+
+    status = _screener("rules", "status", "--json", "--bootstrap-servers", bootstrap,
+                       "--rules-topic", rules_topic, "--status-topic", status_topic)  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    report = orjson.loads(status.stdout)
+    assert report["published"] == ""  # the newest record is the raw, unversioned bundle
+    workers = report["workers"]
+    assert len(workers) == 2 and {w["version"] for w in workers} == {new}, workers
+    assert all(f"kafka:{rules_topic}@" in (w["refused"] or "") for w in workers), workers
+    assert all(f"basic.yaml:{line}:" in w["refused"] for w in workers), workers
+
+    async with Collector(bootstrap, verdicts) as collector:
+        await collector.until(lambda: len(collector.records) >= len(traffic.sent), 60,
+                              "a verdict for every event")  # fmt: skip
+        audit = {orjson.loads(v)["event_id"]: orjson.loads(v)["rules_version"]
+                 for _, v, _ in collector.records}  # fmt: skip
+    late = [eid for eid, (sent, _, _) in traffic.sent.items() if sent > at + 5]
+    assert late and all(audit[eid] == new for eid in late)
+    assert all(audit[e] == new for e, (sent, _, _) in traffic.sent.items() if sent > refused_at)
+    for s in services:
+        assert s.stop(signal.SIGTERM, timeout=60) == 0
+        assert "rules reload refused" in s.stderr() and f"basic.yaml:{line}:" in s.stderr()
+
+
+SHADOW = """
+mode: shadow
+lexicons:
+  shadow_contact:
+    terms: [微信, vx, qq, 加我]
+rules:
+  - id: watch.any_contact
+    category: solicitation
+    score: 20
+    action: block
+    condition: hit(shadow_contact)
+"""
+
+
+async def test_a_shadow_rule_is_counted_and_on_audit_verdicts_and_the_review_topic_unchanged(
+    tansu: BrokerProcess, tmp_path: Path, topic_factory: Any, services: list[Service],
+) -> None:  # fmt: skip
+    bootstrap = tansu.bootstrap_servers
+    topics = await new_topics(topic_factory, bootstrap)
+    verdicts = await topic_factory(bootstrap, 3)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(PACK, rules / "basic.yaml")
+    (rules / "shadow.yaml").write_text(SHADOW, "utf-8")
+    events = make_events(3000, "sh", seed=9)
+    expected_review = offline_flagged(tmp_path, events)  # the pack without the shadow rule
+    port = _free_port()
+    service = Service(bootstrap, topics, f"g-{uuid.uuid4().hex[:6]}", "--rules", str(rules),
+                      "--verdicts-topic", verdicts, "--metrics-port", str(port),
+                      "--status-topic", "").start()  # fmt: skip
+    services.append(service)
+    await produce(bootstrap, topics["input"], events)
+    async with (
+        Collector(bootstrap, verdicts) as audit,
+        Collector(bootstrap, topics["review"]) as review,
+    ):
+        await audit.until(lambda: len(audit.records) >= len(events), 120, "every audit verdict")
+        await review.until(lambda: review.ids() >= expected_review, 60, "the review items")
+        await review.drain()
+    shadowed = [orjson.loads(v) for _, v, _ in audit.records if b'"shadow"' in v]
+    hits = [v for v in shadowed if any(f["rule"] == "watch.any_contact" for f in v["shadow"])]
+    assert len(hits) >= 10  # the shadow rule fires on live traffic…
+    assert any(v["action"] == "allow" for v in hits)  # …including where nothing else does
+    assert all("watch.any_contact" not in str(v["findings"]) for v in hits)
+    # …and the review topic is exactly what the pack without it gives
+    assert review.ids() == expected_review and len(review.records) == len(expected_review)
+    for _, value, _ in review.records:
+        item = orjson.loads(value)
+        assert "shadow" not in item
+        assert "watch.any_contact" not in [f["rule"] for f in item["findings"]]
+
+    def counted() -> bool:
+        body = _get(f"http://127.0.0.1:{port}/metrics")[1]
+        return _sample(body, "screener_shadow_hits_total", rule="watch.any_contact") == len(hits)
+
+    await _until("the shadow hits in the metrics", 10, counted)
+    assert service.stop(signal.SIGTERM, timeout=60) == 0

@@ -1,0 +1,89 @@
+"""`screener rules publish` and `screener rules status` (registered by the CLI)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import time
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+STALE_AFTER_S = 30.0
+"""a worker that has not reported for this long is shown as gone (it reports every 5 s)."""
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    from screener.tools.kafka_client import client_options
+
+    return client_options(args.bootstrap_servers)
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from screener.kafka.rules import publish
+    from screener.reload.bundle import publishable
+
+    bundle, pack = publishable(args.paths, f"{socket.gethostname()}")  # PackError: file:line
+    offset = asyncio.run(publish(_options(args), args.rules_topic, bundle))
+    print(f"published {pack.version} ({len(bundle.files)} files, {len(pack.rules)} rules) to "
+          f"{args.rules_topic} at offset {offset}")  # fmt: skip
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from screener.kafka.rules import read_latest_pack, read_status
+
+    async def read() -> tuple[list[Any], Any]:
+        options = _options(args)
+        return await read_status(options, args.status_topic), await read_latest_pack(
+            options, args.rules_topic
+        )
+
+    workers, latest = asyncio.run(read())
+    now = time.time()
+    live = [
+        {**w, "age_s": round(now - float(w.get("updated_at", 0)), 1)}
+        for w in sorted(workers, key=lambda w: str(w.get("worker")))
+        if args.all or (w.get("state") == "running"
+                        and now - float(w.get("updated_at", 0)) < STALE_AFTER_S)
+    ]  # fmt: skip
+    published = latest[1].get("version") if latest else None
+    if args.json:
+        print(orjson.dumps({"published": published, "workers": live}).decode())
+        return 0
+    console = Console()
+    console.print(f"published on {args.rules_topic}: {published or 'nothing'}")
+    table = Table("worker", "state", "source", "version", "last report", "last refusal")
+    for w in live:
+        mark = "" if published is None or w.get("version") == published else " (not latest)"
+        table.add_row(
+            str(w.get("worker")), str(w.get("state")), str(w.get("source")),
+            f"{w.get('version')}{mark}", f"{w['age_s']}s ago", str(w.get("refused") or ""),
+        )  # fmt: skip
+    console.print(table)
+    if not live:
+        console.print(f"no live workers report on {args.status_topic}")
+    return 0
+
+
+def add_rules_commands(rules_sub: Any) -> None:
+    """`rules publish` and `rules status` under the CLI's `rules` command."""
+    from screener.pipeline.settings import Settings
+
+    defaults = Settings.model_fields
+    pub = rules_sub.add_parser(
+        "publish", help="validate a pack and publish it to the rules topic (--rules-source kafka)"
+    )
+    pub.add_argument("paths", nargs="+", help="pack files or directories")
+    status = rules_sub.add_parser("status", help="each live worker and the rules version it runs")
+    status.add_argument("--status-topic", default=defaults["status_topic"].default)
+    status.add_argument("--all", action="store_true", help="also stopped and silent workers")
+    status.add_argument("--json", action="store_true")
+    for p in (pub, status):
+        p.add_argument("--bootstrap-servers", help="default: $SCREENER_BOOTSTRAP_SERVERS")
+        p.add_argument("--rules-topic", default=defaults["rules_topic"].default)
+    pub.set_defaults(func=_cmd_publish)
+    status.set_defaults(func=_cmd_status)
