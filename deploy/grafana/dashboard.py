@@ -133,6 +133,11 @@ ROWS: list[tuple[str, list[Panel]]] = [
             (f"count by (version) ({_q('screener_rules_info')} == 1)", "{{version}}"),
         ], kind="table", instant=True, description="Workers per rule pack version: more "
               "than one row means a reload is rolling out (or failed somewhere)."),
+        Panel("Rules version per worker", [
+            (f"max by (instance, worker, version) ({_q('screener_rules_info')} == 1)",
+             "{{instance}} #{{worker}} {{version}}"),
+        ], kind="table", instant=True, description="The pack each worker screens with (hot "
+              "reload, SIGHUP or the Kafka rules topic change it without a restart)."),
         Panel("Rules loaded", [
             (f"max({_q('screener_rules_loaded_timestamp_seconds')}) * 1000", "loaded"),
         ], kind="stat", unit="dateTimeFromNow", instant=True),
@@ -140,6 +145,11 @@ ROWS: list[tuple[str, list[Panel]]] = [
             (f"sum by (result) (increase({_q('screener_rules_reloads_total')}[$__range]))",
              "{{result}}"),
         ], kind="stat", instant=True, thresholds=[(1, "red")]),
+        Panel("Shadow rule hits", [
+            (f"sum by (rule) (rate({_q('screener_shadow_hits_total')}{R})) or vector(0)",
+             "{{rule}}"),
+        ], unit="ops", description="Hits per second of `mode: shadow` rules: recorded on the "
+              "audit verdicts, never acted on (0 when the pack has none)."),
     ]),
 ]  # fmt: skip
 

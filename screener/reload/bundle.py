@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from screener.rules import PackError, RulePack, load_packs
+from screener.rules.pack import hidden
 
 FORMAT = "screener-pack/1"
 MAX_FILES = 1000
@@ -97,7 +98,7 @@ def collect(paths: Iterable[Path | str]) -> Bundle:
         root = f"{i}-{path.name or 'pack'}"
         roots.append(root)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not hidden(p, path))
             members = [(p, p.relative_to(path).as_posix()) for p in found]
         elif path.is_file():
             members = [(path, path.name)]

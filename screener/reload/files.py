@@ -1,8 +1,9 @@
 """The files pack source: poll the rule paths for changes, and reload on SIGHUP.
 
 Polling stat signatures (path, size, mtime, inode) is portable and cheap: a few hundred
-`stat` calls a second at most, off the event loop. The inode catches what a rename-into-place
-save or a Kubernetes ConfigMap update (an atomic symlink swap) does. A change is compiled only
+`stat` calls a second at most, off the event loop. Stat follows symlinks, so the inode
+catches what a rename-into-place save or a Kubernetes ConfigMap update (an atomic swap of the
+hidden `..data` symlink the visible files point through) does. A change is compiled only
 once the signature has held still for one more poll, so a file caught half-written by an
 editor is not reported as a broken pack.
 """
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from screener.reload.controller import Compile, Reloader
+from screener.rules.pack import hidden
 
 log = logging.getLogger("screener.reload")
 
@@ -28,7 +30,11 @@ def signature(paths: Sequence[Path]) -> Signature:
     """What a change to any file under `paths` changes (missing files included, as absent)."""
     entries: list[tuple[str, int, int, int]] = []
     for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and not hidden(p, path))
+            if path.is_dir()
+            else [path]
+        )
         for file in files[:MAX_WATCHED]:
             try:
                 st = os.stat(file)

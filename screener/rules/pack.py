@@ -88,16 +88,25 @@ class RulePack:
         return self.matcher.size
 
 
+def hidden(path: Path, under: Path) -> bool:
+    """Whether `path` (below `under`) is, or is inside, a dot-file or dot-directory."""
+    return any(part.startswith(".") for part in path.relative_to(under).parts)
+
+
 def pack_files(paths: Iterable[Path | str], *, allow_external: bool | None = None) -> list[Path]:
     """YAML files named directly, or found (recursively, in name order) under directories
-    (those must resolve inside their directory: a symlink out is refused like a `file:`)."""
+    (those must resolve inside their directory: a symlink out is refused like a `file:`).
+
+    Hidden entries are skipped: a Kubernetes ConfigMap volume holds every file twice, as the
+    visible symlink and in a hidden `..<timestamp>` directory (which a reload swaps)."""
     if allow_external is None:
         allow_external = allow_external_default()
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
+                           and not hidden(p, path))  # fmt: skip
             for p in found:
                 name = str(p.relative_to(path))
                 confined(path, name, f"{p}:1", allow_external=allow_external)

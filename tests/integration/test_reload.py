@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import yaml
 from aiokafka import AIOKafkaProducer
 from pipeline_support import (
     PACK,
@@ -210,6 +211,7 @@ async def test_editing_the_pack_under_two_workers_swaps_every_worker_within_5s_e
 
     body = _get(metrics_url + "/metrics")[1]
     assert _sample(body, "screener_rules_reloads_total", result="success") == 2
+    _alert_fires_on(body, tmp_path)
     assert service.stop(signal.SIGTERM, timeout=60) == 0
     log = service.stderr()
     assert f"{pack_file}:" in log and "rules reload refused" in log, log[-3000:]
@@ -217,6 +219,50 @@ async def test_editing_the_pack_under_two_workers_swaps_every_worker_within_5s_e
     where = f"{pack_file}:{lines.index('    condition: hit(chickn)') + 1}:"
     assert any("rules reload refused" in x and where in x for x in log.splitlines()), where
     assert "still running " + new in log
+
+
+def _alert_fires_on(scraped: str, tmp_path: Path) -> None:
+    """`promtool test rules` with the alert rules of deploy/prometheus, fed the
+    `screener_rules_reloads_total` series exactly as this service exported them (name,
+    labels, value) after the refused edit: ScreenerRulesReloadFailed must fire."""
+    series = []
+    for line in scraped.splitlines():
+        if line.startswith("screener_rules_reloads_total{"):
+            head, _, value = line.rpartition(" ")
+            labels = head[len("screener_rules_reloads_total{") : -1]
+            v = int(float(value))
+            series.append({
+                "series": f'screener_rules_reloads_total{{{labels},job="screener",'
+                          f'instance="real:9108"}}',
+                "values": f"0 0 0 {v}x20",  # before the edit, then what was scraped
+            })  # fmt: skip
+    assert any('result="failure"' in s["series"] for s in series), scraped
+    alerts = ROOT / "deploy" / "prometheus" / "alerts.yml"
+    (rule,) = [r for g in yaml.safe_load(alerts.read_text("utf-8"))["groups"]
+               for r in g["rules"] if r.get("alert") == "ScreenerRulesReloadFailed"]  # fmt: skip
+    case = {
+        "rule_files": [str(alerts)],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": series,
+            "alert_rule_test": [
+                {"eval_time": "2m", "alertname": "ScreenerRulesReloadFailed", "exp_alerts": []},
+                {"eval_time": "5m", "alertname": "ScreenerRulesReloadFailed", "exp_alerts": [{
+                    "exp_labels": {"severity": "warning", "job": "screener",
+                                   "instance": "real:9108", "result": "failure"},
+                    "exp_annotations": rule["annotations"],
+                }]},
+            ],
+        }],
+    }  # fmt: skip
+    path = tmp_path / "reload_failed_scraped.test.yml"
+    path.write_text(orjson.dumps(case).decode(), "utf-8")  # JSON is YAML
+    promtool = shutil.which("promtool")
+    assert promtool is not None, "promtool is not on PATH (Debian: apt-get install prometheus)"
+    result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _screener(*argv: str) -> subprocess.CompletedProcess[str]:

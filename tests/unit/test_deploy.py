@@ -226,7 +226,9 @@ def test_dashboard_is_generated_and_valid() -> None:
         "workers",
         "rebalances",
         "rules version",
+        "rules version per worker",
         "reloads",
+        "shadow",
     ):
         assert topic in titles, topic  # fmt: skip
     exposed = _exposed_metric_names()

@@ -169,3 +169,22 @@ def test_publishable_names_the_original_file_and_line(tmp_path: Path) -> None:
 def test_a_bundle_that_is_not_plain_files_under_its_roots_is_refused(value: bytes) -> None:
     with pytest.raises(BundleError):
         Bundle.decode(value)
+
+
+def test_a_configmap_volume_loads_once_and_its_update_is_seen(tmp_path: Path) -> None:
+    """The layout the kubelet writes: visible symlinks through `..data` to a hidden dir."""
+    first = tmp_path / "..2026_01_01"
+    first.mkdir()
+    _write(first / "local.yaml", GOOD)
+    (tmp_path / "..data").symlink_to(first.name)
+    (tmp_path / "local.yaml").symlink_to("..data/local.yaml")
+    assert load_packs([tmp_path]).files == (tmp_path / "local.yaml",)  # not twice
+    assert list(collect([tmp_path]).files) == ["0-" + tmp_path.name + "/local.yaml"]
+    before = signature([tmp_path])
+    second = tmp_path / "..2026_01_02"
+    second.mkdir()
+    _write(second / "local.yaml", GOOD.replace("约炮", "包夜"))
+    (tmp_path / "..data_tmp").symlink_to(second.name)
+    (tmp_path / "..data_tmp").replace(tmp_path / "..data")  # the kubelet's atomic swap
+    assert signature([tmp_path]) != before
+    assert load_packs([tmp_path]).version != load_packs([first]).version
