@@ -95,9 +95,11 @@ async def _read_all(consumer: AIOKafkaConsumer, topic: str, timeout: float) -> l
 class RulesTopicSource:
     """Follows the rules topic for one worker (see the module doc)."""
 
-    def __init__(self, options: dict[str, Any], topic: str):
+    def __init__(self, options: dict[str, Any], topic: str, create: bool = True):
         self.options = options
         self.topic = topic
+        self.create = create
+        """create the topic if missing (`--create-topics`)."""
         self._consumer: AIOKafkaConsumer | None = None
 
     def _origin(self, offset: int) -> str:
@@ -119,7 +121,8 @@ class RulesTopicSource:
 
     async def start(self, timeout: float = 30.0) -> list[Published]:
         """Connect and read what is published so far (oldest first)."""
-        await ensure_compacted(self.options, self.topic)
+        if self.create:
+            await ensure_compacted(self.options, self.topic)
         self._consumer = AIOKafkaConsumer(
             **self.options, enable_auto_commit=False, group_id=None,
             fetch_max_bytes=_MAX_RECORD * 2, max_partition_fetch_bytes=_MAX_RECORD,
@@ -188,10 +191,14 @@ class WorkerStatus:
 class StatusPublisher:
     """Writes this worker's `WorkerStatus` every few seconds and at once when it changes."""
 
-    def __init__(self, options: dict[str, Any], topic: str, status: WorkerStatus):
+    def __init__(
+        self, options: dict[str, Any], topic: str, status: WorkerStatus, create: bool = True
+    ):
         self.options = options
         self.topic = topic
         self.status = status
+        self.create = create
+        self._failing = False
         self.changed = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
 
@@ -200,15 +207,20 @@ class StatusPublisher:
         while True:
             try:
                 if self._producer is None:
-                    await ensure_compacted(self.options, self.topic)
+                    if self.create:
+                        await ensure_compacted(self.options, self.topic)
                     producer = AIOKafkaProducer(acks=1, **self.options)
                     await producer.start()
                     self._producer = producer
                 await self._producer.send_and_wait(
                     self.topic, self.status.encode(), key=self.status.key.encode()
                 )
+                self._failing = False
             except (KafkaError, OSError) as exc:
-                log.warning("status topic %s: %s", self.topic, exc)
+                if not self._failing:  # once per outage, not every few seconds
+                    log.warning("status topic %s: %s (reports resume when it works)",
+                                self.topic, exc)  # fmt: skip
+                self._failing = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), STATUS_INTERVAL_S)
             self.changed.clear()

@@ -68,7 +68,7 @@ class Reloading:
         if s.rules_source == "kafka":
             from screener.kafka.rules import RulesTopicSource
 
-            source = RulesTopicSource(options, s.rules_topic)
+            source = RulesTopicSource(options, s.rules_topic, s.create_topics)
             self._closers.append(source.close)
             try:
                 published = await asyncio.wait_for(source.start(), INITIAL_TIMEOUT_S)
@@ -87,7 +87,7 @@ class Reloading:
 
             status = WorkerStatus(s.group_id, self.worker_index, s.rules_source,
                                   self.reloader.version)  # fmt: skip
-            self._status = StatusPublisher(options, s.status_topic, status)
+            self._status = StatusPublisher(options, s.status_topic, status, s.create_topics)
             self._closers.append(self._status.close)
             self._spawn(self._status.run(), "status")
 

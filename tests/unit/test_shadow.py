@@ -113,3 +113,22 @@ def test_screening_without_shadow_rules_is_unchanged(tmp_path: Path) -> None:
     engine = _pack(tmp_path, PACK.replace("    mode: shadow\n", ""))
     (v,) = engine.screen([text_event("约炮加微信", "x")])
     assert v.action == "block" and v.shadow == ()
+
+
+def test_shadow_impact_counts_what_enforcing_would_add(tmp_path: Path) -> None:
+    from screener.tools.shadow_eval import enforced, shadow_impact
+
+    engine = _pack(tmp_path)
+    texts = ["加微信 看片", "加微信", "你好", "约炮"]
+    harmful = [True, False, False, True]
+    impact = shadow_impact(engine.pack, texts, harmful)
+    assert impact.rules == ("watch.contact",)
+    assert impact.fired["watch.contact"] == 2
+    assert impact.new_flags["watch.contact", True] == 1  # 加微信 看片: allowed as is
+    assert impact.new_flags["watch.contact", False] == 1
+    assert (
+        impact.changed["allow", "block", True] == 1 and impact.changed["allow", "block", False] == 1
+    )
+    assert "| watch.contact | 2 | 1 | 1 |" in impact.render()
+    assert not any(r.shadow for r in enforced(engine.pack).rules)
+    assert any(r.shadow for r in engine.pack.rules)  # the pack itself is untouched
