@@ -210,7 +210,10 @@ def test_deep_macro_chains_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("condition", "reason"),
-    [("count(x) > 1" + "0" * 5000, "more than 15 digits"), ("x" * 200_000, "over the 100000 limit")],
+    [
+        ("count(x) > 1" + "0" * 5000, "more than 15 digits"),
+        ("x" * 200_000, "over the 100000 limit"),
+    ],
 )
 def test_condition_literals_and_sizes_are_bounded(
     tmp_path: Path, condition: str, reason: str
