@@ -21,7 +21,14 @@ from screener.match.detectors import detect
 from screener.match.lexicon import Hit
 from screener.rules.condition import Reference, ReferenceKind, Signals
 from screener.rules.pack import CompiledRule, RulePack
-from screener.state.behaviour import CONTACT_DETECTORS, BehaviourView, Prepared, Updates
+from screener.state.behaviour import (
+    _NO_FLAGS,
+    CONTACT_DETECTORS,
+    BehaviourView,
+    Prepared,
+    Row,
+    Updates,
+)
 from screener.text.views import BatchText
 from screener.verdict import ACTION_RANK, Action, Finding, Match, Verdict, Verdicts
 
@@ -98,6 +105,12 @@ class Engine:
         }
         """a rule firing alone: its verdict's action and categories, worked out once."""
         self._gates = _gates(pack)
+        self._lifted = tuple(
+            tuple(tuple(f"{r.kind}:{r.key}" for r in clause) for clause in rule.requires)
+            for rule in pack.rules
+            if rule.requires and all(r.kind in ("gate", "bank") for c in rule.requires for r in c)
+        )
+        """rules that need only signals (gates, banks): each as clauses of flag keys."""
         """(flag key, signal, compare, threshold) for each signal-over-threshold rules use."""
         self._shadow = any(r.shadow for r in pack.rules)
         """the pack has `mode: shadow` rules (without, verdicts skip the split below)."""
@@ -126,16 +139,20 @@ class Engine:
         flags: dict[int, dict[str, Any]] = {}
         messages = evidence.messages()
         if state is not None and self.pack.behaviour:
-            prepared = state.prepare(events, batch, _contacts(evidence))
+            prepared = state.prepare(events, batch, _contacts(evidence), messages)
             flags = self._flags(prepared)
+            for i in [i for i in flags if i not in messages]:
+                # no other evidence: only a rule that needs nothing but signals can fire
+                lifted = flags[i]
+                if not any(all(any(k in lifted for k in c) for c in r) for r in self._lifted):
+                    del flags[i]
             messages |= set(flags)
         decided: dict[int, Verdict] = {}
         for i in sorted(messages) if not self._always else range(len(events)):
             event = events[i]
             signals = _signals(event, i, evidence)
             if prepared is not None:
-                signals.behaviour = {k: int(v[i]) for k, v in prepared.values.items()}
-                signals.behaviour.update(flags.get(i, ()))
+                signals.behaviour = Row(prepared.values, i, flags.get(i, _NO_FLAGS))
             plan = self._plan(signals) if not signals.empty() else self._always
             fired = [
                 (rule, refs) for rule, refs in plan

@@ -29,7 +29,7 @@ class Signals:
     tags: dict[str, list[Hit]] = field(default_factory=dict)
     detectors: dict[str, list[Hit]] = field(default_factory=dict)
     regexes: dict[int, list[Hit]] = field(default_factory=dict)
-    behaviour: dict[str, Any] | None = None
+    behaviour: Any = None
     """signal values from the partition's state (`user.events@600` → 57), gates that hold
     (`user.events@600>200` → True) and bank matches (`bank:known_bad` → True)."""
 

@@ -11,8 +11,7 @@ this code: offline and online verdicts agree.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,7 +22,7 @@ import numpy.typing as npt
 from screener.banks.bank import HashBank
 from screener.campaigns import signatures
 from screener.state.store import DEFAULT_CAPACITY, Store
-from screener.state.windows import I64, WORDS, WindowSpec, bits_of
+from screener.state.windows import I64, WindowSpec, bits_of
 from screener.text.views import BatchText
 
 USER_KINDS = frozenset({"events", "media", "flagged", "conversations", "contacts"})
@@ -87,11 +86,40 @@ class Updates:
     flagged: npt.NDArray[np.bool_]
 
 
+class Row:
+    """One event's view of the batch's signals, read lazily (most events are never asked):
+    `get("user.events@600")` → its value; iterating gives the gates and banks that hold."""
+
+    __slots__ = ("flags", "i", "values")
+
+    def __init__(self, values: dict[str, npt.NDArray[np.int64]], i: int, flags: dict[str, Any]):
+        self.values, self.i, self.flags = values, i, flags
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self.flags:
+            return self.flags[key]
+        column = self.values.get(key)
+        return default if column is None else int(column[self.i])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.flags)
+
+    def __bool__(self) -> bool:
+        return bool(self.flags)
+
+
+_NO_FLAGS: dict[str, Any] = {}
+
+
 class BehaviourView(Protocol):
     """What the engine may do with state: read a batch's signal values."""
 
     def prepare(
-        self, events: Sequence[Any], batch: BatchText, contacts: Mapping[int, list[str]]
+        self,
+        events: Sequence[Any],
+        batch: BatchText,
+        contacts: Mapping[int, list[str]],
+        evidence: Collection[int] | None = None,
     ) -> Prepared: ...
 
 
@@ -110,9 +138,17 @@ class BehaviourState:
     # -- read ------------------------------------------------------------------------------------
 
     def prepare(
-        self, events: Sequence[object], batch: BatchText, contacts: Mapping[int, list[str]]
+        self,
+        events: Sequence[object],
+        batch: BatchText,
+        contacts: Mapping[int, list[str]],
+        evidence: Collection[int] | None = None,
     ) -> Prepared:
-        """Every signal's value for every event (nothing stored yet: see `apply`)."""
+        """Every signal's value for every event (nothing stored yet: see `apply`).
+
+        Campaign signatures are made only for the messages in `evidence` (those with a lexicon
+        hit, a detector or a regex match; all when None): an advert carries some, and signing
+        only those keeps the cost in proportion to suspicious traffic, not to all chatter."""
         secs = event_seconds(events)
         users = [e.user.id for e in events]  # type: ignore[attr-defined]
         slots = self.users.slots(users, secs)
@@ -136,7 +172,7 @@ class BehaviourState:
                 fs = self.users.series[spec]
                 values[signal_name(spec)] = fs.read(slots, fs.bucket(secs))
         if self.texts is not None:
-            self._campaigns(events, batch, secs, users, values, writes)
+            self._campaigns(events, batch, secs, users, values, writes, evidence)
         banks = {name: _bank_hits(bank, events) for name, bank in self.needs.banks.items()}
         return Prepared(values, banks, flagged_before, slots, secs, writes)
 
@@ -164,6 +200,7 @@ class BehaviourState:
         users: list[str],
         values: dict[str, npt.NDArray[np.int64]],
         writes: list[tuple[WindowSpec, I64, I64, np.ndarray]],
+        evidence: Collection[int] | None,
     ) -> None:
         assert self.texts is not None
         n = len(events)
@@ -171,6 +208,11 @@ class BehaviourState:
         starts = batch.message_starts("compact")
         ends = np.append(starts[1:], len(codes))
         h, owner = signatures.shingles(codes, starts, ends)
+        if evidence is not None:
+            signed = np.zeros(n, bool)
+            signed[list(evidence)] = True
+            keep = signed[owner]
+            h, owner = h[keep], owner[keep]
         keys, has = signatures.minhash_bands(h, owner, n)
         which = np.nonzero(has)[0]
         for spec in self.texts.specs:
@@ -179,18 +221,17 @@ class BehaviourState:
             return
         band_keys = keys[which].ravel()  # message-major: (message, band) pairs
         msg = np.repeat(which, signatures.BANDS)
-        str_keys = [f"{k:016x}" for k in band_keys.tolist()]
         t = secs[msg]
-        slots = self.texts.slots(str_keys, t)
+        slots = self.texts.slots(band_keys.tolist(), t)
+        sender_bits = None
         for spec, series in self.texts.series.items():
             b = series.bucket(t)
             if spec.kind == "copies":
                 amounts: np.ndarray = np.ones(len(msg), np.uint32)
             else:
-                amounts = np.zeros((len(msg), WORDS), np.uint64)
-                for j, m in enumerate(msg.tolist()):
-                    h32 = zlib.crc32(users[m].encode("utf-8", "surrogatepass"))
-                    amounts[j, (h32 >> 6) % WORDS] = np.uint64(1 << (h32 & 63))
+                if sender_bits is None:  # one CRC per message, not per band
+                    sender_bits = bits_of([[users[m]] for m in which.tolist()])
+                amounts = np.repeat(sender_bits, signatures.BANDS, axis=0)
             v = series.update(slots, b, amounts, write=False)[0]
             best = v.reshape(-1, signatures.BANDS).max(axis=1)  # the band most seen
             values[signal_name(spec)][which] = best
@@ -216,16 +257,16 @@ class BehaviourState:
             self.texts.expire_sometimes()
 
     def changes(self) -> list[tuple[bytes, bytes | None]]:
-        """Changelog records since the last call (user keys, then `#`-prefixed text keys)."""
-        out = self.users.changes()
+        """Changelog records since the last call: keys `u` + user id, `t` + campaign band."""
+        out = [(b"u" + k, v) for k, v in self.users.changes()]
         if self.texts is not None:
-            out += [(b"#" + k, v) for k, v in self.texts.changes()]
+            out += [(b"t" + k, v) for k, v in self.texts.changes()]
         return out
 
     def restore(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:
-        self.users.restore([(k, v) for k, v in records if not k.startswith(b"#")])
+        self.users.restore([(k[1:], v) for k, v in records if k[:1] == b"u"])
         if self.texts is not None:
-            self.texts.restore([(k[1:], v) for k, v in records if k.startswith(b"#")])
+            self.texts.restore([(k[1:], v) for k, v in records if k[:1] == b"t"])
 
     def size(self) -> int:
         return len(self.users) + (len(self.texts) if self.texts is not None else 0)

@@ -11,13 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
 from screener.state.codec import decode, encode
 from screener.state.windows import I64, RING, Series, WindowSpec
 
-Key = str
+Key = str | int
+"""user ids; campaign band keys are ints (8 bytes big-endian in the changelog)"""
+
+
+def _key_bytes(key: Key) -> bytes:
+    return key.encode() if isinstance(key, str) else b"#" + key.to_bytes(8, "big")
+
+
+def _key_of(raw: bytes) -> Key:
+    return int.from_bytes(raw[1:], "big") if len(raw) == 9 and raw[:1] == b"#" else raw.decode()
 DEFAULT_CAPACITY = 1_000_000
 _INITIAL = 1024
 
@@ -65,8 +75,7 @@ class Store:
 
     def lookup(self, keys: Sequence[Key]) -> I64:
         """Slot of each key, -1 where the store holds nothing for it."""
-        get = self.index.get
-        return np.fromiter((get(k, -1) for k in keys), np.int64, len(keys))
+        return np.fromiter(map(self.index.get, keys, repeat(-1)), np.int64, len(keys))
 
     def slots(self, keys: Sequence[Key], seconds: I64) -> I64:
         """Slot of each key, allocating (and evicting) for new ones; marks them seen then."""
@@ -154,11 +163,11 @@ class Store:
 
     def changes(self) -> list[tuple[bytes, bytes | None]]:
         """Changelog records since the last call: (key, latest row) or (key, None) if dropped."""
-        out: list[tuple[bytes, bytes | None]] = [(k.encode(), None) for k in self._gone]
+        out: list[tuple[bytes, bytes | None]] = [(_key_bytes(k), None) for k in self._gone]
         for slot in sorted(self._dirty):
             key = self.keys[slot]
             if key is not None:
-                out.append((key.encode(), encode(self, slot)))
+                out.append((_key_bytes(key), encode(self, slot)))
         self._dirty.clear()
         self._gone.clear()
         return out
@@ -167,7 +176,7 @@ class Store:
         """Apply changelog records (oldest first; the newest per key wins)."""
         count = 0
         for raw_key, value in records:
-            key = raw_key.decode()
+            key = _key_of(raw_key)
             if value is None:
                 slot = self.index.get(key)
                 if slot is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import statistics
 import tempfile
 import time
@@ -21,10 +22,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from screener.engine import Engine
-from screener.events import text_event
+from screener.events import ChatEvent, Conversation, Event, Media, User
 from screener.match.lexicon import compile_pattern
 from screener.rules import load_packs
 from screener.runtime import tune_gc, young_threshold
+from screener.state.behaviour import BehaviourState
 from screener.text.folding import build_folding
 from screener.text.views import BatchText
 from screener.tools import corpus
@@ -125,6 +127,22 @@ def _interleaved(
     ]  # fmt: skip
 
 
+def _stream(texts: Sequence[str], users: int = 50_000, groups: int = 20_000) -> list[Event]:
+    """The corpus as a chat stream: Zipf-ish users and groups, 1,000 msgs/s of event time,
+    an image on one message in twenty (what per-user windows and campaigns work on)."""
+    rng = random.Random(5)
+    out: list[Event] = []
+    image = [Media.model_construct(type="image")]
+    for i, t in enumerate(texts):
+        user = User.model_construct(id=f"u{int(users ** rng.random())}", account_age_days=100)
+        conv = Conversation.model_construct(id=f"g{int(groups ** rng.random())}", type="group")
+        out.append(ChatEvent.model_construct(
+            kind="chat", id=str(i), ts=1_724_515_200_000 + i, user=user, text=t,
+            media=image if i % 20 == 0 else [], conversation=conv,
+        ))  # fmt: skip
+    return out
+
+
 def bench_engine(
     packs: Sequence[Path],
     *,
@@ -140,7 +158,7 @@ def bench_engine(
 
     terms = read_lexicon(lexicon_file) if lexicon_file else corpus.lexicon(lexicon_size)
     texts = corpus.messages(messages)
-    events = [text_event(t, str(i)) for i, t in enumerate(texts)]
+    events = _stream(texts)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         engine = _pack_with_lexicon(packs, terms, Path(tmp))
@@ -155,6 +173,14 @@ def bench_engine(
     def run_engine(lo: int, hi: int) -> object:
         return engine.screen(events[lo:hi])
 
+    state = BehaviourState(engine.pack.behaviour) if engine.pack.behaviour else None
+
+    def run_stateful(lo: int, hi: int) -> object:
+        verdicts, updates = engine.screen_stateful(events[lo:hi], state)
+        if state is not None and updates is not None:
+            state.apply(updates)
+        return verdicts
+
     def run_baseline(lo: int, hi: int) -> object:
         found = 0
         for text in texts[lo:hi]:
@@ -167,8 +193,9 @@ def bench_engine(
     run_engine(0, min(batch, messages))  # warm-up: first-use caches
     flagged = sum(v.flagged for v in engine.screen(events[: min(messages, 20_000)]))
     with Progress(console=console, transient=True) as progress:
-        ours, base = _interleaved(
+        ours, signals, base = _interleaved(
             [("engine.screen", run_engine, messages),
+             ("engine + behaviour signals", run_stateful, messages),
              ("NFKC + pyahocorasick loop", run_baseline, min(baseline_messages, messages))],
             batch, progress,
         )  # fmt: skip
@@ -182,16 +209,20 @@ def bench_engine(
         "engine": {**asdict(ours), "msgs_per_s": round(ours.rate)},
         "baseline": {**asdict(base), "msgs_per_s": round(base.rate)},
         "speedup": round(ours.rate / base.rate, 2) if base.rate else None,
+        "with_signals": {**asdict(signals), "msgs_per_s": round(signals.rate)},
+        "signals_ratio": round(signals.rate / ours.rate, 3) if ours.rate else None,
+        "signals": sorted(w.name for w in engine.pack.behaviour.windows),
     }
     table = Table(title=f"screener bench engine — {result['machine']}")
     for column in ("contender", "msgs/s", "p50 µs/msg", "p99 µs/msg"):
         table.add_column(column, justify="right" if column != "contender" else "left")
-    for m in (ours, base):
+    for m in (ours, signals, base):
         table.add_row(m.name, f"{m.rate:,.0f}", f"{m.p50_us:.2f}", f"{m.p99_us:.2f}")
     console.print(table)
     console.print(
         f"lexicon {result['lexicon_terms']:,} terms, {result['rules']} rules, batch {batch}, "
-        f"{result['flagged_share']:.1%} flagged; engine/baseline = {result['speedup']}×"
+        f"{result['flagged_share']:.1%} flagged; engine/baseline = {result['speedup']}×; "
+        f"with behaviour signals {result['signals_ratio']:.0%} of without"
     )
     return result
 
