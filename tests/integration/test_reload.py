@@ -197,6 +197,14 @@ async def test_editing_the_pack_under_two_workers_swaps_every_worker_within_5s_e
             audit[verdict["event_id"]] = verdict["rules_version"]
             assert headers["screener-rules-version"].decode() == verdict["rules_version"]
 
+    # review items carry the version their event was screened with (the same verdict)
+    async with Collector(bootstrap, topics["review"]) as review:
+        await review.drain()
+    reviewed = [(orjson.loads(v), h) for _, v, h in review.records]
+    assert reviewed and {i["rules_version"] for i, _ in reviewed} == {old, new}
+    for item, headers in reviewed:
+        assert item["rules_version"] == audit[item["event_id"]]
+        assert headers["screener-rules-version"].decode() == item["rules_version"]
     # every input event screened exactly once across the swap and the refused edit
     counts = Counter(seen)
     assert set(counts) == set(traffic.sent) and set(counts.values()) == {1}
