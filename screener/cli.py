@@ -6,7 +6,7 @@ import argparse
 import itertools
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -85,8 +85,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    from screener.banks.cli import BENCH_TARGETS, run_bench
     from screener.tools import bench
 
+    if args.target in BENCH_TARGETS:
+        return run_bench(args)
     console = Console(stderr=args.json)
     if args.target == "pipeline":
         from screener.tools.bench_pipeline import bench_pipeline
@@ -263,7 +266,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/] {exc}")
         return 2
     generator = gen.Generator(config)
-    items = itertools.islice(generator, args.count)
+    items: Iterator[gen.Generated] = itertools.islice(generator, args.count)
+    if args.preset:
+        from screener.tools.presets import take
+
+        items = take(generator, args.preset, args.count)
     labels = not args.no_labels
     chat_topic = args.topic or args.chat_topic
     microblog_topic = args.topic or args.microblog_topic
@@ -434,6 +441,11 @@ def _add_traffic_commands(sub: Any) -> None:
     gen.add_argument("--label-field", default="_label", help="JSONL: field for the label")
     gen.add_argument("--no-labels", action="store_true", help="no label header or field")
     gen.add_argument("--bank-out", help="write the known-bad PDQ hashes here, one per line")
+    gen.add_argument(
+        "--preset",
+        choices=["image-flood", "advert-groups", "campaign-ring", "contact-only", "behaviour"],
+        help="weave behaviour episodes (floods, campaigns, contact-only accounts) into the stream",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     lt = sub.add_parser("loadtest", help="drive a running screener at stepped rates; report")
@@ -522,7 +534,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_cmd_eval)
 
     bench = sub.add_parser("bench", help="benchmarks: msgs/s and latency percentiles")
-    bench.add_argument("target", choices=["engine", "matchers", "pipeline", "compile"])
+    bench.add_argument(
+        "target",
+        choices=["engine", "matchers", "pipeline", "compile", "bank", "state", "campaigns"],
+    )
     bench.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
     bench.add_argument("--lexicon", help="term list (first TSV column) instead of a generated one")
     bench.add_argument("--lexicon-size", type=int, default=50_000)
@@ -536,8 +551,14 @@ def _parser() -> argparse.ArgumentParser:
     pipe.add_argument("--workers", type=int, default=2, help="N for the N-worker contender")
     pipe.add_argument("--rate", type=float, default=10_000, help="msgs/s fed for latency")
     pipe.add_argument("--duration", type=float, default=5.0, help="seconds fed for latency")
+    from screener.banks.cli import add_bench_arguments
+
+    add_bench_arguments(bench)
     bench.set_defaults(func=_cmd_bench)
     _add_traffic_commands(sub)
+    from screener.banks.cli import add_commands as add_behaviour_commands
+
+    add_behaviour_commands(sub)
     return parser
 
 

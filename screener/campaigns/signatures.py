@@ -25,7 +25,7 @@ I64 = npt.NDArray[np.int64]
 MIN_SHINGLES = 6
 """texts with fewer compact 3-grams (under 8 letters/digits) get no signature: "ok", "好的"."""
 BANDS = 8
-ROWS = 2
+ROWS = 3
 K = BANDS * ROWS
 _MUL = np.array(
     [0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93,

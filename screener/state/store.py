@@ -28,6 +28,8 @@ def _key_bytes(key: Key) -> bytes:
 
 def _key_of(raw: bytes) -> Key:
     return int.from_bytes(raw[1:], "big") if len(raw) == 9 and raw[:1] == b"#" else raw.decode()
+
+
 DEFAULT_CAPACITY = 1_000_000
 _INITIAL = 1024
 

@@ -1,0 +1,73 @@
+"""Near-duplicate signatures: the measured choice holds, and `screener bank build` works."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from screener.banks.bank import load_bank
+from screener.campaigns import signatures
+from screener.campaigns.measure import measure
+from screener.cli import main
+from screener.rules.pack import load_packs
+from screener.text.views import BatchText
+
+PACKS = Path(__file__).parents[2] / "screener" / "packs"
+
+
+def test_minhash_finds_edited_copies_that_simhash_misses() -> None:
+    folding = load_packs([PACKS]).folding
+    minhash, simhash = measure(folding, copies=60, unrelated=None)
+    assert minhash.name == "minhash-lsh" and simhash.name == "simhash"
+    assert minhash.campaign_median >= 25  # of 60 edited copies, the most-shared band sees many
+    assert simhash.campaign_median < minhash.campaign_median / 3
+
+
+def test_spacing_and_emoji_do_not_change_the_signature() -> None:
+    folding = load_packs([PACKS]).folding
+    texts = [
+        "兼职刷单日结三百元加微信abc12345详聊",
+        "兼 职 刷 单 ❤ 日结三百元，加微信 abc12345 详聊!!",
+        "好的",
+    ]
+    batch = BatchText.build(folding, texts)
+    codes, starts = batch.codes("compact"), batch.message_starts("compact")
+    h, owner = signatures.shingles(codes, starts, np.append(starts[1:], len(codes)))
+    keys, has = signatures.minhash_bands(h, owner, len(texts))
+    assert has.tolist() == [True, True, False]  # "好的" is too short to sign
+    assert np.array_equal(keys[0], keys[1])
+
+
+def test_bank_build_from_hash_lists(tmp_path: Path) -> None:
+    digest = hashlib.sha256(b"x").hexdigest()
+    (tmp_path / "sha.txt").write_text(f"# list\n{digest}\n", encoding="utf-8")
+    (tmp_path / "mixed.txt").write_text("pdq:" + "ab" * 32 + "\tcase-9\n", encoding="utf-8")
+    out = tmp_path / "bank.txt"
+    assert main(["bank", str(tmp_path / "sha.txt"), "--kind", "sha256", "-o", str(out)]) == 0
+    assert main(["bank", str(tmp_path / "sha.txt"), str(tmp_path / "mixed.txt"), "--kind",
+                 "sha256", "-o", str(out)]) == 0  # fmt: skip
+    bank = load_bank(out)
+    assert len(bank) == 2 and bank.pdq_labels == ("case-9",)
+    (tmp_path / "bad.txt").write_text("nothex\n", encoding="utf-8")
+    assert main(["bank", str(tmp_path / "bad.txt"), "-o", str(out)]) == 2
+
+
+def test_generate_preset_weaves_labelled_episodes_the_pack_flags(tmp_path: Path) -> None:
+    import orjson
+
+    from screener.engine import Engine
+    from screener.tools.scan import scan
+
+    out = tmp_path / "b.jsonl"
+    assert main(["generate", "--count", "4000", "--preset", "image-flood", "--out", str(out)]) == 0
+    events = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    flood = [i for i, e in enumerate(events) if e["user"]["id"].startswith("o-flood-")]
+    assert len(flood) == 300 and all(events[i]["_label"] == "porn" for i in flood)
+    engine = Engine(load_packs([PACKS]))
+    with out.open("rb") as f:
+        verdicts = list(scan(engine, [f]))
+    tripped = [i for i in flood if any(x.rule == "porn.image_flood_window"
+                                       for x in verdicts[i].findings)]  # fmt: skip
+    assert len(tripped) == 2 * 50  # two episodes: posts 101..150 of each
