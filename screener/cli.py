@@ -28,8 +28,15 @@ def default_packs() -> Path:
     return Path(str(resources.files("screener") / "packs"))
 
 
-def _load(paths: Sequence[str] | None) -> RulePack:
-    return load_packs(list(paths) if paths else [default_packs()])
+def _load(paths: Sequence[str] | None, allow_external: bool = False) -> RulePack:
+    chosen = list(paths) if paths else [default_packs()]
+    return load_packs(chosen, allow_external=allow_external or None)  # None: the env decides
+
+
+EXTERNAL_HELP = (
+    "let packs read lexicon files outside their own directory "
+    "(also SCREENER_RULES_ALLOW_EXTERNAL=1)"
+)
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
@@ -37,7 +44,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from screener.runtime import tune_gc, young_threshold
     from screener.tools.scan import BATCH_LINES, scan
 
-    engine = Engine(_load(args.rules), max_text_chars=args.max_text_chars)
+    pack = _load(args.rules, args.allow_external_files)
+    engine = Engine(pack, max_text_chars=args.max_text_chars)
     tune_gc(young_threshold(BATCH_LINES))
     out = sys.stdout.buffer
     streams: list[BinaryIO] = []
@@ -56,7 +64,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_rules_check(args: argparse.Namespace) -> int:
-    pack = _load(args.paths)
+    pack = _load(args.paths, args.allow_external_files)
     print(
         f"ok: {len(pack.files)} files, {len(pack.lexicon_names)} lexicons, "
         f"{pack.term_count} terms, {len(pack.rules)} rules ({len(pack.disabled)} disabled), "
@@ -68,7 +76,7 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
 def _cmd_rules_test(args: argparse.Namespace) -> int:
     from screener.rules.examples import run_examples
 
-    results = run_examples(_load(args.paths))
+    results = run_examples(_load(args.paths, args.allow_external_files))
     failed = [r for r in results if not r.ok]
     for r in failed:
         want = "to match" if r.expect_match else "not to match"
@@ -488,6 +496,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--text", action="store_true", help="one plain message per line")
     scan.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
     scan.add_argument("--max-text-chars", type=int, default=20_000)
+    scan.add_argument("--allow-external-files", action="store_true", help=EXTERNAL_HELP)
     scan.set_defaults(func=_cmd_scan)
 
     rules = sub.add_parser("rules", help="validate, test and publish rule packs; worker status")
@@ -498,6 +507,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         p = rules_sub.add_parser(name, help=text)
         p.add_argument("paths", nargs="*", help="pack files or directories (default: shipped)")
+        p.add_argument("--allow-external-files", action="store_true", help=EXTERNAL_HELP)
         p.set_defaults(func=func)
     from screener.reload.commands import add_rules_commands
 

@@ -29,12 +29,13 @@ from screener.state.behaviour import (
     Row,
     Updates,
 )
-from screener.text.views import BatchText
+from screener.text.views import BatchText, visible_cut
 from screener.verdict import ACTION_RANK, Action, Finding, Match, Verdict, Verdicts
 
 _ACTIONS: tuple[Action, ...] = ("allow", "review", "block")
 DEFAULT_MAX_TEXT_CHARS = 20_000
-"""Longer texts are screened on their first characters and the verdict says `truncated`."""
+"""Texts with more visible characters (letters and digits after folding) are screened on
+their first ones and the verdict says `truncated`; invisible padding does not count."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +132,10 @@ class Engine:
         texts = list(map(_TEXT, events))
         long = [i for i, t in enumerate(texts) if len(t) > limit] if texts and max(
             map(len, texts)) > limit else []  # fmt: skip
-        for i in long:
-            texts[i] = texts[i][:limit]
+        cut = [(i, visible_cut(self.pack.folding, texts[i], limit)) for i in long]
+        long = [i for i, end in cut if end is not None]  # padding alone is never cut
+        for i, end in cut:
+            texts[i] = texts[i][:end]
         batch = BatchText.build(self.pack.folding, texts)
         evidence = self._evidence(batch)
         prepared = None

@@ -9,7 +9,7 @@ back, and whole-word and spacing checks run on all of them at once with numpy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +36,8 @@ class Term:
     """gaps of the pattern where the term itself has a word break ("dm me": after "dm")."""
     spelling: str | None = None
     """what the automaton looks for, when not `text` itself (a pinyin spelling)."""
+    pattern: str | None = field(default=None, compare=False)
+    """the compiled form of `spelling or text` in `view`, when the loader already has it."""
 
 
 @dataclass(slots=True)
@@ -57,8 +59,13 @@ def term_view(homophone: bool, repeat: bool) -> View:
 
 def compile_pattern(folding: Folding, text: str, view: View) -> str:
     """The form of `text` that the automaton of `view` looks for ("" if nothing is left)."""
-    folded = folding.fold_text(text)
-    compact = "".join(c for c in folded if folding.word[ord(c)] and c != "\n")
+    return folded_pattern(folding, folding.fold_text(text), view)
+
+
+def folded_pattern(folding: Folding, folded: str, view: View) -> str:
+    """`compile_pattern` of an already folded text (a big lexicon folds each term once)."""
+    word = folding.word_bytes
+    compact = "".join([c for c in folded if word[ord(c)] and c != "\n"])
     if view.startswith("sound"):
         compact = folding.sound_text(compact)
     if view.endswith("repeat"):
@@ -66,12 +73,13 @@ def compile_pattern(folding: Folding, text: str, view: View) -> str:
     return compact
 
 
-def word_breaks(folding: Folding, text: str) -> frozenset[int]:
+def word_breaks(folding: Folding, text: str, folded: str | None = None) -> frozenset[int]:
     """Indexes i of the compact pattern with a separator between characters i and i+1."""
     breaks: set[int] = set()
     kept = -1
-    for c in folding.fold_text(text):
-        if folding.word[ord(c)] and c != "\n":
+    word = folding.word_bytes
+    for c in folding.fold_text(text) if folded is None else folded:
+        if word[ord(c)] and c != "\n":
             kept += 1
         elif kept >= 0:
             breaks.add(kept)
@@ -94,10 +102,11 @@ def pinyin_terms(folding: Folding, term: Term) -> list[Term]:
     ]  # fmt: skip
 
 
-def is_latin_word(folding: Folding, text: str) -> bool:
+def is_latin_word(folding: Folding, text: str, folded: str | None = None) -> bool:
     """Terms made only of alphabetic-script letters and digits match as whole words."""
-    folded = folding.fold_text(text)
-    return bool(folded) and all(folding.alnum[ord(c)] or c == " " for c in folded)
+    folded = folding.fold_text(text) if folded is None else folded
+    alnum = folding.alnum_bytes
+    return bool(folded) and all(alnum[ord(c)] or c == " " for c in folded)
 
 
 class ViewMatcher:
@@ -205,7 +214,9 @@ class LexiconMatcher:
         by_view: dict[View, dict[str, list[Term]]] = {}
         classes: dict[int, str] | None = None
         for term in terms:
-            pattern = compile_pattern(folding, term.spelling or term.text, term.view)
+            pattern = term.pattern
+            if pattern is None:
+                pattern = compile_pattern(folding, term.spelling or term.text, term.view)
             if not pattern:
                 raise ValueError(f"term {term.text!r} has no letters or digits left to match")
             if term.view == "sound":

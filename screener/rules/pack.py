@@ -7,13 +7,14 @@ content-hash version; the engine never parses, looks names up or compiles anythi
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -24,6 +25,7 @@ from screener.match.lexicon import (
     LexiconMatcher,
     Term,
     compile_pattern,
+    folded_pattern,
     is_latin_word,
     pinyin_terms,
     term_view,
@@ -35,7 +37,15 @@ from screener.rules.compiler import Clauses, Compiler, references, requirements
 from screener.rules.condition import ConditionError, Evaluator, Node, Reference, Scope, parse
 from screener.rules.files import allow_external_default, confined, read_text
 from screener.rules.source import PackError, PathKey, SourceFile, read_source
-from screener.rules.spec import ExamplesSpec, LexiconSpec, PackSpec, RegexSpec, TermSpec, Thresholds
+from screener.rules.spec import (
+    MAX_TERM_CHARS,
+    ExamplesSpec,
+    LexiconSpec,
+    PackSpec,
+    RegexSpec,
+    TermSpec,
+    Thresholds,
+)
 from screener.state.behaviour import Needs
 from screener.state.windows import WindowSpec
 from screener.text.folding import Folding, build_folding
@@ -43,6 +53,9 @@ from screener.verdict import Action
 
 MAX_LEXICON_BYTES = 64_000_000
 """A lexicon file above this size is refused unread."""
+MAX_FILE_TERMS = 1_000_000
+"""Terms in one lexicon file."""
+
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,7 +156,22 @@ def load_packs(
     with timer("tables"):
         folding = build_folding()
     builder = _Builder(sources, folding, timer, allow_external=allow_external)
-    return builder.build(ArtefactCache.default() if cache is None else cache)
+    with _no_cyclic_gc():
+        return builder.build(ArtefactCache.default() if cache is None else cache)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cycle collector while a pack is compiled: a big lexicon makes millions of
+    acyclic objects, and each full collection re-scans all of them (a 1M-term file took 45 s
+    of CPU with it, and ~10× the 100k-term time; nothing here is freed by it)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class Phases(dict[str, float]):
@@ -156,6 +184,66 @@ class Phases(dict[str, float]):
             yield
         finally:
             self[name] = self.get(name, 0.0) + time.perf_counter() - start
+
+
+class FileTerm(NamedTuple):
+    """A plain term line of a lexicon file (or a plain string term): a `TermSpec` without
+    options, made without pydantic because a file can hold a million of them."""
+
+    term: str
+    tags: tuple[str, ...] = ()
+    word: bool | None = None
+    homophone: bool | None = None
+    pinyin: bool | None = None
+    repeat: bool | None = None
+
+
+class _Digest:
+    """The pack version: SHA-256 of `orjson.dumps([[file spec, {lexicon: [file term, …]}],
+    …], OPT_SORT_KEYS)`, fed piece by piece so a million-term file never becomes one big
+    list of dicts and one big JSON string (the same bytes, so versions are unchanged)."""
+
+    _PLAIN = (b'{"homophone":null,"pinyin":null,"repeat":null,"tags":[],"term":', b',"word":null}')
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256(b"[")
+        self._items = 0
+
+    def append(self, item: Any) -> None:
+        """One more item of the list (as `list.append` on the list that would be dumped)."""
+        data = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+        self._hash.update((b"," if self._items else b"") + data)
+        self._items += 1
+
+    def add(self, spec: dict[str, Any], file_terms: dict[str, list[TermSpec | FileTerm]]) -> None:
+        """One pack file's item: its spec and the terms its lexicon files hold."""
+        update, dumps, sort = self._hash.update, orjson.dumps, orjson.OPT_SORT_KEYS
+        update(b"," if self._items else b"")
+        self._items += 1
+        update(b"[" + dumps(spec, option=sort) + b",{")
+        for n, name in enumerate(sorted(file_terms)):
+            update((b"," if n else b"") + dumps(name) + b":[")
+            terms = file_terms[name]
+            for lo in range(0, len(terms), 10_000):
+                chunk = b",".join([self._term(t) for t in terms[lo : lo + 10_000]])
+                update((b"," if lo else b"") + chunk)
+            update(b"]")
+        update(b"}]")
+
+    def _term(self, term: TermSpec | FileTerm) -> bytes:
+        if isinstance(term, FileTerm) and not term.tags:
+            head, tail = self._PLAIN
+            return head + orjson.dumps(term.term) + tail
+        data = {
+            "term": term.term, "tags": list(term.tags), "word": term.word,
+            "homophone": term.homophone, "pinyin": term.pinyin, "repeat": term.repeat,
+        }  # fmt: skip
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+    def hexdigest(self) -> str:
+        done = self._hash.copy()
+        done.update(b"]")
+        return done.hexdigest()
 
 
 def _validation_problems(source: SourceFile, exc: ValidationError) -> list[str]:
@@ -183,6 +271,7 @@ class _Builder:
         self.problems: list[str] = []
         self.folding = folding
         self.phase = phases
+
 
     def fail(self, source: SourceFile, key: PathKey, reason: str) -> None:
         self.problems.append(f"{source.where(key)}: {reason}")
@@ -222,7 +311,7 @@ class _Builder:
             raise PackError(self.problems)
 
         used = {ref for rule in rules for ref in rule.uses}
-        version = hashlib.sha256(orjson.dumps(digest, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        version = digest.hexdigest()
         with self.phase("regexes"):
             regex_set = RegexSet(
                 [r for r in regexes.values() if Reference("regex", r.index) in used], cache
@@ -243,7 +332,7 @@ class _Builder:
 
     # -- behaviour: banks, windows, escalation -------------------------------------------------
 
-    def _banks(self, specs: list[tuple[SourceFile, PackSpec]], digest: list[Any]
+    def _banks(self, specs: list[tuple[SourceFile, PackSpec]], digest: _Digest
                ) -> dict[str, HashBank]:  # fmt: skip
         banks: dict[str, HashBank] = {}
         for source, spec in specs:
@@ -282,14 +371,14 @@ class _Builder:
 
     def _lexicons(
         self, specs: list[tuple[SourceFile, PackSpec]]
-    ) -> tuple[dict[str, int], list[Term], list[Any], Thresholds | None]:
+    ) -> tuple[dict[str, int], list[Term], _Digest, Thresholds | None]:
         """Every file's lexicons as terms; the content digest; the one `thresholds`."""
         lexicon_index: dict[str, int] = {}
         terms: list[Term] = []
-        digest: list[Any] = []
+        digest = _Digest()
         thresholds: Thresholds | None = None
         for source, spec in specs:
-            file_terms: dict[str, list[TermSpec]] = {}
+            file_terms: dict[str, list[TermSpec | FileTerm]] = {}
             for name, lex in spec.lexicons.items():
                 if name in lexicon_index:
                     self.fail(source, ("lexicons", name), f"lexicon {name!r} is defined twice")
@@ -304,16 +393,14 @@ class _Builder:
                 if thresholds is not None:
                     self.fail(source, ("thresholds",), "thresholds are set in more than one file")
                 thresholds = spec.thresholds
-            digest.append(
-                [spec.model_dump(mode="json"),
-                 {k: [t.model_dump(mode="json") for t in v] for k, v in file_terms.items()}]
-            )  # fmt: skip
-
+            digest.add(spec.model_dump(mode="json"), file_terms)
         return lexicon_index, terms, digest, thresholds
 
     # -- lexicons ------------------------------------------------------------------------------
 
-    def _lexicon_terms(self, source: SourceFile, name: str, lex: LexiconSpec) -> list[TermSpec]:
+    def _lexicon_terms(
+        self, source: SourceFile, name: str, lex: LexiconSpec
+    ) -> list[TermSpec | FileTerm]:
         """Terms from a lexicon's `file:` (one per line, `term<TAB>tag,tag`, # comments)."""
         if lex.file is None:
             return []
@@ -325,42 +412,68 @@ class _Builder:
             self.problems.extend(p.replace(": cannot read", ": cannot read lexicon file", 1)
                                  for p in exc.problems)  # fmt: skip
             return []
-        out: list[TermSpec] = []
+        out: list[TermSpec | FileTerm] = []
         for lineno, line in enumerate(lines, 1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
-            word, _, tagtext = text.partition("\t")
+            if len(out) >= MAX_FILE_TERMS:
+                self.problems.append(f"{path}:{lineno}: more than {MAX_FILE_TERMS} terms")
+                break
+            word, tab, tagtext = text.partition("\t")
+            word = word.strip()
+            if not tab and len(word) <= MAX_TERM_CHARS:  # the common line: one plain term
+                out.append(FileTerm(word))  # valid by construction: no pydantic model per line
+                continue
             tags = [t.strip() for t in tagtext.split(",") if t.strip()]
             try:
-                out.append(TermSpec(term=word.strip(), tags=tags))
+                out.append(TermSpec(term=word, tags=tags))
             except ValidationError as exc:
                 msg = exc.errors(include_url=False)[0]["msg"]
                 self.problems.append(f"{path}:{lineno}: {msg}")
         return out
 
     def _terms(
-        self, source: SourceFile, name: str, index: int, lex: LexiconSpec, loaded: list[TermSpec]
+        self,
+        source: SourceFile,
+        name: str,
+        index: int,
+        lex: LexiconSpec,
+        loaded: list[TermSpec | FileTerm],
     ) -> list[Term]:
         out: list[Term] = []
-        entries: list[tuple[PathKey, str | TermSpec]] = [
+        entries: list[tuple[PathKey, str | TermSpec | FileTerm]] = [
             (("lexicons", name, "terms", i), t) for i, t in enumerate(lex.terms)
         ]
         entries += [(("lexicons", name, "file"), t) for t in loaded]
+        fold, folding = self.folding.fold_text, self.folding
+        base_tags = tuple(lex.tags)
         for key, entry in entries:
-            spec = entry if isinstance(entry, TermSpec) else TermSpec(term=entry)
+            spec = FileTerm(entry) if isinstance(entry, str) else entry
             homophone = lex.homophone if spec.homophone is None else spec.homophone
             repeat = lex.repeat if spec.repeat is None else spec.repeat
+            folded = fold(spec.term)  # once per term: a lexicon file can hold a million
+            view = term_view(homophone, repeat)
+            # most terms are letters only: then the pattern is the folded text, with no word
+            # breaks, and only the Latin test is left (each test one translate, in C)
+            plain = (
+                view == "compact" and bool(folded) and "\n" not in folded
+                and not folded.translate(folding.word_deleter)
+            )  # fmt: skip
             word = spec.word if spec.word is not None else lex.word
             if word is None:
-                word = is_latin_word(self.folding, spec.term)
-            term = Term(
-                spec.term, index, tuple(dict.fromkeys([*lex.tags, *spec.tags])), word, False,
-                term_view(homophone, repeat), word_breaks(self.folding, spec.term),
-            )  # fmt: skip
-            if self._empty(term):
+                word = (
+                    not folded.translate(folding.alnum_deleter)
+                    if plain
+                    else is_latin_word(folding, spec.term, folded)
+                )
+            tags = tuple(dict.fromkeys([*base_tags, *spec.tags])) if spec.tags else base_tags
+            breaks = frozenset() if plain else word_breaks(folding, spec.term, folded)
+            pattern = folded if plain else folded_pattern(folding, folded, view)
+            if not pattern:
                 self.fail(source, key, f"term {spec.term!r} has no letters or digits to match")
                 continue
+            term = Term(spec.term, index, tags, word, False, view, breaks, pattern=pattern)
             out.append(term)
             if lex.pinyin if spec.pinyin is None else spec.pinyin:
                 out.extend(pinyin_terms(self.folding, term))

@@ -28,8 +28,13 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+MAX_TERM_CHARS = 200
+"""Characters in one term (the longest shipped one has 12)."""
+TermText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TERM_CHARS)]
+
+
 class TermSpec(_Spec):
-    term: NonEmpty
+    term: TermText
     tags: list[Name] = Field(default_factory=list)
     word: bool | None = None
     homophone: bool | None = None
@@ -38,7 +43,7 @@ class TermSpec(_Spec):
 
 
 class LexiconSpec(_Spec):
-    terms: list[NonEmpty | TermSpec] = Field(default_factory=list)
+    terms: list[TermText | TermSpec] = Field(default_factory=list)
     file: NonEmpty | None = None
     allow: list[NonEmpty] = Field(default_factory=list)
     tags: list[Name] = Field(default_factory=list)

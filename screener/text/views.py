@@ -191,6 +191,20 @@ class BatchText:
         return int(offsets[first - base]), int(offsets[stop - base - 1]) + 1
 
 
+def visible_cut(folding: Folding, text: str, limit: int) -> int | None:
+    """Where to cut `text` so it keeps its first `limit` visible characters (letters and
+    digits after folding), or None if it has no more than that.
+
+    A length cap that counted code points could be beaten by padding: one letter with 100k
+    combining marks, or 30k zero-width spaces or blanks, before 约炮 pushed the term past the
+    cap. Counting only what matching sees, padding costs the sender nothing and hides nothing.
+    """
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    visible = folding.word.take(folding.fold.take(codes)) | folding.expandable.take(codes)
+    where = np.flatnonzero(visible)
+    return int(where[limit]) if len(where) > limit else None
+
+
 def _expand(folding: Folding, text: str) -> tuple[str, Positions]:
     """Replace characters that fold to several (⑩ → 10) and map each output back to its source."""
     out: list[str] = []

@@ -248,3 +248,56 @@ def test_rules_test_with_a_null_user_says_why(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"{tmp_path / 'pack.yaml'}:2: rule r1: expected to match" in done.stdout
+
+
+def test_lexicon_files_have_term_count_and_length_caps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import screener.rules.pack as pack_module
+
+    monkeypatch.setattr(pack_module, "MAX_FILE_TERMS", 100)
+    pack = lexicon_pack(tmp_path, "terms.txt")
+    terms = pack.parent / "terms.txt"
+    terms.write_text("".join(f"t{i}\n" for i in range(1000)), encoding="utf-8")
+    (problem,) = refused([pack])
+    assert problem == f"{terms}:101: more than 100 terms"
+    terms.write_text("ok\n" + "长" * 201 + "\n", encoding="utf-8")
+    (problem,) = refused([pack])
+    assert problem.startswith(f"{terms}:2: ") and "at most 200 characters" in problem
+
+
+def test_file_terms_compile_like_inline_terms(tmp_path: Path) -> None:
+    """The fast path for plain file lines gives the terms, version and verdicts the pydantic
+    path gives (same term list inline and in a file, tags and options included)."""
+    words = ["约炮", "escort", "dm me", "v信", "ＶＸ", "a\u0301b", "上门服务"]
+    pack = lexicon_pack(tmp_path, "terms.txt")
+    (pack.parent / "terms.txt").write_text(
+        "\n".join(words) + "\nsugar\tpaid,x1\n", encoding="utf-8"
+    )
+    from_file = load_packs([pack])
+    inline = tmp_path / "inline" / "pack.yaml"
+    inline.parent.mkdir()
+    terms = ", ".join(f"{w!r}" for w in words) + ", {term: sugar, tags: [paid, x1]}"
+    inline.write_text(f"lexicons:\n  words:\n    terms: [{terms}]\n" + RULE, encoding="utf-8")
+    from_yaml = load_packs([inline])
+    assert from_file.term_count == from_yaml.term_count == 8
+    from screener.engine import Engine
+
+    texts = ["约 炮", "an escort", "dmme", "加ｖ信", "vx", "ab", "上门服务", "sugar baby"]
+    assert [v.to_dict()["findings"] for v in Engine(from_file).screen_texts(texts)] == [
+        v.to_dict()["findings"] for v in Engine(from_yaml).screen_texts(texts)
+    ]
+    assert all(v.flagged for v in Engine(from_file).screen_texts(texts))
+
+
+def test_the_cli_flag_allows_files_outside_the_pack(tmp_path: Path) -> None:
+    (tmp_path / "outside.txt").write_text("约炮\n", encoding="utf-8")
+    pack = lexicon_pack(tmp_path, "../outside.txt")
+    command = [sys.executable, "-m", "screener", "rules", "check", str(pack)]
+    refused_run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused_run.returncode != 0 and f"{pack}:3: " in refused_run.stderr
+    allowed = subprocess.run(
+        [*command, "--allow-external-files"], capture_output=True, text=True, timeout=120
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert "1 terms" in allowed.stdout

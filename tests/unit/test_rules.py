@@ -184,7 +184,7 @@ def test_scores_add_up_per_category_to_thresholds(tmp_path: Path) -> None:
 def test_long_texts_are_screened_on_their_start_and_marked(tmp_path: Path) -> None:
     engine = Engine(load_packs([write(tmp_path, PACK)]), max_text_chars=10)
     short, long, late = engine.screen_texts(
-        ["约炮 包夜", "约炮 包夜" + "。" * 20, "。" * 20 + "约炮 包夜"]
+        ["约炮 包夜", "约炮 包夜" + "啊" * 20, "啊" * 20 + "约炮 包夜"]
     )
     assert not short.truncated and long.truncated and late.truncated
     assert {f.rule for f in long.findings} == {f.rule for f in short.findings} != set()
@@ -225,3 +225,18 @@ def test_fields_that_may_hold_several_kinds_compile_and_stay_safe(tmp_path: Path
     events = [parse_obj({**base, "conversation": {"members": m}}) for m in (5, ["a", "b"], 1)]
     verdicts = engine.screen(events)  # type: ignore[arg-type]
     assert [v.flagged for v in verdicts] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    "padding",
+    ["a" + "\u0301" * 100_000, "\u200b" * 30_000, " " * 30_000, "。" * 30_000, "\ufe0f" * 30_000],
+)
+def test_invisible_padding_cannot_push_content_past_the_cap(tmp_path: Path, padding: str) -> None:
+    """The cap counts letters and digits after folding: combining marks, zero-width
+    characters, blanks and punctuation before a term never hide it."""
+    engine = Engine(load_packs([write(tmp_path, PACK)]))
+    (verdict,) = engine.screen_texts([padding + "约炮 包夜 上门"])
+    assert "two_words" in {f.rule for f in verdict.findings}
+    assert not verdict.truncated
+    (hidden,) = engine.screen_texts(["啊" * 20_000 + "约炮 包夜 上门"])
+    assert hidden.truncated and not hidden.findings  # visible text past the cap is cut
