@@ -28,15 +28,19 @@ def default_packs() -> Path:
     return Path(str(resources.files("screener") / "packs"))
 
 
-def _load(paths: Sequence[str] | None, allow_external: bool = False) -> RulePack:
+def _load(
+    paths: Sequence[str] | None, allow_external: bool = False, model: str | None = None
+) -> RulePack:
     chosen = list(paths) if paths else [default_packs()]
-    return load_packs(chosen, allow_external=allow_external or None)  # None: the env decides
+    # allow_external None: the env decides
+    return load_packs(chosen, allow_external=allow_external or None, model=model)
 
 
 EXTERNAL_HELP = (
     "let packs read lexicon files outside their own directory "
     "(also SCREENER_RULES_ALLOW_EXTERNAL=1)"
 )
+MODEL_HELP = "learned-model directory replacing the one the packs declare"
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
@@ -44,7 +48,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from screener.runtime import tune_gc, young_threshold
     from screener.tools.scan import BATCH_LINES, scan
 
-    pack = _load(args.rules, args.allow_external_files)
+    pack = _load(args.rules, args.allow_external_files, args.model)
     engine = Engine(pack, max_text_chars=args.max_text_chars)
     tune_gc(young_threshold(BATCH_LINES))
     out = sys.stdout.buffer
@@ -64,19 +68,25 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_rules_check(args: argparse.Namespace) -> int:
-    pack = _load(args.paths, args.allow_external_files)
+    pack = _load(args.paths, args.allow_external_files, args.model)
     print(
         f"ok: {len(pack.files)} files, {len(pack.lexicon_names)} lexicons, "
         f"{pack.term_count} terms, {len(pack.rules)} rules ({len(pack.disabled)} disabled), "
         f"{len(pack.regexes.specs)} regexes in use; version {pack.version}"
     )
+    waiting = [r.id for r in pack.rules if any(ref.kind == "model" for ref in r.uses)]
+    if waiting and pack.model is None:
+        print(f"note: {len(waiting)} rules read model.* but no model is loaded (--model DIR): "
+              "they never fire")  # fmt: skip
+    elif pack.model is not None:
+        print(f"model: {', '.join(pack.model.categories)} ({pack.model.version})")
     return 0
 
 
 def _cmd_rules_test(args: argparse.Namespace) -> int:
     from screener.rules.examples import run_examples
 
-    results = run_examples(_load(args.paths, args.allow_external_files))
+    results = run_examples(_load(args.paths, args.allow_external_files, args.model))
     failed = [r for r in results if not r.ok]
     for r in failed:
         want = "to match" if r.expect_match else "not to match"
@@ -118,6 +128,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             lexicon_file=Path(args.lexicon) if args.lexicon else None,
             lexicon_size=args.lexicon_size, messages=args.messages, batch=args.batch,
             baseline_messages=args.baseline_messages, console=console,
+            model=Path(args.model) if args.model else None,
         )  # fmt: skip
     else:
         from screener.tools import corpus
@@ -495,6 +506,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("files", nargs="*", help="input files (default: stdin)")
     scan.add_argument("--text", action="store_true", help="one plain message per line")
     scan.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
+    scan.add_argument("--model", metavar="DIR", help=MODEL_HELP)
     scan.add_argument("--max-text-chars", type=int, default=20_000)
     scan.add_argument("--allow-external-files", action="store_true", help=EXTERNAL_HELP)
     scan.set_defaults(func=_cmd_scan)
@@ -508,6 +520,7 @@ def _parser() -> argparse.ArgumentParser:
         p = rules_sub.add_parser(name, help=text)
         p.add_argument("paths", nargs="*", help="pack files or directories (default: shipped)")
         p.add_argument("--allow-external-files", action="store_true", help=EXTERNAL_HELP)
+        p.add_argument("--model", metavar="DIR", help=MODEL_HELP)
         p.set_defaults(func=func)
     from screener.reload.commands import add_rules_commands
 
@@ -549,6 +562,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=["engine", "matchers", "pipeline", "compile", "bank", "state", "campaigns"],
     )
     bench.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
+    bench.add_argument("--model", metavar="DIR", help=MODEL_HELP)
     bench.add_argument("--lexicon", help="term list (first TSV column) instead of a generated one")
     bench.add_argument("--lexicon-size", type=int, default=50_000)
     bench.add_argument("--messages", type=int, default=200_000)
@@ -569,10 +583,18 @@ def _parser() -> argparse.ArgumentParser:
     from screener.banks.cli import add_commands as add_behaviour_commands
 
     add_behaviour_commands(sub)
+    from screener.model.cli import add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["eval"]:  # its own parser: REMAINDER would refuse a leading --option
+        from screener.tools import evaluate
+
+        return evaluate.main(raw[1:])
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))

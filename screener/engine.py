@@ -43,9 +43,11 @@ class _Evidence:
     lexicons: dict[int, list[Hit]]
     detectors: dict[int, dict[str, list[Hit]]]
     regexes: dict[int, dict[int, list[Hit]]]
+    model: dict[int, dict[str, float]]
+    """message → learned-model category → probability (where it reaches the pack's floor)."""
 
     def messages(self) -> set[int]:
-        return set(self.lexicons) | set(self.detectors) | set(self.regexes)
+        return set(self.lexicons) | set(self.detectors) | set(self.regexes) | set(self.model)
 
 
 Quote = tuple[tuple[str, str | int], ...]
@@ -60,7 +62,7 @@ _KINDS: tuple[ReferenceKind, ...] = tuple(_FIELD)
 
 
 def _quote(refs: Iterable[Reference]) -> Quote:
-    """Evidence with matches to quote (signals, gates and banks have none)."""
+    """Evidence with matches to quote (signals, gates, banks and model scores have none)."""
     return tuple(sorted(((_FIELD[r.kind], r.key) for r in refs if r.kind in _FIELD), key=repr))
 
 
@@ -236,6 +238,7 @@ class Engine:
             tuple(s.detectors),
             tuple(s.regexes),
             lifted,
+            tuple(s.model),
         )
         plan = self._plans.get(shape)
         if plan is None:
@@ -245,6 +248,7 @@ class Engine:
                 for key in keys
             }  # fmt: skip
             present |= {Reference(str(k)[:4], str(k)[5:]) for k in lifted}  # type: ignore[arg-type]
+            present |= {Reference("model", k) for k in shape[5]}
             plan = tuple(
                 (rule, _quote(rule.references & present))
                 for rule in self.pack.rules
@@ -275,7 +279,23 @@ class Engine:
                     k: [Hit(message, start, end, value) for start, end, value in spans]
                     for k, spans in found.items()
                 }
-        return _Evidence(lexicons, detectors, regexes)
+        return _Evidence(lexicons, detectors, regexes, self._model_scores(batch))
+
+    def _model_scores(self, batch: BatchText) -> dict[int, dict[str, float]]:
+        """Per message, the model categories whose probability reaches the lowest value a rule
+        reads it at: the rest of the batch carries no model evidence and skips Python."""
+        pack = self.pack
+        if pack.model is None or not pack.model_floors:
+            return {}
+        probs = pack.model.predict(batch)
+        names = pack.model.classes
+        out: dict[int, dict[str, float]] = {}
+        for k, floor in pack.model_floors:
+            column = probs[:, k]
+            rows = np.flatnonzero(column >= floor)
+            for i, p in zip(rows.tolist(), column[rows].tolist(), strict=True):
+                out.setdefault(i, {})[names[k]] = p
+        return out
 
     # -- verdicts ------------------------------------------------------------------------------
 
@@ -348,7 +368,8 @@ def _signals(event: Event, i: int, evidence: _Evidence) -> Signals:
         for tag in term.tags:
             tags.setdefault(tag, []).append(hit)
     return Signals(
-        event, lexicons, tags, evidence.detectors.get(i, {}), evidence.regexes.get(i, {})
+        event, lexicons, tags, evidence.detectors.get(i, {}), evidence.regexes.get(i, {}),
+        model=evidence.model.get(i, {}),
     )
 
 

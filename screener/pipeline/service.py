@@ -31,7 +31,7 @@ def rule_paths(settings: Settings, default: Path) -> list[Path]:
 
 
 def load_rules(settings: Settings, default: Path) -> RulePack:
-    return load_packs(rule_paths(settings, default))
+    return load_packs(rule_paths(settings, default), model=settings.model)
 
 
 def install_event_loop() -> None:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     rules_poll_s: float = Field(default=1.0, ge=0)
     rules_topic: str = "screening.rules"
     status_topic: str = "screening.status"
+    model: str | None = None
+    """learned-model directory replacing the one the packs declare (`--model`)."""
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     guarantee: Literal["at-least-once", "exactly-once"] = "at-least-once"
     # exactly-once: ids are `{prefix}-{worker index}`; default prefix `{group_id}-screener`

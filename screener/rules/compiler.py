@@ -71,6 +71,8 @@ class Compiler:
                                  "terms")  # fmt: skip
         if depth > MAX_EXPANDED_DEPTH:
             raise ConditionError(f"nested (macros inlined) more than {MAX_EXPANDED_DEPTH} deep")
+        if node.op == "name" and node.args[0].startswith("model."):  # model.porn is model(porn)
+            return Node("call", ("model", Node("name", (node.args[0][6:],), node.pos)), node.pos)
         if node.op == "name" and node.args[0] in self.scope.macros:
             name = node.args[0]
             if name in seen:

@@ -32,9 +32,11 @@ class Signals:
     behaviour: Any = None
     """signal values from the partition's state (`user.events@600` → 57), gates that hold
     (`user.events@600>200` → True) and bank matches (`bank:known_bad` → True)."""
+    model: dict[str, float] = field(default_factory=dict)
+    """learned-model probability per category, where it reaches the pack's floor."""
 
     def empty(self) -> bool:
-        return not (self.lexicons or self.detectors or self.regexes or self.behaviour)
+        return not (self.lexicons or self.detectors or self.regexes or self.behaviour or self.model)
 
 
 Evaluator = Callable[[Signals], Any]
@@ -240,8 +242,9 @@ def parse(source: str) -> Node:
 
 # --- names a condition resolves against ---------------------------------------------------
 
-ReferenceKind = Literal["lexicon", "tag", "detector", "regex", "signal", "gate", "bank"]
-"""signal: a windowed value from state; gate: a signal over a threshold; bank: a hash bank."""
+ReferenceKind = Literal["lexicon", "tag", "detector", "regex", "signal", "gate", "bank", "model"]
+"""signal: a windowed value from state; gate: a signal over a threshold; bank: a hash bank;
+model: a learned-model category."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,8 @@ class Scope:
     macros: Mapping[str, Node]
     tags: frozenset[str]
     banks: frozenset[str] = frozenset()
+    model: frozenset[str] | None = None
+    """categories of the pack's learned model (`model.<category>`); None: the pack has none."""
 
 
 @dataclass(frozen=True, slots=True)

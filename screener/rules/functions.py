@@ -234,6 +234,22 @@ BEHAVIOUR: tuple[ConditionFunction, ...] = (
     ConditionFunction("bank", "bank(BANK)", _bank),
 )
 
+def _model(call: Call) -> Bound:
+    """`model(porn)` (written `model.porn`): the learned model's probability of a category.
+
+    Without a model (the pack declares none and no `--model` is given) it reads 0, so such
+    rules are ready for a model but never fire; `screener rules check` says how many there are.
+    """
+    category = call.name_arg()
+    if not category.isidentifier():
+        call.fail(f"model.{category}: not a category name")
+    if call.scope.model is not None and category not in call.scope.model:
+        known = ", ".join(sorted(call.scope.model))
+        call.fail(f"the model has no category {category!r} ({known})")
+    ref = frozenset({Reference("model", category)})
+    return Bound(lambda s: s.model.get(category, 0.0), NUMBER, ref, evidence=True)
+
+
 ENTRIES: tuple[ConditionFunction, ...] = (
     ConditionFunction("hit", "hit(LEXICON)", _hit),
     ConditionFunction("count", "count(LEXICON)", _count),
@@ -245,6 +261,7 @@ ENTRIES: tuple[ConditionFunction, ...] = (
     ConditionFunction("len", "len(FIELD)", _len),
     ConditionFunction("media_type", "media_type(TYPE)", _media_type),
     *BEHAVIOUR,
+    ConditionFunction("model", "model.CATEGORY", _model),
 )
 
 FUNCTIONS: Mapping[str, ConditionFunction] = MappingProxyType({f.name: f for f in ENTRIES})

@@ -33,6 +33,9 @@ from screener.match.lexicon import (
 )
 from screener.match.regexes import RegexError, RegexSet, validate
 from screener.match.regexes import RegexSpec as RegexEntry
+from screener.model.floors import model_floors
+from screener.model.linear import LinearModel, ModelError
+from screener.model.linear import load as load_model
 from screener.rules.compiler import Clauses, Compiler, references, requirements
 from screener.rules.condition import ConditionError, Evaluator, Node, Reference, Scope, parse
 from screener.rules.files import allow_external_default, confined, read_text
@@ -77,6 +80,8 @@ class CompiledRule:
     examples: ExamplesSpec | None
     shadow: bool = False
     """`mode: shadow`: its findings go to `Verdict.shadow`, never into the action."""
+    model_floors: dict[str, float] = field(default_factory=dict)
+    """model category → lowest probability condition or exceptions read it at."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +99,9 @@ class RulePack:
     thresholds: Thresholds
     files: tuple[Path, ...]
     behaviour: Needs = field(default_factory=Needs)
+    model: LinearModel | None = None
+    model_floors: tuple[tuple[int, float], ...] = ()
+    """(model class index, lowest probability any rule reads it at): what the engine passes on."""
     """windows, banks and escalation the rules read from per-partition state."""
 
     @property
@@ -139,8 +147,11 @@ def load_packs(
     allow_external: bool | None = None,
     cache: ArtefactCache | None = None,
     phases: Phases | None = None,
+    model: Path | str | None = None,
 ) -> RulePack:
     """Read, validate and compile packs; raise `PackError` listing every problem.
+
+    `model` (a model directory) replaces the learned model the packs declare, if any.
 
     `allow_external` lets packs read files outside their own directory (default: the
     SCREENER_RULES_ALLOW_EXTERNAL environment variable, else no). `cache` holds compiled
@@ -155,7 +166,8 @@ def load_packs(
         sources = [read_source(p) for p in files]
     with timer("tables"):
         folding = build_folding()
-    builder = _Builder(sources, folding, timer, allow_external=allow_external)
+    builder = _Builder(sources, folding, timer, allow_external=allow_external,
+                       model=Path(model) if model is not None else None)  # fmt: skip
     with _no_cyclic_gc():
         return builder.build(ArtefactCache.default() if cache is None else cache)
 
@@ -265,8 +277,10 @@ class _Builder:
         phases: Phases,
         *,
         allow_external: bool = False,
+        model: Path | None = None,
     ):
         self.sources = sources
+        self.model_path = model
         self.allow_external = allow_external
         self.problems: list[str] = []
         self.folding = folding
@@ -299,7 +313,9 @@ class _Builder:
             tags = frozenset(t for term in terms for t in term.tags)
             macros = self._macros(specs)
             banks = self._banks(specs, digest)
-            scope = Scope(lexicon_index, regex_index, macros, tags, frozenset(banks))
+            model = self._model(specs)
+            categories = frozenset(model.categories) if model is not None else None
+            scope = Scope(lexicon_index, regex_index, macros, tags, frozenset(banks), categories)
             self._check_macros(specs, scope)
             rules, disabled = self._rules(specs, scope)
         with self.phase("lexicons"):
@@ -311,7 +327,13 @@ class _Builder:
             raise PackError(self.problems)
 
         used = {ref for rule in rules for ref in rule.uses}
+        if model is not None:
+            digest.append(["model", model.version])
         version = digest.hexdigest()
+        floors: dict[str, float] = {}
+        for rule in rules:
+            for category, value in rule.model_floors.items():
+                floors[category] = min(floors.get(category, value), value)
         with self.phase("regexes"):
             regex_set = RegexSet(
                 [r for r in regexes.values() if Reference("regex", r.index) in used], cache
@@ -328,7 +350,37 @@ class _Builder:
             thresholds=thresholds or Thresholds(),
             files=tuple(s.path for s in self.sources),
             behaviour=self._needs(specs, used, banks),
-        )
+            model=model,
+            model_floors=tuple(
+                (model.classes.index(c), v) for c, v in sorted(floors.items())
+            ) if model is not None else (),
+        )  # fmt: skip
+
+    # -- the learned model ---------------------------------------------------------------------
+
+    def _model(self, specs: list[tuple[SourceFile, PackSpec]]) -> LinearModel | None:
+        """The `--model` directory if given, else the one pack file that declares `model:`."""
+        declared = [(source, spec.model) for source, spec in specs if spec.model is not None]
+        for source, _ in declared[1:]:
+            self.fail(source, ("model",), "model is declared in more than one file")
+        if self.model_path is not None:
+            where, path = f"{self.model_path}", self.model_path
+        elif declared:
+            source, raw = declared[0]
+            assert raw is not None
+            where = source.where(("model",))
+            try:
+                path = confined(source.path.parent, raw, where, allow_external=self.allow_external)
+            except PackError as exc:
+                self.problems.extend(exc.problems)
+                return None
+        else:
+            return None
+        try:
+            return load_model(path)
+        except ModelError as exc:
+            self.problems.append(f"{where}: {exc}")
+            return None
 
     # -- behaviour: banks, windows, escalation -------------------------------------------------
 
@@ -561,11 +613,14 @@ class _Builder:
                     continue
                 exceptions: list[Evaluator] = []
                 uses = set(references(tree, scope))
+                floors = model_floors(tree)
                 for j, text in enumerate(rule.exceptions):
                     try:
                         exception = compiler.expand(parse(text))
                         exceptions.append(compiler.compile(exception))
                         uses |= references(exception, scope)
+                        for category in model_floors(exception, always=True):
+                            floors[category] = 0.0  # an exception reads it for every message
                     except ConditionError as exc:
                         self.fail(
                             source, (*key, "exceptions", j), f"rule {rule.id}: exception: {exc}"
@@ -580,6 +635,7 @@ class _Builder:
                         requires=requirements(tree, scope), references=references(tree, scope),
                         uses=frozenset(uses), origin=seen[rule.id], examples=rule.examples,
                         shadow=(rule.mode or spec.mode) == "shadow",
+                        model_floors=floors,
                     )
                 )  # fmt: skip
         return rules, disabled

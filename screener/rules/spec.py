@@ -118,3 +118,5 @@ class PackSpec(_Spec):
     thresholds: Thresholds | None = None
     banks: dict[Name, BankSpec] = Field(default_factory=dict)
     escalation: EscalationSpec | None = None
+    model: NonEmpty | None = None
+    """directory of the learned model rules read as `model.<category>` (relative to the file)."""

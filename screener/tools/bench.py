@@ -14,7 +14,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -73,7 +73,9 @@ def read_lexicon(path: Path) -> list[str]:
     return terms
 
 
-def _pack_with_lexicon(packs: Sequence[Path], terms: list[str], workdir: Path) -> Engine:
+def _pack_with_lexicon(
+    packs: Sequence[Path], terms: list[str], workdir: Path, model: Path | None = None
+) -> Engine:
     folding = build_folding()
     usable = sorted({t for t in terms if compile_pattern(folding, t, "compact")})
     (workdir / "bench_lexicon.txt").write_text("\n".join(usable) + "\n", encoding="utf-8")
@@ -84,7 +86,13 @@ def _pack_with_lexicon(packs: Sequence[Path], terms: list[str], workdir: Path) -
         "    condition: hit(bench_lexicon)\n",
         encoding="utf-8",
     )
-    return Engine(load_packs([*packs, workdir / "bench.yaml"]))
+    return Engine(load_packs([*packs, workdir / "bench.yaml"], model=model))
+
+
+def keyword_only(engine: Engine) -> Engine:
+    """The same pack without its learned model: rules reading `model.*` see 0 and never fire."""
+    pack = replace(engine.pack, model=None, model_floors=())
+    return Engine(pack, max_text_chars=engine.max_text_chars)
 
 
 TURN_BATCHES = 10
@@ -152,8 +160,10 @@ def bench_engine(
     batch: int,
     baseline_messages: int,
     console: Console,
+    model: Path | None = None,
 ) -> dict[str, object]:
-    """Engine (full normalisation, default packs + big lexicon) vs NFKC + pyahocorasick loop."""
+    """Engine (full normalisation, default packs + big lexicon) vs NFKC + pyahocorasick loop;
+    with a learned model (the packs' own or `model`), also the same engine keyword-only."""
     import ahocorasick  # dev extra: only the benchmark's baseline needs it
 
     terms = read_lexicon(lexicon_file) if lexicon_file else corpus.lexicon(lexicon_size)
@@ -161,8 +171,9 @@ def bench_engine(
     events = _stream(texts)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        engine = _pack_with_lexicon(packs, terms, Path(tmp))
+        engine = _pack_with_lexicon(packs, terms, Path(tmp), model)
         build_s = time.perf_counter() - t0
+    plain = keyword_only(engine) if engine.pack.model is not None else None
     baseline = ahocorasick.Automaton()
     for term in terms:
         key = unicodedata.normalize("NFKC", term).casefold()
@@ -180,6 +191,9 @@ def bench_engine(
         if state is not None and updates is not None:
             state.apply(updates)
         return verdicts
+    def run_plain(lo: int, hi: int) -> object:
+        assert plain is not None
+        return plain.screen(events[lo:hi])
 
     def run_baseline(lo: int, hi: int) -> object:
         found = 0
@@ -192,13 +206,18 @@ def bench_engine(
     tune_gc(young_threshold(batch))  # as the service does after start-up
     run_engine(0, min(batch, messages))  # warm-up: first-use caches
     flagged = sum(v.flagged for v in engine.screen(events[: min(messages, 20_000)]))
+    contenders: list[tuple[str, Callable[[int, int], object], int]] = [
+        ("engine.screen" + (" (with model)" if plain else ""), run_engine, messages),
+        ("engine + behaviour signals", run_stateful, messages),
+        ("NFKC + pyahocorasick loop", run_baseline, min(baseline_messages, messages)),
+    ]
+    if plain is not None:
+        run_plain(0, min(batch, messages))
+        contenders.insert(1, ("engine.screen (keyword-only)", run_plain, messages))
     with Progress(console=console, transient=True) as progress:
-        ours, signals, base = _interleaved(
-            [("engine.screen", run_engine, messages),
-             ("engine + behaviour signals", run_stateful, messages),
-             ("NFKC + pyahocorasick loop", run_baseline, min(baseline_messages, messages))],
-            batch, progress,
-        )  # fmt: skip
+        measured = _interleaved(contenders, batch, progress)
+    ours, signals, base = measured[0], measured[-2], measured[-1]
+    keywords = measured[1] if plain is not None else None
     result = {
         "machine": machine(),
         "lexicon_terms": engine.pack.term_count,
@@ -213,10 +232,15 @@ def bench_engine(
         "signals_ratio": round(signals.rate / ours.rate, 3) if ours.rate else None,
         "signals": sorted(w.name for w in engine.pack.behaviour.windows),
     }
+    if keywords is not None:
+        assert engine.pack.model is not None
+        result["model"] = engine.pack.model.version
+        result["keyword_only"] = {**asdict(keywords), "msgs_per_s": round(keywords.rate)}
+        result["model_vs_keyword_only"] = round(ours.rate / keywords.rate, 3)
     table = Table(title=f"screener bench engine — {result['machine']}")
     for column in ("contender", "msgs/s", "p50 µs/msg", "p99 µs/msg"):
         table.add_column(column, justify="right" if column != "contender" else "left")
-    for m in (ours, signals, base):
+    for m in measured:
         table.add_row(m.name, f"{m.rate:,.0f}", f"{m.p50_us:.2f}", f"{m.p99_us:.2f}")
     console.print(table)
     console.print(
@@ -224,6 +248,8 @@ def bench_engine(
         f"{result['flagged_share']:.1%} flagged; engine/baseline = {result['speedup']}×; "
         f"with behaviour signals {result['signals_ratio']:.0%} of without"
     )
+    if keywords is not None:
+        console.print(f"with model / keyword-only = {result['model_vs_keyword_only']:.2f}")
     return result
 
 

@@ -1,6 +1,7 @@
 """Detection quality of a rule pack on labelled corpora: precision, recall, F1, false positives.
 
-    python -m screener.tools.evaluate [--rules PATH ...] [--data DIR_OR_TSV ...] [--limit N]
+    screener eval [--rules PATH ...] [--model DIR] [--data DIR_OR_TSV ...] [--part held]
+                  [--compare OLD_PACK ...] [--worst N] [--limit N]
 
 The corpora are third-party evaluation data kept *outside* the repository (by default
 `../shared/datasets/labelled` next to the repo root); nothing here ships or needs them at run
@@ -17,6 +18,12 @@ the last. A `LabelScheme`, chosen by file name, says what its labels mean:
 For a gold category *c* of a dataset: TP = positive rows of *c* whose verdict category (the
 highest-scoring one) is accepted for *c*; predicted = rows of the dataset, of any label, whose
 verdict category is accepted for *c*; precision = TP / predicted, recall = TP / positives.
+Rows are split once into a tuning and a held part (`screener.tools.holdout`: a stable hash of
+the row's text, 50/50); the command line reports the `held` part by default — the part no
+rule or shipped model was tuned or trained on. `screener.tools.quality` adds the headline
+figures (ChineseHarm six-class macro-F1 and harmful-vs-benign, everyday false positives,
+English spam F1), the confusion matrix and the worst errors with what decided them.
+
 "Any-flag recall" counts a positive row as found when it is flagged at all, whatever the
 category. FPR is the share of benign rows that are flagged; per category it is the share of
 benign rows flagged *as that category*. By default a category is accepted only for itself;
@@ -33,7 +40,16 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
+
+from screener.tools.holdout import PARTS, select
+from screener.tools.quality import (
+    RowResult,
+    render_six_class,
+    render_worst,
+    six_class_scores,
+    worst,
+)
 
 BENIGN = "benign"
 SPAM = "spam"
@@ -201,6 +217,8 @@ class DatasetReport:
     seconds: float
     benign_flagged_as: dict[str, int] = field(default_factory=dict)
     """verdict category → number of flagged *benign* rows."""
+    results: list[RowResult] = field(default_factory=list, repr=False)
+    """every row with its verdict and what decided it (for the headline and worst errors)."""
 
     @property
     def fpr(self) -> float:
@@ -212,6 +230,7 @@ class Report:
     datasets: list[DatasetReport]
     rules_version: str = ""
     accept: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    part: str = "all"
 
     def by_category(self) -> dict[str, Score]:
         """Each shown category pooled over the datasets that have it as a positive class.
@@ -301,6 +320,35 @@ def screen_all(
     return out
 
 
+def model_scores(screener: Screener, texts: Sequence[str], batch: int) -> list[dict[str, float]]:
+    """The pack's learned-model probabilities per text (empty dicts without a model)."""
+    pack: Any = getattr(screener, "pack", None)
+    model = getattr(pack, "model", None)
+    if model is None:
+        return [{} for _ in texts]
+    from screener.text.views import BatchText
+
+    out: list[dict[str, float]] = []
+    for chunk in _batches(texts, batch):
+        probs = model.predict(BatchText.build(pack.folding, chunk))
+        names = model.categories
+        out.extend(dict(zip(names, row[1:].tolist(), strict=True)) for row in probs)
+    return out
+
+
+def _results(
+    rows: Sequence[Row], verdicts: Sequence[VerdictLike], model: Sequence[Mapping[str, float]]
+) -> list[RowResult]:
+    out = []
+    for row, verdict, probs in zip(rows, verdicts, model, strict=True):
+        findings = getattr(verdict, "findings", ())
+        out.append(RowResult(
+            row.label, row.text, verdict.category if verdict.flagged else None,
+            float(getattr(verdict, "score", 0.0)), tuple(f.rule for f in findings), probs,
+        ))  # fmt: skip
+    return out
+
+
 def as_screener(pack_or_engine: object) -> Screener:
     """An engine as is; a compiled `RulePack` wrapped in `screener.engine.Engine`."""
     if hasattr(pack_or_engine, "screen_texts"):
@@ -320,20 +368,28 @@ def evaluate(
     limit: int | None = None,
     accept: Mapping[str, frozenset[str]] | None = None,
     batch: int = DEFAULT_BATCH,
+    part: str = "all",
 ) -> Report:
-    """Screen every row of every dataset (files or directories) and score the verdicts."""
+    """Screen every row of every dataset (files or directories) and score the verdicts.
+
+    `part` keeps only the `tune` or `held` part of each file (`all`: every row); `limit`
+    applies before the split.
+    """
     screener = as_screener(pack_or_engine)
     reports: list[DatasetReport] = []
     for path in find_datasets(Path(p) for p in datasets):
         scheme = scheme_for(path)
         assert scheme is not None
-        rows = read_tsv(path, limit)
+        rows = select(read_tsv(path, limit), part)
+        texts = [r.text for r in rows]
         started = time.perf_counter()
-        verdicts = screen_all(screener, [r.text for r in rows], batch)
+        verdicts = screen_all(screener, texts, batch)
         elapsed = time.perf_counter() - started
-        reports.append(score_dataset(path.name, scheme, rows, verdicts, accept, elapsed))
+        report = score_dataset(path.name, scheme, rows, verdicts, accept, elapsed)
+        results = _results(rows, verdicts, model_scores(screener, texts, batch))
+        reports.append(replace(report, results=results))
     pack = getattr(screener, "pack", pack_or_engine)
-    return Report(reports, str(getattr(pack, "version", "")), dict(accept or {}))
+    return Report(reports, str(getattr(pack, "version", "")), dict(accept or {}), part)
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -393,6 +449,75 @@ def render_markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def headline(report: Report) -> list[tuple[str, float, bool]]:
+    """(measure, value, is a rate shown as %) — the figures the README's summary states."""
+    out: list[tuple[str, float, bool]] = []
+    for ds in report.datasets:
+        key = ds.scheme.name
+        if key == "chineseharm":
+            six = six_class_scores(ds.results)
+            out += [
+                (f"{ds.name}: harmful-vs-benign F1", six.harmful.f1, False),
+                (f"{ds.name}: harmful-vs-benign precision", six.harmful.precision, False),
+                (f"{ds.name}: harmful-vs-benign recall", six.harmful.recall, False),
+                (f"{ds.name}: benign FPR", six.harmful.fpr, True),
+                (f"{ds.name}: six-class macro-F1", six.macro_f1, False),
+            ]
+        elif key == "en_sms_spam":
+            out.append((f"{ds.name}: spam F1", ds.scores["spam"].f1 if ds.scores else 0.0, False))
+            out.append((f"{ds.name}: ham flagged", ds.fpr, True))
+        else:
+            what = {"cn_sms_spam": "ham", "cold": "non-offensive", "swsr": "non-sexist"}[key]
+            out.append((f"{ds.name}: {what} flagged", ds.fpr, True))
+            if key == "cn_sms_spam" and ds.scores:
+                out.append((f"{ds.name}: spam any-flag recall", ds.scores["spam"].recall, False))
+    return out
+
+
+def _value(x: float, rate: bool) -> str:
+    return f"{100 * x:.2f}%" if rate else f"{x:.3f}"
+
+
+def render_headline(report: Report, compare: Report | None = None) -> str:
+    """The headline figures as Markdown; with `compare`, side by side with a delta."""
+    ours = headline(report)
+    lines = [f"Part: `{report.part}` of each file; rules version `{report.rules_version}`."]
+    if compare is not None:
+        theirs = dict((m, v) for m, v, _ in headline(compare))
+        lines += [f"Compared with `{compare.rules_version}`.", "",
+                  "| measure | this | compared | Δ |", "|---|---:|---:|---:|"]  # fmt: skip
+        for measure, value, rate in ours:
+            old = theirs.get(measure)
+            if old is None:
+                lines.append(f"| {measure} | {_value(value, rate)} | – | – |")
+                continue
+            delta = value - old
+            shown = f"{100 * delta:+.2f} pp" if rate else f"{delta:+.3f}"
+            lines.append(
+                f"| {measure} | {_value(value, rate)} | {_value(old, rate)} | {shown} |"
+            )
+    else:
+        lines += ["", "| measure | value |", "|---|---:|"]
+        lines += [f"| {m} | {_value(v, r)} |" for m, v, r in ours]
+    return "\n".join(lines) + "\n"
+
+
+def render_details(report: Report, n_worst: int) -> str:
+    """Confusion matrix of the ChineseHarm sets and the worst errors of every set."""
+    lines: list[str] = []
+    for ds in report.datasets:
+        if ds.scheme.name == "chineseharm":
+            lines += ["", *render_six_class(ds.name, six_class_scores(ds.results))]
+        if n_worst > 0:
+            gold_of = {label: g for label in {r.label for r in ds.results}
+                       if (g := ds.scheme.gold(label)) not in (None, BENIGN)}  # fmt: skip
+            fps, fns = worst(ds.results, ds.scheme.benign, gold_of, n_worst)
+            block = render_worst(ds.name, fps, fns)
+            if block:
+                lines += ["", *block]
+    return "\n".join(lines) + "\n"
+
+
 # --- command line -----------------------------------------------------------------------------
 
 
@@ -412,6 +537,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Precision / recall / F1 / FPR of rule packs on labelled TSV corpora.",
     )
     parser.add_argument("--rules", nargs="+", default=[str(DEFAULT_RULES)], metavar="PATH")
+    parser.add_argument("--model", metavar="DIR", help="learned model replacing the packs' one")
+    parser.add_argument("--part", choices=PARTS, default="held",
+                        help="part of each file's fixed split to report (default: held)")
+    parser.add_argument("--compare", nargs="+", metavar="OLD_PACK",
+                        help="also evaluate these packs and show the headline side by side")
+    parser.add_argument("--compare-model", metavar="DIR", help="model for --compare packs")
+    parser.add_argument("--worst", type=int, default=8, help="worst FPs/FNs shown per file")
+    parser.add_argument("--headline-only", action="store_true",
+                        help="print only the headline figures")  # fmt: skip
     parser.add_argument(
         "--data", nargs="+", default=None, metavar="PATH",
         help=f"TSV files or directories (default: {DEFAULT_DATA} if it exists)",
@@ -432,12 +566,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from screener.rules import PackError, load_packs
 
     try:
-        pack = load_packs(args.rules)
+        pack = load_packs(args.rules, model=args.model)
+        old = load_packs(args.compare, model=args.compare_model) if args.compare else None
     except PackError as exc:
         print(exc, file=sys.stderr)
         return 1
-    report = evaluate(pack, paths, limit=args.limit, accept=_parse_accept(args.accept))
-    sys.stdout.write(render_markdown(report))
+    accept = _parse_accept(args.accept)
+    report = evaluate(pack, paths, limit=args.limit, accept=accept, part=args.part)
+    compared = (
+        evaluate(old, paths, limit=args.limit, accept=accept, part=args.part)
+        if old is not None else None
+    )  # fmt: skip
+    sys.stdout.write(render_headline(report, compared))
+    if not args.headline_only:
+        sys.stdout.write("\n" + render_markdown(report))
+        sys.stdout.write(render_details(report, args.worst))
     return 0
 
 

@@ -99,3 +99,35 @@ def test_read_and_evaluate_a_small_corpus(tmp_path: Path) -> None:
     text = render_markdown(report)
     assert "| chineseharm_tiny.tsv | gambling | 1 | 1.000 | 1.000 | 1.000 |" in text
     assert "Pooled over the datasets" in text
+
+
+def test_six_class_view_and_headline(tmp_path: Path) -> None:
+    from screener.tools.evaluate import render_details, render_headline
+    from screener.tools.quality import RowResult, six_class, six_class_scores
+
+    assert six_class("solicitation") == "porn" and six_class("extortion") == "fraud"
+    assert six_class(None) == "fine"
+    rows = [
+        RowResult("porn", "", "solicitation", 6, ("solicit.x",)),
+        RowResult("porn", "", None, 0, ()),
+        RowResult("fraud", "", "extortion", 8, ("extortion.y",)),
+        RowResult("fine", "", "fraud", 5, ("fraud.z",), {"fraud": 0.9}),
+        RowResult("fine", "", None, 0, ()),
+    ]
+    six = six_class_scores(rows)
+    assert six.confusion[("porn", "porn")] == 1 and six.confusion[("fine", "fraud")] == 1
+    assert six.harmful.tp == 2 and six.harmful.fp == 1 and six.harmful.fn == 1
+    assert six.harmful.fpr == pytest.approx(0.5)
+    assert six.f1("porn") == pytest.approx(2 / 3)  # tp 1, fn 1
+    assert six.f1("fraud") == pytest.approx(2 / 3)  # tp 1, fp 1
+    assert six.f1("fine") == pytest.approx(0.5)  # tp 1, fp 1 (the missed porn), fn 1
+    assert six.macro_f1 == pytest.approx((2 / 3 + 2 / 3 + 0.5) / 6)
+
+    tsv = tmp_path / "chineseharm_tiny.tsv"
+    tsv.write_text("label\ttext\ngambling\t金花牛牛三公，一毛一分，玩的加我\nfine\t你好\n", "utf-8")
+    engine = Engine(load_packs([SEED_RULES]))
+    report = evaluate(engine, [tsv])
+    text = render_headline(report, evaluate(engine, [tsv]))
+    assert "| chineseharm_tiny.tsv: harmful-vs-benign F1 | 1.000 | 1.000 | +0.000 |" in text
+    details = render_details(report, 3)
+    assert "| gambling | 0 | 0 | 1 | 0 | 0 | 0 | 1.000 |" in details

@@ -1,0 +1,108 @@
+"""`screener train`: labelled files → a model directory the packs (or `--model`) can use."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from screener.model.data import DROP, DataError, Labelled, load_labelled, pack_examples
+from screener.model.linear import ModelError, save
+from screener.model.train import TrainConfig, fit
+from screener.tools.holdout import PARTS
+
+
+def _mapping(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        for pair in item.split(","):
+            label, sep, cls = pair.partition("=")
+            if not sep or not label or not cls:
+                raise argparse.ArgumentTypeError(f"--map wants LABEL=CATEGORY, got {pair!r}")
+            out[label] = cls
+    return out
+
+
+def add_train_parser(sub: Any) -> None:
+    train = sub.add_parser("train", help="fit a learned model from labelled TSV/CSV/JSONL files")
+    train.add_argument("files", nargs="*", type=Path, help="labelled files (header row)")
+    train.add_argument("--out", required=True, type=Path, help="model directory to write")
+    train.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="LABEL=CATEGORY[,...]",
+        help="what a label means: a category, `benign`, or `-` to leave it out",
+    )
+    train.add_argument("--text-column", help="default: `text`, else the last column")
+    train.add_argument("--label-column", help="default: `label`, else the first column")
+    train.add_argument(
+        "--part",
+        choices=PARTS,
+        default="all",
+        help="only this part of each file's fixed tune/held split",
+    )
+    train.add_argument("--max-rows-per-file", type=int, default=None)
+    train.add_argument(
+        "--examples",
+        action="append",
+        default=[],
+        metavar="PACKS",
+        help="also train on these packs' text examples (match → category)",
+    )
+    train.add_argument("--bits", type=int, default=TrainConfig.bits, help="2^bits hash buckets")
+    train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
+    train.add_argument("--class-power", type=float, default=TrainConfig.class_power)
+    train.add_argument("--note", default="", help="what the data is, stored in model.json")
+    train.set_defaults(func=cmd_train)  # fmt: skip
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from screener.rules import load_packs
+    from screener.text.folding import build_folding
+
+    try:
+        data = load_labelled(
+            args.files, _mapping(args.map), part=args.part, text_column=args.text_column,
+            label_column=args.label_column, max_rows_per_file=args.max_rows_per_file,
+        )  # fmt: skip
+    except (DataError, argparse.ArgumentTypeError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    mapping = _mapping(args.map)
+    for packs in args.examples:
+        extra = pack_examples(load_packs([packs]))
+        labels = [mapping.get(label, label) for label in extra.labels]  # same --map as files
+        kept = [(t, c) for t, c in zip(extra.texts, labels, strict=True) if c != DROP]
+        data = Labelled(data.texts + [t for t, _ in kept], data.labels + [c for _, c in kept],
+                        data.skipped)  # fmt: skip
+    sources = [p.name for p in args.files] + [f"examples of {Path(p).name}" for p in args.examples]
+    config = TrainConfig(
+        bits=args.bits, epochs=args.epochs, learning_rate=args.learning_rate,
+        class_power=args.class_power,
+        meta={"trained_on": sources, "part": args.part, "note": args.note},
+    )  # fmt: skip
+    with Progress(transient=True) as bar:
+        task = bar.add_task("training", total=config.epochs)
+
+        def progress(_: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            model = fit(build_folding(), data.texts, data.labels, config, progress)
+        except ValueError as exc:
+            print(f"cannot train: {exc}", file=sys.stderr)
+            return 2
+    try:
+        model = save(model, args.out)
+    except (OSError, ModelError) as exc:
+        print(f"cannot write {args.out}: {exc}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{c} {n}" for c, n in model.meta["class_rows"].items())
+    print(f"{args.out}: {len(data.texts)} rows ({counts}); skipped {sum(data.skipped.values())}; "
+          f"{model.version}")  # fmt: skip
+    return 0

@@ -1,0 +1,91 @@
+"""Hashed character n-grams of a batch's compact view: the learned model's only features.
+
+The compact view is the engine's own normalisation (width, case, traditional → simplified,
+styled letters, zero-width and separators removed: 加 V 信 → 加v信), so the model sees the
+same text the keyword rules see and the evasions they resist do not change its features
+either. Each n-gram (orders 1–3 by default) is hashed into `dim` buckets (a power of two) by
+multiplicative hashing of its code points; n-grams never span two messages. A message's
+feature vector is its bucket counts divided by the square root of its n-gram count, so long
+messages do not score higher just for being long.
+
+Everything here is array arithmetic over the whole batch: no Python loop per message or per
+character (the engine calls it once per batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from screener.text.folding import SEP
+from screener.text.views import BatchText, Codes, Positions
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: multiplicative hashing
+_STEP = np.uint64(0x100000001B3)  # FNV prime: combines one more code point into an n-gram
+_SALT = tuple(np.uint64(0x51ED270B27C8F3A5 * (k + 1) & (2**64 - 1)) for k in range(8))
+
+
+@dataclass(frozen=True, slots=True)
+class NGrams:
+    """One order's n-grams of a batch: bucket per n-gram, grouped by message in order."""
+
+    buckets: npt.NDArray[np.int64]
+    starts: Positions
+    """index into `buckets` where message i's n-grams start (length n + 1)."""
+
+
+def ngrams(codes: Codes, starts: Positions, order: int, bits: int) -> NGrams:
+    """The `order`-grams of joined compact codes whose messages begin at `starts`."""
+    n = len(starts)
+    length = len(codes)
+    count = max(length - order + 1, 0)
+    if count == 0:
+        return NGrams(np.zeros(0, dtype=np.int64), np.zeros(n + 1, dtype=np.int64))
+    wide = codes.astype(np.uint64)
+    h = wide[:count].copy()
+    bad = codes[:count] == SEP
+    for k in range(1, order):
+        h *= _STEP
+        h ^= wide[k : k + count]
+        bad |= codes[k : k + count] == SEP
+    h += _SALT[order]
+    h *= _MIX
+    buckets = (h >> np.uint64(64 - bits)).astype(np.int64)
+    good = ~bad
+    before = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(good, out=before[1:])
+    bounds = np.append(np.minimum(starts, count), count)
+    return NGrams(buckets[good], before[bounds])
+
+
+def batch_ngrams(batch: BatchText, orders: tuple[int, ...], bits: int) -> list[NGrams]:
+    """Every order's n-grams of a batch's compact view."""
+    codes = batch.codes("compact")
+    starts = batch.message_starts("compact")
+    return [ngrams(codes, starts, k, bits) for k in orders]
+
+
+def scale(parts: list[NGrams]) -> npt.NDArray[np.float32]:
+    """Per message: 1 / sqrt(number of n-grams), 0 for a message with none."""
+    total = sum((np.diff(p.starts) for p in parts), np.zeros(len(parts[0].starts) - 1, np.int64))
+    out = np.zeros(len(total), dtype=np.float32)
+    nz = total > 0
+    out[nz] = 1.0 / np.sqrt(total[nz])
+    return out
+
+
+def segment_sums(rows: npt.NDArray[np.float32], starts: Positions) -> npt.NDArray[np.float32]:
+    """Sum of `rows` over each segment [starts[i], starts[i + 1]) (empty segments: 0)."""
+    n = len(starts) - 1
+    out = np.zeros((n, rows.shape[1]), dtype=np.float32)
+    if len(rows) == 0 or n == 0:
+        return out
+    lo = starts[:-1]
+    nonempty = starts[1:] > lo
+    if nonempty.any():
+        # reduceat sums from each index to the next; empty segments have none of their own, so
+        # the non-empty ones alone partition the rows (the last one runs to the end)
+        out[nonempty] = np.add.reduceat(rows, lo[nonempty], axis=0)
+    return out

@@ -1,0 +1,173 @@
+"""A compact softmax-linear model over hashed n-grams, stored as plain arrays plus JSON.
+
+A model is a directory with two files:
+
+- `model.json`: format, categories (the classes other than `benign`), n-gram orders, hash
+  bits, what it was trained on, and the SHA-256 of the weights file;
+- `weights.npz`: `W` (2^bits × classes, float32 or float16) and `b` (classes), read with
+  `allow_pickle=False`.
+
+Loading checks sizes (files, zip members, shapes) before reading the arrays, refuses pickled
+or non-finite data and a weights file whose hash differs from the metadata, so a model file is
+as safe to load as a rule pack. `version` (a hash of both files) goes into the pack's
+`rules_version`: swapping a model changes the version verdicts carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from screener.model.features import batch_ngrams, scale, segment_sums
+from screener.text.views import BatchText
+
+FORMAT = "screener-linear-1"
+BENIGN = "benign"
+META_FILE = "model.json"
+WEIGHTS_FILE = "weights.npz"
+MAX_META_BYTES = 1 << 20
+MAX_WEIGHTS_BYTES = 256 << 20
+MAX_BITS = 22
+MAX_CLASSES = 64
+MAX_ORDER = 6
+
+Matrix = npt.NDArray[np.float32]
+
+
+class ModelError(ValueError):
+    """A model directory that cannot be loaded (the message says which file and why)."""
+
+
+@dataclass(frozen=True, eq=False)
+class LinearModel:
+    """Class scores = softmax(b + scale · Σ W[bucket]) over a message's n-grams."""
+
+    classes: tuple[str, ...]
+    """`benign` first, then the categories rules can read as `model.<category>`."""
+    orders: tuple[int, ...]
+    bits: int
+    weights: Matrix
+    bias: Matrix
+    meta: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return self.classes[1:]
+
+    def logits(self, batch: BatchText) -> Matrix:
+        """(messages × classes) raw scores of a batch, vectorised over the whole batch."""
+        parts = batch_ngrams(batch, self.orders, self.bits)
+        n = len(parts[0].starts) - 1
+        total = np.zeros((n, len(self.classes)), dtype=np.float32)
+        for part in parts:
+            # one gather of weight rows per n-gram, then one sum per message segment
+            total += segment_sums(self.weights[part.buckets], part.starts)
+        total *= scale(parts)[:, None]
+        total += self.bias
+        return total
+
+    def predict(self, batch: BatchText) -> Matrix:
+        """(messages × classes) probabilities; column 0 is `benign`."""
+        z = self.logits(batch)
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
+
+
+def save(model: LinearModel, out: Path) -> LinearModel:
+    """Write `out/model.json` and `out/weights.npz`; return the model with its version."""
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / WEIGHTS_FILE
+    with weights.open("wb") as fh:
+        np.savez(fh, W=model.weights.astype(np.float32), b=model.bias.astype(np.float32))
+    meta = {
+        **model.meta,
+        "format": FORMAT,
+        "classes": list(model.classes),
+        "orders": list(model.orders),
+        "bits": model.bits,
+        "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+    }
+    (out / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    return load(out)
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model file: {exc.strerror or exc}") from None
+    if size > limit:
+        raise ModelError(f"{path}: {size} bytes, over the {limit}-byte limit")
+    return path.read_bytes()
+
+
+def _meta(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"{path}: not a {FORMAT} model (format {meta.get('format')!r})")
+    classes, orders, bits = meta.get("classes"), meta.get("orders"), meta.get("bits")
+    if not (
+        isinstance(classes, list) and 2 <= len(classes) <= MAX_CLASSES
+        and all(isinstance(c, str) and c.isidentifier() for c in classes)
+        and classes[0] == BENIGN and len(set(classes)) == len(classes)
+    ):  # fmt: skip
+        raise ModelError(f"{path}: classes must be 2–{MAX_CLASSES} distinct names, `benign` first")
+    if not (
+        isinstance(orders, list) and orders
+        and all(isinstance(k, int) and 1 <= k <= MAX_ORDER for k in orders)
+    ):  # fmt: skip
+        raise ModelError(f"{path}: orders must be a non-empty list of 1..{MAX_ORDER}")
+    if not (isinstance(bits, int) and 8 <= bits <= MAX_BITS):
+        raise ModelError(f"{path}: bits must be an integer in 8..{MAX_BITS}")
+    return meta
+
+
+def load(path: Path | str) -> LinearModel:
+    """Load and check a model directory (see the module docstring for what is checked)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ModelError(f"{root}: a model is a directory with {META_FILE} and {WEIGHTS_FILE}")
+    meta_raw = _read_limited(root / META_FILE, MAX_META_BYTES)
+    meta = _meta(root / META_FILE, meta_raw)
+    wpath = root / WEIGHTS_FILE
+    raw = _read_limited(wpath, MAX_WEIGHTS_BYTES)
+    if hashlib.sha256(raw).hexdigest() != meta.get("weights_sha256"):
+        raise ModelError(f"{wpath}: SHA-256 differs from weights_sha256 in {META_FILE}")
+    classes, bits = tuple(meta["classes"]), int(meta["bits"])
+    shapes = {"W": (1 << bits, len(classes)), "b": (len(classes),)}
+    try:
+        with zipfile.ZipFile(wpath) as zf:
+            members = {i.filename: i.file_size for i in zf.infolist()}
+        if set(members) != {"W.npy", "b.npy"} or sum(members.values()) > MAX_WEIGHTS_BYTES:
+            raise ModelError(f"{wpath}: want exactly W.npy and b.npy within the size limit")
+        with np.load(wpath, allow_pickle=False) as arrays:
+            w, b = arrays["W"], arrays["b"]
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, ModelError):
+            raise
+        raise ModelError(f"{wpath}: cannot read arrays: {exc}") from None
+    for name, arr in (("W", w), ("b", b)):
+        if arr.shape != shapes[name] or arr.dtype not in (np.float32, np.float16):
+            raise ModelError(
+                f"{wpath}: {name} is {arr.dtype}{arr.shape}, want float32{shapes[name]}"
+            )
+        if not np.isfinite(arr).all():
+            raise ModelError(f"{wpath}: {name} has non-finite values")
+    version = hashlib.sha256(meta_raw + raw).hexdigest()
+    return LinearModel(
+        classes, tuple(meta["orders"]), bits, np.ascontiguousarray(w, dtype=np.float32),
+        np.ascontiguousarray(b, dtype=np.float32), meta, f"sha256:{version}",
+    )  # fmt: skip

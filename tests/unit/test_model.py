@@ -1,0 +1,165 @@
+"""The learned model: features, training, the model file's checks, and `model.<category>` in
+rule conditions (the engine passes a probability on only from the pack's floor)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from screener.engine import Engine
+from screener.model.features import ngrams, segment_sums
+from screener.model.linear import ModelError, load, save
+from screener.model.train import TrainConfig, fit
+from screener.rules import PackError, load_packs
+from screener.text.folding import SEP, build_folding
+from screener.text.views import BatchText
+
+PORN = ["黄色视频全套资源加微信", "色情图片每天更新私聊", "成人视频 高清资源", "小黄片合集网盘"]
+FINE = ["今天天气不错", "晚上约朋友吃饭", "微信支付成功了", "周末一起去公园散步"]
+
+
+@pytest.fixture(scope="module")
+def folding():  # type: ignore[no-untyped-def]
+    return build_folding()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, folding) -> Path:  # type: ignore[no-untyped-def]
+    model = fit(folding, PORN + FINE, ["porn"] * 4 + ["benign"] * 4,
+                TrainConfig(bits=12, epochs=60, learning_rate=0.05))  # fmt: skip
+    out = tmp_path_factory.mktemp("m") / "model"
+    save(model, out)
+    return out
+
+
+def test_ngrams_never_span_messages() -> None:
+    codes = np.array([ord("a"), ord("b"), SEP, ord("c"), SEP, ord("d"), ord("e")], np.uint32)
+    starts = np.array([0, 3, 5], np.int64)
+    bi = ngrams(codes, starts, 2, 10)
+    assert np.diff(bi.starts).tolist() == [1, 0, 1]  # ab | (c alone) | de
+    uni = ngrams(codes, starts, 1, 10)
+    assert np.diff(uni.starts).tolist() == [2, 1, 2]
+    same = ngrams(np.array([ord("a"), ord("b")], np.uint32), np.array([0], np.int64), 2, 10)
+    assert same.buckets.tolist() == bi.buckets[:1].tolist()  # hashing is position-free
+
+
+def test_segment_sums_with_empty_segments() -> None:
+    rows = np.arange(8, dtype=np.float32).reshape(4, 2)
+    out = segment_sums(rows, np.array([0, 0, 3, 3, 4], np.int64))
+    assert out.tolist() == [[0, 0], [6, 9], [0, 0], [6, 7]]
+
+
+def test_trained_model_separates_and_round_trips(model_dir: Path, folding) -> None:  # type: ignore[no-untyped-def]
+    model = load(model_dir)
+    assert model.classes == ("benign", "porn") and model.version.startswith("sha256:")
+    probs = model.predict(BatchText.build(folding, ["黄色视频资源", "约朋友吃饭", ""]))
+    assert probs[0, 1] > 0.5 > probs[1, 1]
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    # evasions fold to the same features: separators and full width change nothing
+    same = model.predict(BatchText.build(folding, ["黄 色-视 频资源", "黄色视频资源"]))
+    assert abs(same[0, 1] - same[1, 1]) < 1e-6
+
+
+def test_model_file_checks(model_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.json").write_bytes((model_dir / "model.json").read_bytes())
+    weights = bytearray((model_dir / "weights.npz").read_bytes())
+    weights[-30] ^= 1
+    (bad / "weights.npz").write_bytes(bytes(weights))
+    with pytest.raises(ModelError, match="SHA-256"):
+        load(bad)
+    meta = json.loads((model_dir / "model.json").read_text())
+    meta["bits"] = 40
+    (bad / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="bits"):
+        load(bad)
+    with pytest.raises(ModelError, match="directory"):
+        load(tmp_path / "missing")
+    # a pickled object array is refused even with a matching hash
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    with (pickled / "weights.npz").open("wb") as fh:
+        np.savez(fh, W=np.array([object()], dtype=object), b=np.zeros(2, np.float32))
+    import hashlib
+
+    meta = json.loads((model_dir / "model.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256((pickled / "weights.npz").read_bytes()).hexdigest()
+    (pickled / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError):
+        load(pickled)
+
+
+def _pack(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "pack.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+RULE = """
+rules:
+  - id: porn.model
+    category: porn
+    score: 6
+    condition: model.porn > 0.6
+"""
+
+
+def test_model_condition_in_a_pack(model_dir: Path, tmp_path: Path) -> None:
+    pack = load_packs([_pack(tmp_path, f"model: {model_dir}\n{RULE}")])
+    assert pack.model is not None and pack.model_floors == ((1, 0.6),)
+    verdicts = Engine(pack).screen_texts(["黄色视频资源", "约朋友吃饭"])
+    assert [v.flagged for v in verdicts] == [True, False]
+    assert verdicts[0].findings[0].rule == "porn.model"
+    # the model's content is part of the version: same rules without it differ
+    plain = load_packs([_pack(tmp_path, "rules: []\n")])
+    assert plain.version != pack.version
+
+
+def test_model_flag_replaces_the_declared_one(model_dir: Path, tmp_path: Path) -> None:
+    path = _pack(tmp_path, RULE)
+    without = load_packs([path])  # ready for a model, never fires without one
+    assert without.model is None and not Engine(without).screen_texts(["黄色视频资源"])[0].flagged
+    pack = load_packs([path], model=model_dir)
+    assert pack.model is not None and Engine(pack).screen_texts(["黄色视频资源"])[0].flagged
+    bad = _pack(tmp_path, RULE.replace("model.porn", "model.gambling"))
+    with pytest.raises(PackError, match="no category"):
+        load_packs([bad], model=model_dir)
+    with pytest.raises(PackError, match="directory"):
+        load_packs([path], model=tmp_path / "nowhere")
+
+
+def test_floor_and_other_uses(model_dir: Path, tmp_path: Path) -> None:
+    body = (
+        RULE
+        + """
+  - id: porn.low
+    category: porn
+    score: 1
+    condition: hit(x) and not model.porn > 0.9
+lexicons:
+  x: {terms: [约朋友]}
+"""
+    )
+    pack = load_packs([_pack(tmp_path, f"model: {model_dir}\n{body}")])
+    assert pack.model_floors == ((1, 0.0),)  # `not model.porn > 0.9` must see every message
+    verdicts = Engine(pack).screen_texts(["约朋友吃饭"])
+    assert verdicts[0].findings[0].rule == "porn.low"
+
+
+def test_train_command(tmp_path: Path) -> None:
+    from screener.cli import main
+
+    data = tmp_path / "mine.csv"
+    rows = [f"{t},porn" for t in PORN] + [f"{t},ok" for t in FINE] + ["x,spam"]
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["train", str(data), "--out", str(out), "--map", "ok=benign,spam=-",
+                 "--map", "porn=porn", "--bits", "10", "--epochs", "5"])  # fmt: skip
+    assert code == 0
+    model = load(out)
+    assert model.meta["class_rows"] == {"benign": 4, "porn": 4}
+    assert model.meta["trained_on"] == ["mine.csv"]
