@@ -4,6 +4,7 @@ rule conditions (the engine passes a probability on only from the pack's floor).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -108,15 +109,23 @@ rules:
 """
 
 
+def _beside(model_dir: Path, tmp_path: Path) -> str:
+    """A copy of the model in the pack's directory (packs read only files below them)."""
+    shutil.copytree(model_dir, tmp_path / "model")
+    return "model"
+
+
 def test_model_condition_in_a_pack(model_dir: Path, tmp_path: Path) -> None:
-    pack = load_packs([_pack(tmp_path, f"model: {model_dir}\n{RULE}")])
+    pack = load_packs([_pack(tmp_path, f"model: {_beside(model_dir, tmp_path)}\n{RULE}")])
     assert pack.model is not None and pack.model_floors == ((1, 0.6),)
     verdicts = Engine(pack).screen_texts(["黄色视频资源", "约朋友吃饭"])
     assert [v.flagged for v in verdicts] == [True, False]
     assert verdicts[0].findings[0].rule == "porn.model"
     # the model's content is part of the version: same rules without it differ
-    plain = load_packs([_pack(tmp_path, "rules: []\n")])
+    plain = load_packs([_pack(tmp_path, RULE)])
     assert plain.version != pack.version
+    with pytest.raises(PackError, match="outside|absolute"):
+        load_packs([_pack(tmp_path, f"model: {model_dir}\n{RULE}")])
 
 
 def test_model_flag_replaces_the_declared_one(model_dir: Path, tmp_path: Path) -> None:
@@ -144,7 +153,7 @@ lexicons:
   x: {terms: [约朋友]}
 """
     )
-    pack = load_packs([_pack(tmp_path, f"model: {model_dir}\n{body}")])
+    pack = load_packs([_pack(tmp_path, f"model: {_beside(model_dir, tmp_path)}\n{body}")])
     assert pack.model_floors == ((1, 0.0),)  # `not model.porn > 0.9` must see every message
     verdicts = Engine(pack).screen_texts(["约朋友吃饭"])
     assert verdicts[0].findings[0].rule == "porn.low"
