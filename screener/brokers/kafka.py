@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from screener.brokers._process import (
@@ -166,6 +168,31 @@ def random_cluster_id() -> str:
             return text
 
 
+@dataclass(frozen=True)
+class Listener:
+    """One more listener next to PLAINTEXT (which tests and the readiness probe use).
+
+    ``advertised_port`` is what metadata tells clients that connected here: point it at a
+    proxy in front of ``port`` and every connection of those clients goes through the proxy.
+    SASL listeners accept SCRAM-SHA-256 and SCRAM-SHA-512 for the users given to ApacheKafka;
+    SSL ones need ``ssl.keystore.*`` in ``extra_config``.
+    """
+
+    name: str
+    protocol: str = "PLAINTEXT"
+    port: int = 0
+    advertised_port: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            raise ValueError(f"unknown security protocol {self.protocol!r}")
+        if self.name.upper() in ("PLAINTEXT", "CONTROLLER") or not self.name.isidentifier():
+            raise ValueError(f"listener name {self.name!r} is reserved or not an identifier")
+
+
+_SCRAM = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
 class ApacheKafka(BrokerProcess):
     """Single-node KRaft Kafka (combined broker+controller) on loopback ports.
 
@@ -185,6 +212,8 @@ class ApacheKafka(BrokerProcess):
         heap: str = "512m",
         startup_timeout: float = 120.0,
         extra_config: Mapping[str, str] | None = None,
+        listeners: Sequence[Listener] = (),
+        scram_users: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(port, startup_timeout=startup_timeout)
         self._owns_dir = data_dir is None
@@ -192,6 +221,12 @@ class ApacheKafka(BrokerProcess):
         self._libs_dir = libs_dir
         self._heap = heap
         self._extra = dict(extra_config or {})
+        self._listeners = [
+            lst if lst.port else Listener(lst.name, lst.protocol, free_port(self.host),
+                                          lst.advertised_port)
+            for lst in listeners
+        ]  # fmt: skip
+        self._scram_users = dict(scram_users or {})
         self._controller_port: int | None = None
         self._libs: Path | None = None
         self._java = java_binary()  # fail fast, before anything is downloaded
@@ -204,17 +239,44 @@ class ApacheKafka(BrokerProcess):
     def server_properties(self) -> Path:
         return self.data_dir / "server.properties"
 
-    def _config(self) -> dict[str, str]:
+    @property
+    def listeners(self) -> dict[str, Listener]:
+        """The extra listeners by name, with the ports they were given."""
+        return {lst.name: lst for lst in self._listeners}
+
+    def _listener_config(self) -> dict[str, str]:
         host, port, cport = self.host, self.port, self._controller_port
+        bound = [f"PLAINTEXT://{host}:{port}", f"CONTROLLER://{host}:{cport}"]
+        advertised = [f"PLAINTEXT://{host}:{port}"]
+        protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+        extra: dict[str, str] = {}
+        for lst in self._listeners:
+            bound.append(f"{lst.name}://{host}:{lst.port}")
+            advertised.append(f"{lst.name}://{host}:{lst.advertised_port or lst.port}")
+            protocols.append(f"{lst.name}:{lst.protocol}")
+            if lst.protocol.startswith("SASL"):
+                prefix = f"listener.name.{lst.name.lower()}"
+                extra[f"{prefix}.sasl.enabled.mechanisms"] = ",".join(_SCRAM)
+                for mechanism in _SCRAM:
+                    extra[f"{prefix}.{mechanism.lower()}.sasl.jaas.config"] = (
+                        "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                    )
+        return {
+            "listeners": ",".join(bound),
+            "advertised.listeners": ",".join(advertised),
+            "listener.security.protocol.map": ",".join(protocols),
+            **extra,
+        }
+
+    def _config(self) -> dict[str, str]:
+        host, cport = self.host, self._controller_port
         return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": f"{host}:{cport}",
-            "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            **self._listener_config(),
             "log.dirs": str(self.data_dir / "logs"),
             "num.partitions": "1",
             "auto.create.topics.enable": "true",
@@ -262,10 +324,33 @@ class ApacheKafka(BrokerProcess):
         cmd = self._java_cmd(
             libs, "kafka.tools.StorageTool", "format", "--standalone",
             "-t", random_cluster_id(), "-c", str(self.server_properties),
+            *self._scram_args(),
         )  # fmt: skip
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if res.returncode != 0:
             raise BrokerError(f"kafka storage format failed:\n{(res.stdout + res.stderr)[-4000:]}")
+
+    def _scram_args(self) -> list[str]:
+        """SCRAM credentials written into the metadata log at format time (KRaft has no
+        ZooKeeper to hold them, and this avoids a second JVM for kafka-configs)."""
+        args: list[str] = []
+        for user, password in self._scram_users.items():
+            if not (user.isalnum() and password.isalnum()):
+                raise BrokerError("SCRAM test users and passwords must be alphanumeric")
+            for mechanism in _SCRAM:
+                args += ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
+        return args
+
+    def pause(self) -> None:
+        """SIGSTOP: the broker stops answering but keeps every connection open (a hang, as
+        a long GC pause or a frozen VM looks to clients)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)
 
     def _argv(self) -> Sequence[str]:
         assert self._libs is not None, "_prepare() resolves the jars first"
@@ -278,6 +363,10 @@ class ApacheKafka(BrokerProcess):
         else:
             self.stop()
         self.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.resume()  # a paused JVM cannot act on SIGTERM
+        super().stop(timeout)
 
     def close(self) -> None:
         """Stop, and delete ``data_dir`` if this object created it."""

@@ -35,12 +35,12 @@ def load_rules(settings: Settings, default: Path) -> RulePack:
 
 
 def install_event_loop() -> None:
-    """uvloop where available: a faster event loop for the same asyncio code."""
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    """The service runs on the standard asyncio loop, not uvloop: under uvloop a write to a
+    connection the broker (or the network) has just reset raises RuntimeError, which aiokafka
+    does not catch (aio-libs/aiokafka#1038), so the consumer's group coordination dies and the
+    worker with it. The fault suite's network cuts showed it; on asyncio the same write is a
+    connection error that aiokafka retries. Short-lived tools may still use uvloop."""
+    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
 
 
 async def serve(
