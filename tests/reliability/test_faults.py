@@ -67,28 +67,39 @@ class Run:
     rng: random.Random
     workers: list[Service] = field(default_factory=list)
     ended: list[Service] = field(default_factory=list)
+    slots: dict[int, int] = field(default_factory=dict)
 
     @property
     def broker(self) -> ApacheKafka:
         return self.kafka.broker
 
-    def spawn(self) -> Service:
+    def spawn(self, slot: int | None = None) -> Service:
+        """Start a worker in `slot` (default: the lowest free one). Under exactly-once each
+        slot has its own transactional id, like replicas with distinct
+        `--transactional-id-prefix`; a restart in the same slot fences its predecessor."""
+        used = set(self.slots.values())
+        slot = slot if slot is not None else min(set(range(len(used) + 1)) - used)
+        prefix = ("--transactional-id-prefix", f"{self.group}-slot{slot}")
         service = Service(self.kafka.proxied, self.topics, self.group,
-                          "--guarantee", self.guarantee, *WORKER_ARGS).start()  # fmt: skip
+                          "--guarantee", self.guarantee, *prefix, *WORKER_ARGS).start()  # fmt: skip
         self.workers.append(service)
+        self.slots[id(service)] = slot
         return service
 
-    def retire(self, service: Service) -> None:
+    def retire(self, service: Service) -> int:
+        """Take a stopped worker out of the group's list; returns its slot."""
         self.workers.remove(service)
         self.ended.append(service)
+        return self.slots.pop(id(service))
 
-    async def sigterm(self, service: Service) -> None:
+    async def sigterm(self, service: Service) -> int:
         """SIGTERM must end a worker cleanly: exit 0 within its shutdown deadline, no
         traceback."""
         code = await asyncio.to_thread(service.stop, signal.SIGTERM, 30)
-        self.retire(service)
+        slot = self.retire(service)
         assert code == 0, f"worker exited {code} on SIGTERM:\n{service.stderr()[-3000:]}"
         assert "Traceback" not in service.stderr(), service.stderr()[-3000:]
+        return slot
 
     async def joined(self, timeout: float = 90.0) -> None:
         """Wait until every worker is a member of the settled group (so a SIGTERM reaches a
@@ -130,10 +141,10 @@ async def worker_kill_9(run: Run, count: int) -> None:
         assert victim.proc is not None
         victim.proc.kill()
         await asyncio.to_thread(victim.wait, 10)
-        run.retire(victim)
+        slot = run.retire(victim)
         run.checker.faults["worker kill -9"].injected += 1
         await run.checker.commits_not_ahead("worker kill -9", run.grace)
-        run.spawn()
+        run.spawn(slot)
         since = time.monotonic()
         if i % 8 == 7 or i == count - 1:
             await run.round_done("worker kill -9", since)
@@ -145,9 +156,9 @@ async def worker_sigterm(run: Run, count: int) -> None:
     for _ in range(count):
         await run.joined()
         await run.pause(0.2, 2.0)
-        await run.sigterm(run.rng.choice(run.workers))
+        slot = await run.sigterm(run.rng.choice(run.workers))
         run.checker.faults["worker SIGTERM mid-batch"].injected += 1
-        run.spawn()
+        run.spawn(slot)
         await run.round_done("worker SIGTERM mid-batch", time.monotonic())
 
 
