@@ -177,7 +177,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         argv = [sys.executable, "-m", "screener", *sys.argv[1:]]
         return Supervisor(
             argv, settings.workers, shutdown_timeout_s=settings.shutdown_timeout_s + 5,
-            metrics_port=settings.metrics_port,
+            metrics_port=settings.metrics_port, metrics_host=settings.metrics_host,
         ).run()  # fmt: skip
     index = int(os.environ.get("SCREENER_WORKER_INDEX", "0"))
     return run_worker(settings, pack, index, rule_paths(settings, default_packs()))

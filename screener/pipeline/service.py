@@ -94,7 +94,7 @@ def start_status_server(
         return None
     registry = serving_registry(metrics)
     ready = lambda: readiness(registry, [worker_index])  # noqa: E731
-    return StatusServer.start_or_warn(settings.metrics_port, registry, ready)
+    return StatusServer.start_or_warn(settings.metrics_port, registry, ready, settings.metrics_host)
 
 
 def run_worker(

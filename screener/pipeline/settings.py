@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     model: str | None = None
     """learned-model directory replacing the one the packs declare (`--model`)."""
     metrics_port: int = Field(default=9108, ge=0, le=65535)
+    # all interfaces by default: a pod's scraper reaches it on the pod IP; 127.0.0.1 keeps
+    # /metrics, /healthz and /readyz on the host only
+    metrics_host: str = "0.0.0.0"
     guarantee: Literal["at-least-once", "exactly-once"] = "at-least-once"
     # exactly-once: ids are `{prefix}-{worker index}`; default prefix `{group_id}-screener`
     transactional_id_prefix: str | None = None

@@ -29,7 +29,7 @@ from screener.status_server import StatusServer
 class Supervisor:
     def __init__(
         self, argv: Sequence[str], workers: int, *, max_restarts: int = 5, window_s: float = 60.0,
-        shutdown_timeout_s: float = 30.0, metrics_port: int = 0,
+        shutdown_timeout_s: float = 30.0, metrics_port: int = 0, metrics_host: str = "0.0.0.0",
     ):  # fmt: skip
         self.argv = list(argv)
         self.workers = workers
@@ -40,6 +40,7 @@ class Supervisor:
         self.restarts: deque[float] = deque()
         self.stopping = False
         self.metrics_port = metrics_port
+        self.metrics_host = metrics_host
         self.metrics: WorkerPoolMetrics | None = None
         self.server: StatusServer | None = None
 
@@ -67,7 +68,8 @@ class Supervisor:
         if self.metrics_port:
             self.metrics = WorkerPoolMetrics(self.workers)
             self.server = StatusServer.start_or_warn(
-                self.metrics_port, self.metrics.registry, self.metrics.readiness
+                self.metrics_port, self.metrics.registry, self.metrics.readiness,
+                self.metrics_host,
             )
         try:
             return self._supervise()
