@@ -9,6 +9,7 @@ runs never breaks a restore.
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,12 @@ MAX_RECORD = 64 * 1024
 
 class CodecError(ValueError):
     """A changelog record that is not one of ours (or is damaged)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _spec(kind: int, seconds: int) -> WindowSpec:
+    """One spec object per layout (restores decode a million records)."""
+    return WindowSpec(KINDS[kind], seconds)
 
 
 def _cells_size(spec: WindowSpec) -> int:
@@ -60,7 +67,7 @@ def decode(value: bytes) -> tuple[int, dict[WindowSpec, tuple[int, np.ndarray]]]
         pos += _SERIES.size
         if kind >= len(KINDS):
             raise CodecError(f"unknown counter kind {kind}")
-        spec = WindowSpec(KINDS[kind], seconds)
+        spec = _spec(kind, seconds)
         size = _cells_size(spec)
         if pos + size > len(value):
             raise CodecError("truncated changelog record")
