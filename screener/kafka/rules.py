@@ -72,18 +72,42 @@ class Published:
     value: bytes | None
 
 
-async def _read_all(consumer: AIOKafkaConsumer, topic: str, timeout: float) -> list[Any]:
-    """Every record of `topic` up to its end as of now (its partitions assigned from 0)."""
-    await consumer.topics()  # metadata, so the topic's partitions are known
-    parts = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+async def _partitions(options: dict[str, Any], topic: str, wait: float) -> list[int]:
+    """The topic's partitions once each has a leader, asking the cluster (a client's cached
+    metadata can predate a topic created a moment ago); `[]` if it does not exist by then."""
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            (meta,) = await admin.describe_topics([topic])
+            parts = meta["partitions"] if meta["error_code"] == 0 else []
+            if parts and all(p["leader"] >= 0 for p in parts):
+                return sorted(int(p["partition"]) for p in parts)
+            if time.monotonic() > deadline:
+                return []
+            await asyncio.sleep(0.2)  # poll interval inside the deadline
+    finally:
+        await admin.close()
+
+
+async def _read_all(
+    consumer: AIOKafkaConsumer, options: dict[str, Any], topic: str, timeout: float,
+    wait_for_topic: float = 2.0,
+) -> list[Any]:  # fmt: skip
+    """Every record of `topic` up to its end as of now (its partitions assigned from 0).
+
+    Waits up to `wait_for_topic` for the topic to exist with leaders; if it does not, `[]`
+    and nothing assigned."""
+    deadline = time.monotonic() + timeout
+    parts = await _partitions(options, topic, min(timeout, wait_for_topic))
+    tps = [TopicPartition(topic, p) for p in parts]
     consumer.assign(tps)
     if not tps:
         return []
     await consumer.seek_to_beginning(*tps)
     ends = await consumer.end_offsets(tps)
     records: list[Any] = []
-    deadline = time.monotonic() + timeout
     while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
         if time.monotonic() > deadline:
             raise TimeoutError(f"could not read {topic} to its end in {timeout:.0f}s")
@@ -123,12 +147,23 @@ class RulesTopicSource:
         """Connect and read what is published so far (oldest first)."""
         if self.create:
             await ensure_compacted(self.options, self.topic)
-        self._consumer = AIOKafkaConsumer(
+        consumer = AIOKafkaConsumer(
             **self.options, enable_auto_commit=False, group_id=None,
             fetch_max_bytes=_MAX_RECORD * 2, max_partition_fetch_bytes=_MAX_RECORD,
         )  # fmt: skip
-        await self._consumer.start()
-        records = await _read_all(self._consumer, self.topic, timeout)
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer = consumer
+        return await self._catch_up(timeout)
+
+    async def _catch_up(self, timeout: float) -> list[Published]:
+        assert self._consumer is not None
+        records = await _read_all(
+            self._consumer, self.options, self.topic, timeout, wait_for_topic=timeout
+        )
         return [Published(r.offset, r.value) for r in records if r.key == PACK_KEY]
 
     async def initial(self, reloader: Reloader, published: list[Published]) -> bool:
@@ -140,8 +175,21 @@ class RulesTopicSource:
         return False
 
     async def run(self, reloader: Reloader) -> None:
-        """Until cancelled: offer each newly published pack, in order."""
-        assert self._consumer is not None, "start() first"
+        """Until cancelled: offer each newly published pack, in order. If `start` could not
+        find the topic, keep looking for it (and take its newest valid pack once found)."""
+        delay = 1.0
+        while self._consumer is None or not self._consumer.assignment():
+            try:
+                if self._consumer is None:
+                    published = await self.start(30.0)
+                else:
+                    published = await self._catch_up(30.0)
+                await self.initial(reloader, published)
+            except Exception as exc:  # unreachable, missing topic: keep trying, keep screening
+                log.warning("rules topic %s: %r; retrying in %.0fs", self.topic, exc, delay)
+            if self._consumer is None or not self._consumer.assignment():
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 30.0)
         while True:
             try:
                 batches = await self._consumer.getmany(timeout_ms=1000)
@@ -246,7 +294,7 @@ async def read_status(options: dict[str, Any], topic: str, timeout: float = 15.0
     await consumer.start()
     try:
         latest: dict[bytes | None, Any] = {}
-        for r in await _read_all(consumer, topic, timeout):
+        for r in await _read_all(consumer, options, topic, timeout):
             if r.value is None:
                 latest.pop(r.key, None)
                 continue
@@ -266,7 +314,8 @@ async def read_latest_pack(options: dict[str, Any], topic: str, timeout: float =
     )  # fmt: skip
     await consumer.start()
     try:
-        records = [r for r in await _read_all(consumer, topic, timeout) if r.key == PACK_KEY]
+        records = await _read_all(consumer, options, topic, timeout)
+        records = [r for r in records if r.key == PACK_KEY]
     finally:
         await consumer.stop()
     if not records:

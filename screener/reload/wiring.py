@@ -75,11 +75,10 @@ class Reloading:
                 if not await source.initial(self.reloader, published):
                     log.warning("no valid pack published on %s yet; screening with %s until "
                                 "one is", s.rules_topic, self.reloader.version)  # fmt: skip
-            except (TimeoutError, OSError, Exception) as exc:  # never stop the worker for it
-                log.error("rules topic %s unavailable (%r): screening with %s", s.rules_topic,
-                          exc, self.reloader.version)  # fmt: skip
-            else:
-                self._spawn(source.run(self.reloader), "rules-topic")
+            except Exception as exc:  # never stop the worker for it; `run` keeps trying
+                log.error("rules topic %s unavailable (%r): screening with %s until it is",
+                          s.rules_topic, exc, self.reloader.version)  # fmt: skip
+            self._spawn(source.run(self.reloader), "rules-topic")
         else:
             self._spawn(self.files.run(self.reloader), "rule-files")
         if s.status_topic:

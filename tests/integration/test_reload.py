@@ -279,9 +279,10 @@ def _screener(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_two_processes_on_the_kafka_source_converge_on_a_published_pack_within_5s(
-    tansu: BrokerProcess, tmp_path: Path, topic_factory: Any, services: list[Service],
+    broker: BrokerProcess, tmp_path: Path, topic_factory: Any, services: list[Service],
 ) -> None:  # fmt: skip
-    bootstrap = tansu.bootstrap_servers
+    """On Tansu and on Apache Kafka (where the topics are really compacted)."""
+    bootstrap = broker.bootstrap_servers
     topics = await new_topics(topic_factory, bootstrap)
     verdicts = await topic_factory(bootstrap, 3)
     tag = uuid.uuid4().hex[:6]
