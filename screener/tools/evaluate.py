@@ -543,6 +543,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--compare", nargs="+", metavar="OLD_PACK",
                         help="also evaluate these packs and show the headline side by side")
     parser.add_argument("--compare-model", metavar="DIR", help="model for --compare packs")
+    parser.add_argument("--shadow", action="store_true",
+                        help="also show what the packs' `mode: shadow` rules would change "
+                             "if they acted")  # fmt: skip
     parser.add_argument("--worst", type=int, default=8, help="worst FPs/FNs shown per file")
     parser.add_argument("--headline-only", action="store_true",
                         help="print only the headline figures")  # fmt: skip
@@ -581,6 +584,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.headline_only:
         sys.stdout.write("\n" + render_markdown(report))
         sys.stdout.write(render_details(report, args.worst))
+    if args.shadow:
+        from screener.tools.shadow_eval import enforced, shadow_section
+
+        acting = evaluate(enforced(pack), paths, limit=args.limit, accept=accept, part=args.part)
+        sys.stdout.write("\nWith the shadow rules enforced (vs. as they are):\n")
+        sys.stdout.write(render_headline(acting, report))
+        sys.stdout.write("\n" + shadow_section(pack, paths, limit=args.limit, part=args.part))
     return 0
 
 

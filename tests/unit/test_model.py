@@ -124,7 +124,7 @@ def test_model_condition_in_a_pack(model_dir: Path, tmp_path: Path) -> None:
     # the model's content is part of the version: same rules without it differ
     plain = load_packs([_pack(tmp_path, RULE)])
     assert plain.version != pack.version
-    with pytest.raises(PackError, match="outside|absolute"):
+    with pytest.raises(PackError, match=r"outside|absolute"):
         load_packs([_pack(tmp_path, f"model: {model_dir}\n{RULE}")])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -132,3 +133,26 @@ def test_shadow_impact_counts_what_enforcing_would_add(tmp_path: Path) -> None:
     assert "| watch.contact | 2 | 1 | 1 |" in impact.render()
     assert not any(r.shadow for r in enforced(engine.pack).rules)
     assert any(r.shadow for r in engine.pack.rules)  # the pack itself is untouched
+
+
+def test_eval_shadow_reports_what_the_shadow_rules_would_change(
+    tmp_path: Path, capsys: Any
+) -> None:  # fmt: skip
+    from screener.tools import evaluate
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "p.yaml").write_text(PACK, encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "chineseharm_tiny.tsv").write_text(
+        "label\ttext\nillicit_ads\t兼职刷单加微信\nfine\t加微信聊聊工作\nfine\t今天天气不错\n"
+        "porn\t约炮\n", encoding="utf-8",
+    )  # fmt: skip
+    code = evaluate.main(["--rules", str(rules), "--data", str(data), "--part", "all",
+                          "--shadow", "--headline-only"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "With the shadow rules enforced" in out
+    assert "| watch.contact | 2 | 1 | 1 |" in out  # fired twice: one harmful, one benign added
+    assert "| allow → block | 1 | 1 |" in out
