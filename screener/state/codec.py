@@ -2,9 +2,10 @@
 
     b"SW1" | last_seen int64 | n uint8 | n × (kind uint8, seconds uint32, head int64, cells)
 
-Only series that hold something are written; on restore a series the running pack does not
-use is ignored and one it uses but the record lacks starts empty, so a pack change between
-runs never breaks a restore.
+Every series of the store is written (an empty one with its empty head), so all records of
+one store layout have one length and restore decodes them all with one `np.frombuffer` over a
+structured dtype (`bulk_dtype`); on restore a series the running pack does not use is ignored
+and one it uses but the record lacks starts empty, so a pack change never breaks a restore.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from screener.state.windows import KINDS, NONE, RING, WORDS, WindowSpec
+from screener.state.windows import KINDS, RING, WORDS, WindowSpec
 
 if TYPE_CHECKING:
     from screener.state.store import Store
@@ -44,8 +45,6 @@ def encode(store: Store, slot: int) -> bytes:
     parts: list[bytes] = []
     for spec, series in store.series.items():
         head = int(series.head[slot])
-        if head == NONE:
-            continue
         parts.append(_SERIES.pack(KINDS.index(spec.kind), spec.seconds, head))
         parts.append(series.cells[slot].tobytes())
     n = len(parts) // 2
@@ -78,3 +77,16 @@ def decode(value: bytes) -> tuple[int, dict[WindowSpec, tuple[int, np.ndarray]]]
     if pos != len(value):
         raise CodecError("trailing bytes in changelog record")
     return last, rows
+
+
+def bulk_dtype(specs: tuple[WindowSpec, ...]) -> np.dtype[np.void]:
+    """The record layout `encode` writes for a store of these series, as a numpy dtype."""
+    fields: list[tuple[str, str] | tuple[str, str, tuple[int, ...]]] = [
+        ("magic", "S3"), ("last", "<i8"), ("n", "u1"),
+    ]  # fmt: skip
+    for i, spec in enumerate(specs):
+        fields += [(f"k{i}", "u1"), (f"s{i}", "<u4"), (f"h{i}", "<i8")]
+        fields.append(
+            (f"c{i}", "<u8", (RING, WORDS)) if spec.distinct else (f"c{i}", "<u4", (RING,))
+        )
+    return np.dtype(fields)  # packed: the offsets struct.pack uses

@@ -15,8 +15,8 @@ from itertools import repeat
 
 import numpy as np
 
-from screener.state.codec import decode, encode
-from screener.state.windows import I64, RING, Series, WindowSpec
+from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode
+from screener.state.windows import I64, KINDS, RING, Series, WindowSpec
 
 Key = str | int
 """user ids; campaign band keys are ints (8 bytes big-endian in the changelog)"""
@@ -192,21 +192,23 @@ class Store:
         per_series: dict[WindowSpec, tuple[list[int], list[int], list[np.ndarray]]] = {
             spec: ([], [], []) for spec in self.series
         }
+        layout = bulk_dtype(self.specs)
+        bulk_keys: list[Key] = []
+        bulk_values: list[bytes] = []
         for key, value in latest.items():
             if value is None:
                 continue
+            if len(value) == layout.itemsize:  # this store's own layout: decoded in bulk below
+                bulk_keys.append(key)
+                bulk_values.append(value)
+                continue
             last, rows = decode(value)
-            slot = self.index.get(key)
-            if slot is None:
-                slot = self._allocate()
-                self.index[key] = slot
-                self.keys[slot] = key
-            slots.append(slot)
+            slots.append(self._slot_for(key))
             lasts.append(last)
             for spec, row in rows.items():
                 bucket = per_series.get(spec)
                 if bucket is not None:
-                    bucket[0].append(slot)
+                    bucket[0].append(slots[-1])
                     bucket[1].append(row[0])
                     bucket[2].append(row[1])
         if slots:
@@ -219,10 +221,40 @@ class Store:
                 if where:
                     series.head[where] = heads
                     series.cells[where] = np.stack(cells)
+        if bulk_values:
+            self._restore_bulk(layout, bulk_keys, bulk_values)
+            slots += [0] * len(bulk_values)
         self._dirty.clear()
         self._gone.clear()
         self.stats.restored += len(slots)
         return len(slots)
+
+    def _slot_for(self, key: Key) -> int:
+        slot = self.index.get(key)
+        if slot is None:
+            slot = self._allocate()
+            self.index[key] = slot
+            self.keys[slot] = key
+        return slot
+
+    def _restore_bulk(
+        self, layout: np.dtype[np.void], keys: list[Key], values: list[bytes]
+    ) -> None:
+        """Records in this store's exact layout: one frombuffer, checked field by field."""
+        rows = np.frombuffer(b"".join(values), layout)
+        ok = (rows["magic"] == MAGIC) & (rows["n"] == len(self.specs))
+        for i, spec in enumerate(self.specs):
+            ok &= (rows[f"k{i}"] == KINDS.index(spec.kind)) & (rows[f"s{i}"] == spec.seconds)
+        if not ok.all():
+            bad = int(np.argmin(ok))
+            raise CodecError(f"changelog record for {keys[bad]!r} does not match its layout")
+        at = np.fromiter((self._slot_for(k) for k in keys), np.int64, len(keys))
+        self.last[at] = rows["last"]
+        self.watermark = max(self.watermark, int(rows["last"].max()))
+        for i, spec in enumerate(self.specs):
+            series = self.series[spec]
+            series.head[at] = rows[f"h{i}"]
+            series.cells[at] = rows[f"c{i}"]
 
     def memory_bytes(self) -> int:
         """numpy rows + a rough 100 bytes per key for the index (measured: see README)."""

@@ -111,3 +111,10 @@ def test_partition_stores_drop_on_revoke_restore_on_assign() -> None:
     restored = stores.assign(p, log)
     assert _count(restored, ["a"], [2]) == [3]
     assert stores.last_restore_seconds >= 0
+
+
+def test_bulk_restore_refuses_a_record_of_the_right_size_but_wrong_layout() -> None:
+    record = store_record(2)
+    forged = b"XYZ" + record[3:]
+    with pytest.raises(CodecError, match="does not match"):
+        Store([EVENTS], capacity=16).restore([(b"x", forged)])
