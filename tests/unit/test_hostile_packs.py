@@ -264,6 +264,12 @@ def test_lexicon_files_have_term_count_and_length_caps(
     terms.write_text("ok\n" + "长" * 201 + "\n", encoding="utf-8")
     (problem,) = refused([pack])
     assert problem.startswith(f"{terms}:2: ") and "at most 200 characters" in problem
+    monkeypatch.setattr(pack_module, "MAX_SET_FILE_TERMS", 150)
+    terms.write_text("".join(f"t{i}\n" for i in range(90)), encoding="utf-8")
+    second = pack.parent / "second.yaml"
+    second.write_text("lexicons:\n  more:\n    file: terms.txt\n", encoding="utf-8")
+    (problem,) = refused([pack.parent])
+    assert problem == f"{terms}:61: the pack set's lexicon files hold more than 150 terms"
 
 
 def test_file_terms_compile_like_inline_terms(tmp_path: Path) -> None:
