@@ -51,7 +51,8 @@ from screener.rules.spec import (
 )
 from screener.state.behaviour import Needs
 from screener.state.windows import WindowSpec
-from screener.text.folding import Folding, build_folding
+from screener.text.folding import Folding, build_folding, compute_folding
+from screener.text.tables import load_or_build
 from screener.verdict import Action
 
 MAX_LEXICON_BYTES = 64_000_000
@@ -167,7 +168,9 @@ def load_packs(
         files = pack_files(paths, allow_external=allow_external)
         sources = [read_source(p) for p in files]
     with timer("tables"):
-        folding = build_folding()
+        # an explicit cache (the compile benchmark, tests) decides for the tables too; the
+        # default is the process-wide memo over the default cache
+        folding = build_folding() if cache is None else load_or_build(cache, compute_folding)
     builder = _Builder(sources, folding, timer, allow_external=allow_external,
                        model=Path(model) if model is not None else None)  # fmt: skip
     with _no_cyclic_gc():
