@@ -71,7 +71,7 @@ INVALID_KIND = "invalid"
 """`kind` label of a record that did not parse as an event (it goes to the DLQ)."""
 DLQ_REASONS = (
     "bad_json", "bad_utf8", "not_object", "schema", "too_large", "too_deep", "empty",
-    "engine_error",
+    "engine_error", "output_refused",
 )  # fmt: skip
 """The reason classes `parse_event` and the worker write; anything else counts as `other`."""
 OTHER = "other"

@@ -17,6 +17,9 @@ class Outgoing:
     key: bytes | None
     value: bytes
     headers: Headers
+    source: tuple[str, int, int] | None = None
+    """(topic, partition, offset) of the input record a review item is for: its DLQ form
+    names it if the item cannot be produced."""
 
 
 def review_item(verdict: Verdict, raw_event: bytes, topic: str) -> Outgoing:

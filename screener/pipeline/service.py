@@ -8,12 +8,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from screener.engine import Engine
 from screener.metrics import Metrics, readiness, serving_registry
 from screener.pipeline.settings import Settings
 from screener.pipeline.worker import (
     TransactionsUnsupported,
+    Unacknowledged,
     Worker,
     WorkerFenced,
     start_transactional_producer,
@@ -72,7 +74,9 @@ async def serve(
             ",".join(settings.input_topics), settings.review_topic, reloading.reloader.version,
             settings.rules_source,
         )  # fmt: skip
-        await worker.run(stop)
+        await run_until_deadline(worker.run(stop), stop, settings.shutdown_timeout_s)
+    except Unacknowledged as exc:  # nothing lost, nothing wrong with the service: one line
+        log.warning("worker %d: %s", worker_index, exc)
     except (TransactionsUnsupported, WorkerFenced) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, TransactionsUnsupported) else 1
@@ -83,6 +87,26 @@ async def serve(
     log.info("worker %d stopped: %d consumed, %d flagged, %d to DLQ", worker_index,
              worker.stats.consumed, worker.stats.flagged, worker.stats.dlq)  # fmt: skip
     return 0
+
+
+async def run_until_deadline(work: Any, stop: asyncio.Event, deadline_s: float) -> None:
+    """Run `work`; once `stop` is set give it `deadline_s` to finish (drain, commit, leave),
+    then cancel it. A broker outage can hold a client call past any deadline of its own; then
+    the batch in flight is simply not committed (and read again), which `Unacknowledged` says
+    in one line instead of a hang or a traceback."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await asyncio.wait({task}, timeout=deadline_s)
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=5)
+            raise Unacknowledged()
+        await task  # its result, or its exception
+    finally:
+        stopping.cancel()
 
 
 def start_status_server(

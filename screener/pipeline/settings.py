@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
@@ -66,12 +66,33 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     max_text_chars: int = Field(default=20_000, ge=1)
+    # an output record larger than this goes to the DLQ in a cut form (pipeline/refused.py):
+    # keep it at or below the output topics' max.message.bytes (Kafka's default: 1 MiB)
+    max_output_bytes: int = Field(default=1_000_000, ge=70_000)
 
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    # secrets: never in repr/logs; prefer SCREENER_SASL_PASSWORD or a file (a k8s Secret
+    # volume) to a flag, which every user of the host can read in the process list
+    sasl_password: str | None = Field(default=None, repr=False)
+    sasl_password_file: Path | None = None
     ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    """client certificate (PEM) for brokers that require TLS client authentication"""
+    ssl_keyfile: str | None = None
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> Settings:
+        if self.sasl_password_file is not None:
+            try:
+                text = self.sasl_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"sasl_password_file: {exc.strerror}") from None
+            if self.sasl_password not in (None, text):
+                raise ValueError("give sasl_password or sasl_password_file, not both")
+            self.sasl_password = text
+        return self
 
     @field_validator("input_topics", "rules", mode="before")
     @classmethod
@@ -95,7 +116,9 @@ class Settings(BaseSettings):
         if self.security_protocol.endswith("SSL"):
             from aiokafka.helpers import create_ssl_context
 
-            common["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
+            common["ssl_context"] = create_ssl_context(
+                cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
+            )
         return common
 
 

@@ -36,6 +36,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 from screener.engine import Engine
 from screener.events import Event, ParseError, parse_event
 from screener.pipeline.records import Outgoing, audit_item, dlq_item, review_item
+from screener.pipeline.refused import fit, refused_item
 from screener.pipeline.settings import Settings
 from screener.verdict import Verdict, Verdicts
 
@@ -65,6 +66,16 @@ class Stats:
     latest: list[Verdict] = field(default_factory=list)
     assigned: set[TopicPartition] = field(default_factory=set)
     ready: bool = False
+
+
+class Unacknowledged(RuntimeError):
+    """Asked to stop while output was not acknowledged (broker down): the batch is not
+    committed and will be read again; nothing is lost."""
+
+    def __init__(self, records: int | None = None):
+        what = "output records" if records is None else f"{records} output records"
+        super().__init__(f"stopped with {what} unacknowledged (broker unreachable); their "
+                         "batch was not committed and will be read again")
 
 
 class TransactionsUnsupported(RuntimeError):
@@ -146,7 +157,10 @@ def screen_records(engine: Engine, records: Sequence[Record], settings: Settings
     verdicts, owners = _screen_isolating(engine, events, owners, settings, outgoing)
     for i, verdict in verdicts.decided.items():  # only events with findings can be flagged
         if verdict.flagged:
-            outgoing.append(review_item(verdict, owners[i].value or b"", settings.review_topic))
+            item = review_item(verdict, owners[i].value or b"", settings.review_topic)
+            r = owners[i]  # too large for the broker: its DLQ form, so the partition moves on
+            item.source = (r.topic, r.partition, r.offset)
+            outgoing.append(fit(item, settings.max_output_bytes, settings.dlq_topic, item.source))
     if settings.verdicts_topic:
         outgoing += [audit_item(verdict, settings.verdicts_topic) for verdict in verdicts]
     # a partition's records come in offset order (as getmany returns them): its last one wins
@@ -426,8 +440,10 @@ class Worker:
         delay = 0.2
         while pending:
             futures = [await _send(producer, o) for o in pending]
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            pending = [o for o, r in zip(pending, results, strict=True) if isinstance(r, Exception)]
+            results = await _unless_stopped(asyncio.gather(*futures, return_exceptions=True), stop)
+            pending = [self._refused(o, r) if _refused_for_good(o, r, self.settings) else o
+                       for o, r in zip(pending, results, strict=True)
+                       if isinstance(r, Exception)]  # fmt: skip
             if not pending:
                 self.stats.ready = bool(self.stats.assigned)
             else:
@@ -437,9 +453,17 @@ class Worker:
                     self.metrics.produce_failed(pending)
                 log.warning("%d records not acknowledged; retrying in %.1fs", len(pending), delay)
                 if stop.is_set():
-                    raise RuntimeError("shutting down with unacknowledged output; not committing")
+                    raise Unacknowledged(len(pending))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def _refused(self, item: Outgoing, error: BaseException) -> Outgoing:
+        """The broker refused `item` for good (e.g. over its max.message.bytes): its DLQ form,
+        so the batch (and its partition) can complete."""
+        assert item.source is not None
+        log.warning("%s refused a record for good (%r); sent to %s in cut form", item.topic,
+                    error, self.settings.dlq_topic)  # fmt: skip
+        return refused_item(item, repr(error), self.settings.dlq_topic, item.source)
 
     async def _publish_transaction(
         self, consumer: AIOKafkaConsumer, screened: Screened, records: list[Record],
@@ -531,6 +555,35 @@ async def _send(producer: AIOKafkaProducer, o: Outgoing) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()
         future.set_exception(exc)
     return future
+
+
+async def _unless_stopped(gathering: Any, stop: asyncio.Event) -> Any:
+    """Await the deliveries, unless asked to stop first: a broker outage can hold them for
+    the producer's whole request timeout, longer than the shutdown deadline."""
+    if stop.is_set():
+        return await gathering
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({gathering, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if gathering not in done:
+        gathering.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await gathering
+        raise Unacknowledged()
+    return gathering.result()
+
+
+def _refused_for_good(item: Outgoing, result: object, settings: Settings) -> bool:
+    """A non-retriable refusal of a review/audit record (not of the DLQ itself: that one is
+    retried, as losing it would lose the record)."""
+    return (
+        isinstance(result, KafkaError)
+        and not result.retriable
+        and item.source is not None
+        and item.topic != settings.dlq_topic
+    )
 
 
 def _is_fatal(producer: AIOKafkaProducer) -> bool:
