@@ -28,7 +28,7 @@ bench: $(STAMP)
 
 # The "trained on your data" model of the README: how a platform trains on its own labelled
 # moderation decisions. Here: the tune part of ChineseHarm's dev file (its labels) plus the
-# tune parts of everyday benign text (COLD, SWSR, Chinese SMS ham); the held parts stay unseen
+# tune parts of everyday benign text (COLD, SWSR, Chinese and English SMS ham); the held parts stay unseen
 # for `screener eval`. The data's licences forbid shipping what is derived from it: models/ is
 # git-ignored. Use it with `--model models/chineseharm` (scan, eval, run, bench engine).
 DATA ?= ../shared/datasets/labelled
@@ -36,6 +36,7 @@ MODEL_OUT ?= models/chineseharm
 model: $(STAMP)
 	$(BIN)/screener train $(DATA)/chineseharm_dev.tsv $(DATA)/cold_train.tsv \
 		$(DATA)/cold_dev.tsv $(DATA)/swsr_comments.tsv $(DATA)/cn_sms_spam_50k.tsv \
+		$(DATA)/en_sms_spam_dev.tsv \
 		--part tune --bits 18 --epochs 30 --learning-rate 0.05 --class-power 1.0 \
 		--note "make model: tune parts; everyday positives left out" --out $(MODEL_OUT)
 

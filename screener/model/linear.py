@@ -57,6 +57,16 @@ class LinearModel:
     bias: Matrix
     meta: dict[str, Any] = field(default_factory=dict)
     version: str = ""
+    _table: Matrix = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The weights padded to a power-of-two row width (8 floats = 32 bytes for up to eight
+        # classes): `np.take` copies such rows on its fast path. Measured on a 108k-n-gram
+        # batch: 6-wide rows 25 ms with take (130 ms with fancy indexing), 8-wide 4.4 ms.
+        width = 1 << max(len(self.classes) - 1, 0).bit_length()
+        table = np.zeros((self.weights.shape[0], max(width, 2)), dtype=np.float32)
+        table[:, : len(self.classes)] = self.weights
+        object.__setattr__(self, "_table", table)
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -66,13 +76,13 @@ class LinearModel:
         """(messages × classes) raw scores of a batch, vectorised over the whole batch."""
         parts = batch_ngrams(batch, self.orders, self.bits)
         n = len(parts[0].starts) - 1
-        total = np.zeros((n, len(self.classes)), dtype=np.float32)
+        total = np.zeros((n, self._table.shape[1]), dtype=np.float32)
         for part in parts:
             # one gather of weight rows per n-gram, then one sum per message segment
-            total += segment_sums(self.weights[part.buckets], part.starts)
-        total *= scale(parts)[:, None]
-        total += self.bias
-        return total
+            total += segment_sums(np.take(self._table, part.buckets, axis=0), part.starts)
+        out = total[:, : len(self.classes)] * scale(parts)[:, None]
+        out += self.bias
+        return out
 
     def predict(self, batch: BatchText) -> Matrix:
         """(messages × classes) probabilities; column 0 is `benign`."""

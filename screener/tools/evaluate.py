@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from collections import Counter
@@ -55,7 +56,10 @@ BENIGN = "benign"
 SPAM = "spam"
 DEFAULT_BATCH = 4096
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets" / "labelled"
+DEFAULT_DATA = Path(
+    os.environ.get("SCREENER_EVAL_DATA") or REPO_ROOT.parent / "shared" / "datasets" / "labelled"
+)
+"""`../shared/datasets/labelled` beside the repository, or SCREENER_EVAL_DATA."""
 DEFAULT_RULES = REPO_ROOT / "seeds" / "rules"
 
 
