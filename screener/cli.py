@@ -586,6 +586,9 @@ def _parser() -> argparse.ArgumentParser:
     from screener.model.cli import add_train_parser
 
     add_train_parser(sub)
+    from screener.tools.lexicon_import import add_lexicon_parser
+
+    add_lexicon_parser(sub)
     return parser
 
 
