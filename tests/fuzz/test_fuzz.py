@@ -74,6 +74,7 @@ class Tally:
     def __init__(self) -> None:
         self.inputs: dict[str, int] = {}
         self.longest: dict[str, float] = {}
+        self.crashes: dict[str, int] = {}
 
     @contextmanager
     def bounded(self, target: str) -> Iterator[None]:
@@ -87,8 +88,12 @@ class Tally:
         signal.setitimer(signal.ITIMER_PROF, PER_INPUT_S)
         signal.setitimer(signal.ITIMER_REAL, HANG_S)
         started = time.process_time()
+        self.crashes.setdefault(target, 0)
         try:
             yield
+        except BaseException:
+            self.crashes[target] += 1  # hypothesis then shrinks it and fails the test
+            raise
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -112,6 +117,7 @@ def _summary() -> Iterator[None]:
         "per_input_cpu_limit_s": PER_INPUT_S,
         "inputs": TALLY.inputs,
         "total_inputs": sum(TALLY.inputs.values()),
+        "crashes": TALLY.crashes,
         "longest_s": {k: round(v, 4) for k, v in TALLY.longest.items()},
         "peak_rss_mib": round(peak_kib / 1024, 1),
     }, indent=2) + "\n")  # fmt: skip

@@ -80,6 +80,8 @@ class Stream:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self.exhausted = False
+        self.oversized: set[str] = set()
+        """ids of flagged events whose review item is too large for the broker (DLQ form)."""
 
     def inject(self, value: bytes) -> None:
         """Send one extra record (a poison one) with the next chunk."""
@@ -379,10 +381,13 @@ class Checker:
         acked_flagged = {i for i in sent.ids if i in expected}
         lost = acked_flagged - set(seen)
         lost_dlq = set(sent.bad) - self.tail.dlq_values(self.topics["dlq"])
+        dlq_keys = {k.decode() for _, k, _ in self.tail.values[self.topics["dlq"]] if k}
+        lost |= (self.stream.oversized & set(sent.ids)) - dlq_keys
         unexpected = set(seen) - expected
         duplicated = self.duplicates()
         return {
             "records_sent": sent.records,
+            "oversized_sent": len(self.stream.oversized & set(sent.ids)),
             "events_sent": len(sent.ids),
             "malformed_sent": len(sent.bad),
             "flagged_expected": len(acked_flagged),

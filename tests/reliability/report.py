@@ -45,11 +45,15 @@ def fuzz_rows(data: dict[str, Any]) -> list[str]:
         "|---|--:|--:|--:|",
     ]
     for target, count in data.get("inputs", {}).items():
-        rows.append(f"| {target} | {count:,} | 0 | {data['longest_s'][target] * 1000:.0f} ms |")
+        crashes = data.get("crashes", {}).get(target, "?")
+        rows.append(
+            f"| {target} | {count:,} | {crashes} | {data['longest_s'][target] * 1000:.0f} ms |"
+        )
     rows.append(
         f"| **all** (limit {data.get('per_input_cpu_limit_s', 0):.0f} CPU s per input, "
         f"peak RSS {data.get('peak_rss_mib', 0):.0f} MiB) | {data.get('total_inputs', 0):,} "
-        f"| 0 | {max(data.get('longest_s', {0: 0}).values()) * 1000:.0f} ms |"
+        f"| {sum(data.get('crashes', {}).values())} "
+        f"| {max(data.get('longest_s', {0: 0}).values()) * 1000:.0f} ms |"
     )
     return rows
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from harness import Checker, Stream, Tail, malformed, stable_members, tag
 from kafka_setup import FaultKafka
@@ -223,11 +224,23 @@ async def scale_1_4_1(run: Run, cycles: int) -> None:
         await run.round_done(name, time.monotonic())
 
 
+def oversized_flagged(event_id: str) -> bytes:
+    """A flagged event of ~950 kB whose review item (~1.5 MB) the broker cannot take."""
+    return orjson.dumps({"kind": "chat", "id": event_id, "ts": 1_700_000_000_000,
+                         "user": {"id": "u-big"}, "text": "约炮加微信 " * 57_000})  # fmt: skip
+
+
 async def poison_records(run: Run, count: int) -> None:
-    """Records that cannot be screened (bad JSON, bad UTF-8, deep nesting, wrong schema):
-    each must reach the DLQ and none may hold back its partition."""
+    """Records that cannot be screened (bad JSON, bad UTF-8, deep nesting, wrong schema),
+    and every fifth a flagged event whose review item is too large for the broker: each must
+    reach the DLQ and none may hold back its partition."""
     for i in range(count):
-        run.stream.inject(malformed(10_000_000 + i))
+        if i % 5 == 4:
+            event_id = f"big-{run.group}-{i}"
+            run.stream.oversized.add(event_id)
+            run.stream.inject(oversized_flagged(event_id))
+        else:
+            run.stream.inject(malformed(10_000_000 + i))
         run.checker.faults["poison record"].injected += 1
         await run.pause(0.1, 0.5)
     await run.round_done("poison record", time.monotonic())
