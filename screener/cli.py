@@ -1,4 +1,7 @@
-"""The `screener` command line (DESIGN.md CLI contract): wiring only, no logic of its own."""
+"""The `screener` command line (DESIGN.md CLI contract): wiring only, no logic of its own.
+
+Long: one parser for every command, until it is split into a package per command group.
+"""
 
 from __future__ import annotations
 
@@ -236,7 +239,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from screener.tools.kafka_client import MissingTopic
+    from screener.kafka import MissingTopic
     from screener.tools.pacing import Pace
     from screener.tools.recording import RecordingError
     from screener.tools.replay import ReplayError, replay, summary_table
@@ -296,7 +299,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if args.bank_out:
         Path(args.bank_out).write_text("".join(f"{h:064x}\n" for h in generator.bad_bank))
     if args.topic or args.to_kafka:
-        from screener.tools.kafka_client import MissingTopic
+        from screener.kafka import MissingTopic
 
         try:
             sent, errors = _run_async(gen.produce(
@@ -332,8 +335,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_loadtest(args: argparse.Namespace) -> int:
+    from screener.kafka import MissingTopic
     from screener.tools import loadtest, loadtest_report
-    from screener.tools.kafka_client import MissingTopic
 
     console = Console(stderr=True)
     try:

@@ -96,17 +96,20 @@ def _contacts(evidence: _Evidence) -> dict[int, list[str]]:
 
 
 class Engine:
-    """Screens batches of events with one compiled pack (swap `pack` to reload rules)."""
+    """Screens batches of events with one compiled pack. A value: everything derived from the
+    pack is built here, once, and never changes; rules change by building a new `Engine` and
+    swapping it in between batches (the plan memo below only caches, it never changes an
+    answer)."""
 
     def __init__(self, pack: RulePack, *, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS):
-        self.pack = pack
-        self.max_text_chars = max_text_chars
+        self._pack = pack
+        self._max_text_chars = max_text_chars
         self._always: _Plan = tuple((r, _quote(r.references)) for r in pack.rules if not r.requires)
         self._plans: dict[tuple[tuple[str | int, ...], ...], _Plan] = {}
         self._alone: dict[CompiledRule, tuple[Action, tuple[str, ...]]] = {
             r: (self._action(_floor(r), r.score), (r.category,)) for r in pack.rules
         }
-        """a rule firing alone: its verdict's action and categories, worked out once."""
+        # a rule firing alone: its verdict's action and categories, worked out once
         self._gates = _gates(pack)
         self._lifted = tuple(
             tuple(tuple(f"{r.kind}:{r.key}" for r in clause) for clause in rule.requires)
@@ -117,6 +120,15 @@ class Engine:
         """(flag key, signal, compare, threshold) for each signal-over-threshold rules use."""
         self._shadow = any(r.shadow for r in pack.rules)
         """the pack has `mode: shadow` rules (without, verdicts skip the split below)."""
+
+    @property
+    def pack(self) -> RulePack:
+        return self._pack
+
+    @property
+    def max_text_chars(self) -> int:
+        """Longer texts are screened on their first characters (the verdict says so)."""
+        return self._max_text_chars
 
     def screen(self, events: Sequence[Event], state: BehaviourView | None = None) -> Verdicts:
         """One verdict per event, in order (see `screen_stateful` for `state`)."""
@@ -130,15 +142,15 @@ class Engine:
         `state` is read, never written: the caller hands the updates to the state's owner
         (`BehaviourState.apply`), so the same batch screened twice gives the same verdicts.
         """
-        limit = self.max_text_chars
+        limit = self._max_text_chars
         texts = list(map(_TEXT, events))
         long = [i for i, t in enumerate(texts) if len(t) > limit] if texts and max(
             map(len, texts)) > limit else []  # fmt: skip
-        cut = [(i, visible_cut(self.pack.folding, texts[i], limit)) for i in long]
+        cut = [(i, visible_cut(self._pack.folding, texts[i], limit)) for i in long]
         long = [i for i, end in cut if end is not None]  # padding alone is never cut
         for i, end in cut:
             texts[i] = texts[i][:end]
-        batch = BatchText.build(self.pack.folding, texts)
+        batch = BatchText.build(self._pack.folding, texts)
         evidence = self._evidence(batch)
         prepared = None
         flags: dict[int, dict[str, Any]] = {}
@@ -175,7 +187,7 @@ class Engine:
             updates = Updates(prepared, flagged)
         for i in long:
             if i not in decided:
-                decided[i] = Verdict(events[i].id, self.pack.version)
+                decided[i] = Verdict(events[i].id, self._pack.version)
             decided[i].truncated = True
         if long:
             decided = dict(sorted(decided.items()))
@@ -251,7 +263,7 @@ class Engine:
             present |= {Reference("model", k) for k in shape[5]}
             plan = tuple(
                 (rule, _quote(rule.references & present))
-                for rule in self.pack.rules
+                for rule in self._pack.rules
                 if all(clause & present for clause in rule.requires)
             )
             if len(self._plans) < 100_000:
@@ -265,16 +277,16 @@ class Engine:
     # -- evidence ------------------------------------------------------------------------------
 
     def _evidence(self, batch: BatchText) -> _Evidence:
-        lexicons = self.pack.matcher.find(batch)
+        lexicons = self._pack.matcher.find(batch)
         detectors: dict[int, dict[str, list[Hit]]] = {}
-        if self.pack.detectors:
-            for d in detect(batch, self.pack.detectors):
+        if self._pack.detectors:
+            for d in detect(batch, self._pack.detectors):
                 start, end = batch.to_original(d.message, d.w_start, d.w_end)
                 hit = Hit(d.message, start, end, d.value)
                 detectors.setdefault(d.message, {}).setdefault(d.detector, []).append(hit)
         regexes: dict[int, dict[int, list[Hit]]] = {}
-        if self.pack.regexes.specs:
-            for message, found in self.pack.regexes.find(batch).items():
+        if self._pack.regexes.specs:
+            for message, found in self._pack.regexes.find(batch).items():
                 regexes[message] = {
                     k: [Hit(message, start, end, value) for start, end, value in spans]
                     for k, spans in found.items()
@@ -302,7 +314,7 @@ class Engine:
     def _verdict(
         self, event_id: str, text: str, fired: Sequence[tuple[CompiledRule, Quote]], s: Signals
     ) -> Verdict:
-        version = self.pack.version
+        version = self._pack.version
         if len(fired) == 1:  # the common case: nothing to add up or rank
             rule, quote = fired[0]
             action, ranked = self._alone[rule]
@@ -341,7 +353,7 @@ class Engine:
 
     def _action(self, floor: int, total: float) -> Action:
         """Score → action by the pack's thresholds, never below a rule's own action."""
-        t = self.pack.thresholds
+        t = self._pack.thresholds
         reached = 2 if total >= t.block else 1 if total >= t.review else 0
         return _ACTIONS[max(floor, reached)]
 

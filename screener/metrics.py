@@ -1,12 +1,16 @@
-"""Service metrics (Prometheus): one `Metrics` object per worker process, passed into the Worker.
+"""Service metrics (Prometheus): one `Metrics` object per worker process, observing its Worker.
+
+`Metrics` is an observer (`screener.observe.Observer`): the worker reports plain facts (a
+`BatchReport` per finished batch, partitions assigned, lag per partition) and this module
+imports nothing from the pipeline.
 
 Names follow the Prometheus conventions: prefix `screener_`, base units (`_seconds`), counters
 end in `_total`, histograms of durations in `_seconds`. Labels carry only bounded values: topic
 names from the configuration, event kind, category/action and rule ids from the loaded pack,
 DLQ reason classes, output roles. Never a user id, an event id or message text.
 
-Updates are batched: the worker reports once per batch, and per-event facts (kinds, flags,
-rule hits, end-to-end latencies) are counted first (C-level `Counter`/numpy passes), whole
+Updates are batched: the worker reports once per batch, with per-event facts (kinds, flags,
+rule hits) already counted (C-level `Counter` passes in `pipeline.transform`), whole
 batches of observations go to a histogram's buckets at once (`_observe_latencies`), and the sums
 are written as one `inc(n)` per label set at most every `flush_interval` (0.25 s) — so small
 batches do not pay a locked metric update per label each. `screener.tools.metrics_bench`
@@ -31,11 +35,13 @@ rules info is a gauge with a `version` label; a label set cannot be deleted from
 a revoked partition's lag is set to 0 (sums stay right); `process_*` metrics exist only when a
 single worker serves its own registry. Readiness (`/readyz`) is computed from the same samples
 in both modes (`readiness`), so one scrape and one probe agree.
+
+Long: the metric set, its batched updates and the multiprocess side are one concern (what
+`/metrics` shows), kept together so a name and the code that writes it are in one file.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import glob
 import os
@@ -43,12 +49,11 @@ import shutil
 import tempfile
 import time
 from bisect import bisect_left, bisect_right
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import chain
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from math import inf as INF
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
@@ -57,21 +62,14 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from screener.events import ChatEvent, Event, MicroblogEvent
-
-if TYPE_CHECKING:
-    from screener.pipeline.records import Outgoing
-    from screener.pipeline.settings import Settings
-    from screener.pipeline.worker import Record, Screened
+from screener.observe import ENGINE_ERROR, INVALID_KIND, OUTPUT_REFUSED, BatchReport, Partition
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 KINDS = ("chat", "microblog")
-INVALID_KIND = "invalid"
-"""`kind` label of a record that did not parse as an event (it goes to the DLQ)."""
 DLQ_REASONS = (
     "bad_json", "bad_utf8", "not_object", "schema", "too_large", "too_deep", "empty",
-    "engine_error", "output_refused",
+    ENGINE_ERROR, OUTPUT_REFUSED,
 )  # fmt: skip
 """The reason classes `parse_event` and the worker write; anything else counts as `other`."""
 OTHER = "other"
@@ -83,18 +81,13 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
 
 _TOPIC = attrgetter("topic")
-_CATEGORY_ACTION = attrgetter("category", "action")
-_FINDINGS = attrgetter("findings")
-_RULE = attrgetter("rule")
-_FLAGGED = attrgetter("flagged")
-_KIND_OF_CLASS: dict[type[Event], str] = {ChatEvent: "chat", MicroblogEvent: "microblog"}
 
 
 class Metrics:
     """Every metric one worker updates, registered in a registry of its own (no globals).
 
-    The worker calls one method per thing that happened (`batch`, `committed`, `assigned`, …);
-    nothing here knows about Kafka clients except `watch`, which only reads positions.
+    The worker calls one method per thing that happened (`batch_finished`, `assigned`, …);
+    nothing here knows about Kafka clients or the pipeline's types.
     """
 
     def __init__(
@@ -182,7 +175,7 @@ class Metrics:
         self.batch_size = histogram(
             "screener_batch_size_records", "Records per batch.", BATCH_SIZE_BUCKETS
         )
-        self.lag = gauge(
+        self.lag_gauge = gauge(
             "screener_consumer_lag_records", "Records behind per partition: high-water mark "
             "minus the consumer's position.", ("topic", "partition"),
         )  # fmt: skip
@@ -237,7 +230,8 @@ class Metrics:
         self._lag_tps: set[tuple[str, int]] = set()
 
     @classmethod
-    def for_settings(cls, settings: Settings, worker: int = 0, **kwargs: Any) -> Metrics:
+    def for_settings(cls, settings: Any, worker: int = 0, **kwargs: Any) -> Metrics:
+        """From the service's `Settings` (duck-typed: topics are all it reads)."""
         outputs = {settings.review_topic: "review", settings.dlq_topic: "dlq"}
         if settings.verdicts_topic:
             outputs[settings.verdicts_topic] = "verdicts"
@@ -278,93 +272,78 @@ class Metrics:
             self.assigned_partitions.labels(self.worker).set(0)
             self._clear_lag(set(self._lag_tps))
 
-    def assigned(self, now_assigned: Iterable[Any]) -> None:
+    def assigned(self, now_assigned: Set[Partition]) -> None:
         """Partitions were assigned; `now_assigned` is everything the worker now owns."""
         self.rebalances.inc()
-        self.assigned_partitions.labels(self.worker).set(len(set(now_assigned)))
+        self.assigned_partitions.labels(self.worker).set(len(now_assigned))
 
-    def revoked(self, revoked: Iterable[Any], still_assigned: Iterable[Any]) -> None:
-        self._clear_lag({(tp.topic, tp.partition) for tp in revoked})
-        self.assigned_partitions.labels(self.worker).set(len(set(still_assigned)))
+    def revoked(self, revoked: Set[Partition], still_assigned: Set[Partition]) -> None:
+        self._clear_lag(set(revoked))
+        self.assigned_partitions.labels(self.worker).set(len(still_assigned))
 
     def _clear_lag(self, tps: set[tuple[str, int]]) -> None:
         # Set to 0 before removing: in multiprocess mode the files keep a removed label set.
         for topic, partition in tps & self._lag_tps:
-            self.lag.labels(topic, str(partition)).set(0)
-            self.lag.remove(topic, str(partition))
+            self.lag_gauge.labels(topic, str(partition)).set(0)
+            self.lag_gauge.remove(topic, str(partition))
+            self._children.pop((self.lag_gauge._name, topic, str(partition)), None)
         self._lag_tps -= tps
 
-    async def update_lag(self, consumer: Any) -> None:
-        """Lag = high-water − position for every assigned partition with a known high-water.
+    def lag(self, per_partition: Mapping[Partition, int]) -> None:
+        """Records behind per partition, as the pipeline measured them."""
+        for (topic, partition), behind in per_partition.items():
+            self._child(self.lag_gauge, topic, str(partition)).set(behind)
+            self._lag_tps.add((topic, partition))
 
-        `consumer.highwater()` comes from the last fetch response (on Tansu `end_offsets()`
-        is wrong; the fetch response's high-water is right).
-        """
-        for tp in list(consumer.assignment()):
-            try:
-                highwater = consumer.highwater(tp)
-                if highwater is None:
-                    continue
-                position = await asyncio.wait_for(consumer.position(tp), 1.0)
-            except Exception:  # revoked meanwhile, or no position yet: try next time
-                continue
-            self.lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
-            self._lag_tps.add((tp.topic, tp.partition))
+    def ready(self, flag: bool) -> None:
+        self.ready_gauge.labels(self.worker).set(1 if flag else 0)
 
-    async def watch(self, consumer: Any, ready: Callable[[], bool], interval: float = 1.0) -> None:
-        """While the consumer runs (until cancelled): connected, and every `interval` seconds
-        the lag and the worker's own readiness (partitions and output flowing), also while a
-        batch is stuck."""
-        self.connected(True)
-        try:
-            while True:
-                self.flush()
-                self.ready_gauge.labels(self.worker).set(1 if ready() else 0)
-                await self.update_lag(consumer)
-                await asyncio.sleep(interval)
-        finally:
-            self.flush()
-            self.ready_gauge.labels(self.worker).set(0)
-            self.connected(False)
+    def connecting(self, attempt: int, error: str) -> None:
+        """An attempt to reach the broker failed (the worker retries with backoff)."""
+
+    def tick(self) -> None:
+        self.flush()
 
     # -- batches -------------------------------------------------------------------------------
 
     def batch_started(self, records: int) -> None:
         self.inflight.set(records)
 
-    def batch(
-        self, records: Sequence[Record], screened: Screened, screen_seconds: float,
-        acked_at: float,
-    ) -> None:  # fmt: skip
-        """Account one finished batch: its output acknowledged at `acked_at` (Unix time).
+    def batch_finished(self, report: BatchReport) -> None:
+        """Account one finished batch: its output acknowledged at `report.acked_at`.
 
-        Per-record work is a few list comprehensions and C-level passes (~80 ns per record,
-        see `screener.tools.metrics_bench`); everything else is per label set or per batch.
+        Work is per label set and per batch (the report is already counted); the latency
+        histogram takes the batch's timestamps in one pass (see `screener.tools.metrics_bench`).
         """
-        n = len(records)
+        n = report.records
         self.inflight.set(0)
+        (self.commits if report.committed else self.commit_failures).inc()
         if not n:
             return
-        self._count_consumed(records, screened)
-        with_findings = [v for v in screened.verdicts.decided.values() if v.findings]
-        flagged = Counter(map(_CATEGORY_ACTION, filter(_FLAGGED, with_findings)))
-        rules = Counter(map(_RULE, chain.from_iterable(map(_FINDINGS, with_findings))))
-        for (category, action), count in flagged.items():
-            self._add(self._child(self.flagged, category or OTHER, action), count)
-        for rule, count in rules.items():
-            self._add(self._child(self.rule_hits, rule), count)
-        shadowed = [v.shadow for v in screened.verdicts.decided.values() if v.shadow]
-        for rule, count in Counter(map(_RULE, chain.from_iterable(shadowed))).items():
-            self._add(self._child(self.shadow_hits, rule), count)
-        self._count_output(screened.outgoing)
-
-        add = self._add
+        add, child = self._add, self._child
+        for (topic, kind), count in report.consumed.items():
+            add(child(self.consumed, topic, kind), count)
+        for (category, action), count in report.flagged.items():
+            add(child(self.flagged, category or OTHER, action), count)
+        for rule, count in report.rule_hits.items():
+            add(child(self.rule_hits, rule), count)
+        for rule, count in report.shadow_hits.items():
+            add(child(self.shadow_hits, rule), count)
+        for topic, count in report.produced.items():
+            add(child(self.produced, self.outputs.get(topic, OTHER)), count)
+        for reason, count in report.dlq_reasons.items():
+            add(child(self.dlq, reason if reason in DLQ_REASONS else OTHER), count)
+        screen_seconds = report.screen_seconds
         _observe_same(add, self.batch_seconds, screen_seconds, 1)
         _observe_same(add, self.event_seconds, screen_seconds / n, n)
         _observe_same(add, self.batch_size, n, 1)
-        _observe_latencies(add, self.latency, [r.timestamp for r in records], acked_at)
+        _observe_latencies(add, self.latency, report.timestamps_ms, report.acked_at)
         if time.monotonic() - self._flushed_at >= self.flush_interval:
             self.flush()
+
+    def batch_aborted(self) -> None:
+        """A transaction was aborted: nothing of the batch is committed, it is read again."""
+        self.commit_failures.inc()
 
     def _add(self, target: Any, amount: float) -> None:
         """Count `amount` into a metric child or histogram value, at the next `flush`."""
@@ -377,58 +356,13 @@ class Metrics:
             target.inc(amount)
         self._flushed_at = time.monotonic()
 
-    def _count_consumed(self, records: Sequence[Record], screened: Screened) -> None:
-        events = screened.events
-        topics = {tp.topic for tp in screened.offsets}  # one entry per partition in the batch
-        if len(topics) == 1:  # the common case: one topic per batch
-            (topic,) = topics
-            classes = list(map(type, events))  # `event.kind` is a slow pydantic attribute
-            for cls, kind in _KIND_OF_CLASS.items():
-                if count := classes.count(cls):
-                    self._add(self._child(self.consumed, topic, kind), count)
-            invalid = {topic: len(records) - len(events)}
-        else:
-            owners = [r.topic for r in screened.owners]
-            kinds = [_KIND_OF_CLASS[type(e)] for e in events]
-            pairs = Counter(zip(owners, kinds, strict=True))
-            for (topic, kind), count in pairs.items():
-                self._add(self._child(self.consumed, topic, kind), count)
-            valid = Counter(owners)
-            invalid = {
-                t: total - valid[t] for t, total in Counter(r.topic for r in records).items()
-            }
-        for topic, count in invalid.items():
-            if count > 0:
-                self._add(self._child(self.consumed, topic, INVALID_KIND), count)
-
-    def _count_output(self, outgoing: Sequence[Outgoing]) -> None:
-        if not outgoing:
-            return
-        for topic, count in Counter(map(_TOPIC, outgoing)).items():
-            self._add(self._child(self.produced, self.outputs.get(topic, OTHER)), count)
-            if topic in self._dlq_topics:
-                reasons = Counter(_dlq_reason(o) for o in outgoing if o.topic == topic)
-                for reason, c in reasons.items():
-                    self._add(self._child(self.dlq, reason), c)
-
     # -- Kafka I/O outcomes --------------------------------------------------------------------
 
-    def committed(self, ok: bool) -> None:
-        (self.commits if ok else self.commit_failures).inc()
-
-    def produce_failed(self, unacknowledged: Sequence[Outgoing]) -> None:
-        """Some output was not acknowledged and is about to be retried."""
-        for topic, count in Counter(map(_TOPIC, unacknowledged)).items():
+    def produce_failed(self, unacknowledged: Mapping[str, int]) -> None:
+        """Some output was not acknowledged and is about to be retried (topic → records)."""
+        for topic, count in unacknowledged.items():
             self._child(self.produce_errors, self.outputs.get(topic, OTHER)).inc(count)
         self.produce_retries.inc()
-
-
-def _dlq_reason(item: Outgoing) -> str:
-    for key, value in reversed(item.headers):
-        if key == "screener-error":
-            reason = value.split(b":", 1)[0].decode("ascii", "replace")
-            return reason if reason in DLQ_REASONS else OTHER
-    return OTHER
 
 
 Add = Callable[[Any, float], None]

@@ -22,10 +22,9 @@ from typing import Any
 
 import orjson
 
+from screener.observe import OUTPUT_REFUSED  # the `screener-error` prefix, a DLQ label
 from screener.pipeline.records import Headers, Outgoing
 
-OUTPUT_REFUSED = "output_refused"
-"""the DLQ reason class (the `screener-error` prefix, a `screener_dlq_records` label)."""
 HEAD_CHARS = 16_384
 MATCHES_KEPT = 20
 DLQ_FORM_BYTES = 64 * 1024

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from screener.engine import Engine
+from screener.kafka import TransactionsUnsupported
+from screener.kafka.clients import connection_options, start_transactional_producer
 from screener.metrics import Metrics, readiness, serving_registry
+from screener.pipeline.delivery import Unacknowledged
 from screener.pipeline.settings import Settings
-from screener.pipeline.worker import (
-    TransactionsUnsupported,
-    Unacknowledged,
-    Worker,
-    WorkerFenced,
-    start_transactional_producer,
-)
+from screener.pipeline.transactional import WorkerFenced, transactional_id_prefix
+from screener.pipeline.transform import ScreeningProcessor
+from screener.pipeline.worker import Worker
 from screener.reload.wiring import Reloading
 from screener.rules import RulePack, load_packs
 from screener.runtime import tune_gc, young_threshold
@@ -55,15 +54,13 @@ async def serve(
     metrics = Metrics.for_settings(settings, worker_index)
     metrics.rules_loaded(pack.version)
     server = start_status_server(settings, metrics, worker_index)
-    worker = Worker(
-        settings, Engine(pack, max_text_chars=settings.max_text_chars), worker_index=worker_index,
-        metrics=metrics,
-    )  # fmt: skip
+    processor = ScreeningProcessor(Engine(pack, max_text_chars=settings.max_text_chars), settings)
+    worker = Worker(settings, processor, worker_index=worker_index, observer=metrics)
 
     def swap(new: RulePack) -> None:
         # Called on the event loop, where a batch is screened synchronously in one go: the
         # new engine takes effect from the next batch on, never within one.
-        worker.engine = Engine(new, max_text_chars=settings.max_text_chars)
+        processor.engine = Engine(new, max_text_chars=settings.max_text_chars)
 
     reloading = Reloading(settings, pack, swap, rule_paths, metrics, worker_index)
     loop.add_signal_handler(signal.SIGHUP, reloading.sighup)
@@ -140,8 +137,8 @@ def transactions_refused(settings: Settings) -> str | None:
         return None
 
     async def probe() -> str | None:
-        prefix = settings.transactional_id_prefix or f"{settings.group_id}-screener"
-        options = {"acks": "all", **settings.kafka_common()}
+        prefix = transactional_id_prefix(settings)
+        options = {"acks": "all", **connection_options(settings)}
         try:
             producer = await start_transactional_producer(
                 options, f"{prefix}-probe", settings.transaction_timeout_ms, asyncio.Event()

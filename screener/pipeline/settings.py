@@ -1,6 +1,7 @@
 """Service settings: CLI flags > `SCREENER_*` environment > optional config file > defaults.
 
-Kafka security (SASL, TLS) is configuration here, never code changes.
+Kafka security (SASL, TLS) is configuration here, never code changes; the Kafka layer
+(`screener.kafka.connection_options`) turns it into client options.
 """
 
 from __future__ import annotations
@@ -100,26 +101,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
-
-    def kafka_common(self) -> dict[str, Any]:
-        """Connection settings shared by every client (consumer, producer, admin)."""
-        common: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "security_protocol": self.security_protocol,
-        }
-        if self.security_protocol.startswith("SASL"):
-            common |= {
-                "sasl_mechanism": self.sasl_mechanism,
-                "sasl_plain_username": self.sasl_username,
-                "sasl_plain_password": self.sasl_password,
-            }
-        if self.security_protocol.endswith("SSL"):
-            from aiokafka.helpers import create_ssl_context
-
-            common["ssl_context"] = create_ssl_context(
-                cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
-            )
-        return common
 
 
 def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:

@@ -2,9 +2,9 @@
 
 Contenders, measured one after the other in the same run, on the same broker:
 
-- **pass-through**: the worker's own Kafka path (same consumer and producer settings, same
-  `getmany` batching, same publish-then-commit) copying every record to an output topic,
-  without parsing or screening: what the client and broker alone cost.
+- **pass-through**: the worker itself with the `PassThrough` processor (same consumer and
+  producer settings, same `getmany` batching, same pipelined delivery) copying every record to
+  an output topic, without parsing or screening: what the client and broker alone cost.
 - **screener, 1 worker** and **screener, N workers**: `screener run` as deployed (a real
   process; a supervisor over N worker processes for N > 1).
 
@@ -35,6 +35,8 @@ instead of per record, and a leaner engine (clean verdicts are made only when re
 one-worker profile (py-spy) is then the engine ~40%, pydantic `validate_json` ~23%, event
 loop and deallocation of the batch ~14%, aiokafka fetch decoding ~7%, producing the output
 ~5%, metrics ~3%.
+
+Long: the two phases, the contenders' processes and the result table are one benchmark.
 """
 
 from __future__ import annotations
@@ -52,19 +54,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from screener.engine import Engine
-from screener.pipeline.records import Outgoing
+from screener.kafka import (
+    Admin,
+    TopicPartition,
+    delete_topics,
+    ensure_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
 from screener.pipeline.settings import Settings
-from screener.pipeline.worker import Record, Worker
+from screener.pipeline.transform import PassThrough
+from screener.pipeline.worker import Worker
 from screener.tools import corpus
 from screener.tools.bench import machine
 
@@ -91,35 +98,12 @@ class Contender:
 # -- the pass-through pipe ----------------------------------------------------------------------
 
 
-class PassThrough(Worker):
-    """A worker that copies every record to `output_topic` unparsed: same consumer, producer,
-    batching and publish-then-commit path as the screening worker, no screening."""
-
-    def __init__(self, settings: Settings, output_topic: str):
-        super().__init__(settings, cast(Engine, None))
-        self.output_topic = output_topic
-
-    async def _process(
-        self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
-        records: list[Record], stop: asyncio.Event,
-    ) -> None:  # fmt: skip
-        out = self.output_topic
-        outgoing = [Outgoing(out, r.key, r.value or b"", list(r.headers or ())) for r in records]
-        offsets = {
-            TopicPartition(r.topic, r.partition): OffsetAndMetadata(r.offset + 1, "")
-            for r in records
-        }
-        await self._publish(producer, outgoing, stop)
-        await consumer.commit(offsets)
-        self.stats.consumed += len(records)
-
-
 async def _pass_through(settings: Settings, output_topic: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await PassThrough(settings, output_topic).run(stop)
+    await Worker(settings, PassThrough(output_topic)).run(stop)
 
 
 def pass_through_main(argv: Sequence[str]) -> int:
@@ -155,9 +139,9 @@ def _event(i: int, text: str, prefix: str, sent_at: float | None = None) -> byte
 
 
 async def _produce_backlog(bootstrap: str, topic: str, texts: list[str]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024,
-        compression_type="lz4", acks="all",
+    producer = make_producer(
+        _options(bootstrap), linger_ms=20, max_batch_size=512 * 1024, compression_type="lz4",
+        acks="all",
     )  # fmt: skip
     await producer.start()
     try:
@@ -171,35 +155,19 @@ async def _produce_backlog(bootstrap: str, topic: str, texts: list[str]) -> None
         await producer.stop()
 
 
+def _options(bootstrap: str) -> dict[str, Any]:
+    return {"bootstrap_servers": bootstrap}
+
+
 async def _create_topics(bootstrap: str, names: Sequence[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-        deadline = time.monotonic() + 60
-        while True:
-            metas = await admin.describe_topics(list(names))
-            if all(m["error_code"] == 0 and len(m["partitions"]) == partitions
-                   and all(p["leader"] >= 0 for p in m["partitions"]) for m in metas):  # fmt: skip
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"topics {names} have no leaders after 60s")
-            await asyncio.sleep(0.05)  # poll interval inside the deadline
-    finally:
-        await admin.close()
+    await ensure_topics(_options(bootstrap), names, partitions, wait_s=60)
 
 
 async def _delete_topics(bootstrap: str, names: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    with contextlib.suppress(Exception):
-        await admin.start()
-        try:
-            await asyncio.wait_for(admin.delete_topics(list(names)), 30)
-        finally:
-            await admin.close()
+    await delete_topics(_options(bootstrap), names)
 
 
-async def _committed(admin: AIOKafkaAdminClient, group: str, parts: list[TopicPartition]) -> int:
+async def _committed(admin: Admin, group: str, parts: list[TopicPartition]) -> int:
     offsets = await admin.list_consumer_group_offsets(group, partitions=parts)
     return sum(max(0, offsets[tp].offset) for tp in parts if tp in offsets)
 
@@ -208,7 +176,7 @@ async def _throughput(
     bootstrap: str, group: str, parts: list[TopicPartition], total: int, proc: Process
 ) -> float:
     """Commit progress of `group` over the backlog: (records − first commit) / elapsed."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(_options(bootstrap))
     await admin.start()
     try:
         deadline = time.monotonic() + PHASE_TIMEOUT_S
@@ -248,11 +216,11 @@ async def _latency(
 ) -> None:  # fmt: skip
     """Feed `texts` at `rate` into `paced` while a consumer of the output topic notes, for
     every output record of those events, visible-time − record timestamp."""
-    consumer = AIOKafkaConsumer(
-        contender.output_topic, bootstrap_servers=bootstrap, group_id=None,
+    consumer = make_consumer(
+        _options(bootstrap), contender.output_topic, group_id=None,
         auto_offset_reset="latest", enable_auto_commit=False, fetch_max_wait_ms=5,
     )  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1, acks="all")
+    producer = make_producer(_options(bootstrap), linger_ms=1, acks="all")
     await consumer.start()
     await producer.start()
     latencies = contender.latencies_ms
@@ -291,7 +259,7 @@ async def _latency(
             ))  # fmt: skip
         await asyncio.gather(*futures)
         # then wait until the contender has committed all of it and its output is read
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = make_admin(_options(bootstrap))
         await admin.start()
         try:
             parts = [TopicPartition(paced, p) for p in range(partitions)]
@@ -440,7 +408,7 @@ async def _run(
 
 
 async def _end_total(bootstrap: str, topic: str, partitions: int) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = make_consumer(_options(bootstrap))
     await consumer.start()
     try:
         ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])

@@ -17,17 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
 from screener.brokers.tansu import EmbeddedBroker
 from screener.engine import Engine
+from screener.kafka import connection_options, ensure_topics, make_producer
 from screener.metrics import Metrics
 from screener.pipeline.service import start_status_server
 from screener.pipeline.settings import Settings
-from screener.pipeline.worker import Worker, ensure_topics
+from screener.pipeline.transform import ScreeningProcessor
+from screener.pipeline.worker import Worker
 from screener.rules import RulePack
 
 
@@ -66,7 +67,7 @@ def _stream(samples: list[tuple[str, bytes, bytes]]) -> Iterator[tuple[str, byte
 
 async def _feed(settings: Settings, samples: list[tuple[str, bytes, bytes]], rate: float,
                 stop: asyncio.Event) -> None:  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5)
+    producer = make_producer(connection_options(settings), linger_ms=5)
     await producer.start()
     try:
         started = time.monotonic()
@@ -120,11 +121,15 @@ async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate:
             bootstrap_servers=broker.bootstrap_servers, topic_partitions=3,
             metrics_port=metrics_port,
         )  # fmt: skip
-        await ensure_topics(settings)
+        await ensure_topics(
+            connection_options(settings),
+            [*settings.input_topics, settings.review_topic, settings.dlq_topic],
+            settings.topic_partitions,
+        )
         metrics = Metrics.for_settings(settings)
         metrics.rules_loaded(pack.version)
         server = start_status_server(settings, metrics, 0)
-        worker = Worker(settings, Engine(pack), metrics=metrics)
+        worker = Worker(settings, ScreeningProcessor(Engine(pack), settings), observer=metrics)
         started = time.monotonic()
         tasks = [
             asyncio.create_task(worker.run(stop)),

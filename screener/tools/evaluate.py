@@ -28,6 +28,8 @@ English spam F1), the confusion matrix and the worst errors with what decided th
 category. FPR is the share of benign rows that are flagged; per category it is the share of
 benign rows flagged *as that category*. By default a category is accepted only for itself;
 `accept={"porn": {"porn", "solicitation"}}` (CLI: `--accept porn=solicitation`) widens that.
+
+Long: reading the corpora, scoring and the report are one measurement, read top to bottom.
 """
 
 from __future__ import annotations

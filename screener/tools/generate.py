@@ -299,8 +299,7 @@ def write_recording(
     partitions: int, labels: bool, meta: dict[str, Any],
 ) -> int:  # fmt: skip
     """A recording as if the events had been produced keyed by user id to `partitions`."""
-    from aiokafka.partitioner import murmur2
-
+    from screener.kafka import murmur2
     from screener.tools.recording import Recorded, RecordingWriter
 
     offsets: dict[tuple[str, int], int] = {}
@@ -323,8 +322,7 @@ async def produce(
     on_tick: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:  # fmt: skip
     """Send to Kafka keyed by user id (stamped now, or with event time); (sent, errors)."""
-    from aiokafka import AIOKafkaProducer
-
+    from screener.kafka import make_producer
     from screener.tools.pacing import Outbound, Pace, Pacer, pump
     from screener.tools.replay import producer_options
     from screener.tools.sender import BatchSender
@@ -335,7 +333,7 @@ async def produce(
             topic = topic_for(item, chat_topic, microblog_topic)
             yield topic, item.key, item.value, headers, item.ts, None
 
-    producer = AIOKafkaProducer(**producer_options(bootstrap_servers))
+    producer = make_producer(producer_options(bootstrap_servers))
     await producer.start()
     try:
         sender = BatchSender(producer)

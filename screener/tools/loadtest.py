@@ -16,6 +16,9 @@ traceable. A `--metrics-url` adds the service's own view (consumed, lag, latency
 A step is sustainable when the input rate reached 95% of the target, the lag at its end was
 within `lag_tolerance_s` of traffic, the p99 latency within `max_p99_ms`, and the backlog
 drained within `drain_seconds`.
+
+Long: the pool, the review reader, the lag probe and the step loop share one run's state;
+the report rendering is already its own module (`loadtest_report`).
 """
 
 from __future__ import annotations
@@ -34,16 +37,20 @@ from typing import Any
 
 import numpy as np
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from screener.kafka import (
+    TopicPartition,
+    make_admin,
+    make_consumer,
+    make_producer,
+    partition_ids,
+    tool_options,
+)
 from screener.tools import prom_scrape
 from screener.tools.generate import BENIGN, LABEL_HEADER, GenConfig, Generator
-from screener.tools.kafka_client import client_options, partition_ids
 from screener.tools.pacing import Outbound, Pace, Pacer, pump
 from screener.tools.recording import RecordingReader
 from screener.tools.replay import producer_options
@@ -152,8 +159,8 @@ class ReviewReader:
     """Reads the review topic in the background; keeps (seq, latency ms, category) of this run."""
 
     def __init__(self, options: dict[str, Any], topic: str, prefix: str, sent_ts: array.array[int]):
-        self.consumer = AIOKafkaConsumer(
-            group_id=None, enable_auto_commit=False, auto_offset_reset="latest", **options
+        self.consumer = make_consumer(
+            options, group_id=None, enable_auto_commit=False, auto_offset_reset="latest"
         )
         self.options = options
         self.topic = topic
@@ -222,7 +229,7 @@ class LagProbe:
     """
 
     def __init__(self, options: dict[str, Any], group: str, topics: list[str]):
-        self.admin = AIOKafkaAdminClient(**options)
+        self.admin = make_admin(options)
         self.options = options
         self.group = group
         self.topics = topics
@@ -235,7 +242,7 @@ class LagProbe:
         found = await partition_ids(self.options, self.topics)
         self.tps = [TopicPartition(t, p) for t in self.topics for p in found[t]]
         self.base = await self.committed()
-        consumer = AIOKafkaConsumer(group_id=None, **self.options)
+        consumer = make_consumer(self.options, group_id=None)
         await consumer.start()
         try:
             ends = await consumer.end_offsets(self.tps)
@@ -392,7 +399,7 @@ class _Run:
         self.sent_ts: array.array[int] = array.array("q")
         self.reader = ReviewReader(options, cfg.review_topic, self.prefix, self.sent_ts)
         self.probe = LagProbe(options, cfg.group_id, cfg.input_topics)
-        self.producer = AIOKafkaProducer(**producer_options(cfg.bootstrap_servers, acks=cfg.acks))
+        self.producer = make_producer(producer_options(cfg.bootstrap_servers, acks=cfg.acks))
         self.sender = BatchSender(self.producer)
         self.steps: list[StepResult] = []
         self.samples: list[Sample] = []
@@ -486,7 +493,7 @@ class _Run:
 
 async def run_loadtest(cfg: LoadTestConfig, console: Console | None = None) -> dict[str, Any]:
     console = console or Console(stderr=True)
-    options = client_options(cfg.bootstrap_servers)
+    options = tool_options(cfg.bootstrap_servers)
     await partition_ids(options, [*cfg.input_topics, cfg.review_topic])  # fail fast if missing
     pool = (
         Pool.from_recording(cfg.replay, cfg.pool_size, cfg.input_topics)

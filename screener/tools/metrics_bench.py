@@ -3,9 +3,9 @@
     python -m screener.tools.metrics_bench [--messages N] [--batch B ...] [--json]
 
 For every batch it times the pure part of the worker's batch (`screen_records`: decode,
-screen, build output records) and then the metrics calls the worker makes for that batch
-(`batch_started`, `committed`, `batch`), in the same loop, so the ratio holds on a noisy
-machine. It runs twice: in-process values (one worker serving its own registry) and
+screen, build output records and the batch's report) and then the metrics calls the worker
+makes for that batch (`batch_started`, `batch_finished`), in the same loop, so the ratio
+holds on a noisy machine. It runs twice: in-process values (one worker serving its own registry) and
 prometheus-client multiprocess mode (mmap files, as under `--workers N`), the latter in a
 child process because the value class is chosen when prometheus-client is imported. The
 real worker also waits for Kafka per batch, so the share in production is lower still.
@@ -22,17 +22,17 @@ import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 
-def _records(n: int, seed: int = 7) -> list[object]:
-    from aiokafka.structs import ConsumerRecord
-
+def _records(n: int, seed: int = 7) -> list[Any]:
+    from screener.kafka import ConsumerRecord
     from screener.tools import corpus
 
     now_ms = int(time.time() * 1000)
-    out: list[object] = []
+    out: list[Any] = []
     for i, text in enumerate(corpus.messages(n, seed=seed, violating_share=0.08)):
         value = orjson.dumps(
             {"kind": "chat" if i % 3 else "microblog", "id": f"b-{i}", "ts": now_ms,
@@ -49,14 +49,14 @@ def measure(messages: int, batch: int, rounds: int) -> dict[str, float | int | s
     from screener.engine import Engine
     from screener.metrics import Metrics
     from screener.pipeline.settings import Settings
-    from screener.pipeline.worker import screen_records
+    from screener.pipeline.transform import screen_records
     from screener.rules import load_packs
 
     settings = Settings()
     engine = Engine(load_packs([Path(str(resources.files("screener") / "packs"))]))
     metrics = Metrics.for_settings(settings)
     metrics.rules_loaded(engine.pack.version)
-    records: list[object] = _records(messages)
+    records = _records(messages)
     batches = [records[i : i + batch] for i in range(0, len(records), batch)]
     screen_records(engine, batches[0], settings)  # warm up
     screening = accounting = 0.0
@@ -67,8 +67,9 @@ def measure(messages: int, batch: int, rounds: int) -> dict[str, float | int | s
             t1 = time.perf_counter()
             screened = screen_records(engine, chunk, settings)
             t2 = time.perf_counter()
-            metrics.committed(True)
-            metrics.batch(chunk, screened, t2 - t1, time.time())
+            report = screened.report
+            report.screen_seconds, report.acked_at = t2 - t1, time.time()
+            metrics.batch_finished(report)
             t3 = time.perf_counter()
             screening += t2 - t1
             accounting += (t1 - t0) + (t3 - t2)

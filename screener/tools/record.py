@@ -18,12 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from screener.tools.kafka_client import MissingTopic, client_options, partition_ids
+from screener.kafka import (
+    Consumer,
+    MissingTopic,
+    TopicPartition,
+    make_consumer,
+    partition_ids,
+    tool_options,
+)
 from screener.tools.pacing import RateWindow
 from screener.tools.recording import RecordingWriter, Scan
 
@@ -77,7 +82,7 @@ async def _partitions(options: dict[str, Any], topics: list[str]) -> list[TopicP
 
 
 async def _start_positions(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition], found: Scan,
+    consumer: Consumer, tps: list[TopicPartition], found: Scan,
     from_time: int | None, live: bool,
 ) -> dict[TopicPartition, int]:  # fmt: skip
     """Seek every partition; returns where each starts."""
@@ -118,10 +123,10 @@ async def record(
         writer, found = RecordingWriter.resume(out, meta)
     else:
         writer = RecordingWriter.create(out, meta)
-    options = client_options(bootstrap_servers)
-    consumer = AIOKafkaConsumer(
-        group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 << 20, fetch_max_bytes=32 << 20, **options,
+    options = tool_options(bootstrap_servers)
+    consumer = make_consumer(
+        options, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 << 20, fetch_max_bytes=32 << 20,
     )  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -28,7 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from screener.tools.kafka_client import client_options
+from screener.kafka import make_producer, tool_options
 from screener.tools.pacing import Outbound, Pace, Pacer, RateWindow, pump
 from screener.tools.recording import RecordingReader
 from screener.tools.sender import BatchSender
@@ -60,7 +59,7 @@ def producer_options(
     batch_bytes: int = 256 * 1024,
 ) -> dict[str, Any]:  # fmt: skip
     return {
-        **client_options(bootstrap_servers),
+        **tool_options(bootstrap_servers),
         "acks": int(acks) if acks in ("0", "1") else acks,
         "compression_type": None if compression == "none" else compression,
         "max_batch_size": batch_bytes,
@@ -105,7 +104,7 @@ async def replay(
 ) -> ReplaySummary:  # fmt: skip
     console = console or Console(stderr=True)
     reader = RecordingReader(path)
-    producer = AIOKafkaProducer(**producer_options(bootstrap_servers, acks=acks,
+    producer = make_producer(producer_options(bootstrap_servers, acks=acks,
                                                    compression=compression))  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -15,11 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
-
-from screener.tools.kafka_client import MissingTopic
+from screener.kafka import KafkaError, MissingTopic, Producer, murmur2
 
 HeaderList = Sequence[tuple[str, bytes | None]]
 _KEY_CACHE_LIMIT = 200_000
@@ -44,7 +40,7 @@ class SendStats:
 class BatchSender:
     """Append records; full batches go out at once, `flush()` sends the partial ones."""
 
-    def __init__(self, producer: AIOKafkaProducer, *, metadata_timeout: float = 15.0):
+    def __init__(self, producer: Producer, *, metadata_timeout: float = 15.0):
         self.producer = producer
         self.metadata_timeout = metadata_timeout
         self.stats = SendStats()

@@ -15,12 +15,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pipeline_support import Service
 
 from screener.brokers import ApacheKafka, BrokerError, BrokerProcess, EmbeddedBroker
-
-_TOPIC_ALREADY_EXISTS = 36
+from screener.kafka import ensure_topics
 
 CreateTopic = Callable[..., Awaitable[str]]
 
@@ -89,24 +87,10 @@ async def create_topic(
     Waiting avoids the first produce racing leader election on Kafka.
     """
     name = name or f"it-{uuid.uuid4().hex[:12]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        async with asyncio.timeout(timeout):
-            resp = await admin.create_topics([NewTopic(name, partitions, 1)])
-            for topic, code, *rest in resp.topic_errors:
-                if code not in (0, _TOPIC_ALREADY_EXISTS):
-                    raise RuntimeError(f"create topic {topic!r} failed: error {code} {rest}")
-            while True:
-                (meta,) = await admin.describe_topics([name])
-                parts = meta["partitions"] if meta["error_code"] == 0 else []
-                if len(parts) == partitions and all(
-                    p["error_code"] == 0 and p["leader"] >= 0 for p in parts
-                ):
-                    return name
-                await asyncio.sleep(0.05)  # poll interval inside the deadline
-    finally:
-        await admin.close()
+    async with asyncio.timeout(timeout):
+        options = {"bootstrap_servers": bootstrap_servers}
+        await ensure_topics(options, [name], partitions, wait_s=timeout)
+    return name
 
 
 @pytest.fixture

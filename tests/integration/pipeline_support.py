@@ -19,10 +19,8 @@ from typing import IO, Any, Literal, NamedTuple
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
 
+from screener.kafka import TopicPartition, make_admin, make_consumer, make_producer, partition_ids
 from screener.tools import corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +50,7 @@ def offline_flagged(tmp_path: Path, events: list[bytes]) -> set[str]:
 
 
 async def produce(bootstrap: str, topic: str, values: list[bytes], **config: Any) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all", **config)
+    producer = make_producer(_options(bootstrap), linger_ms=20, acks="all", **config)
     await producer.start()
     try:
         futures = []
@@ -76,8 +74,8 @@ class Collector:
     ):  # fmt: skip
         self.bootstrap = bootstrap
         self.topic = topic
-        self.consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        self.consumer = make_consumer(
+            _options(bootstrap), topic, auto_offset_reset="earliest",
             enable_auto_commit=False, group_id=None, isolation_level=isolation_level,
         )  # fmt: skip
         self.records: list[tuple[bytes | None, bytes, dict[str, bytes]]] = []
@@ -197,21 +195,19 @@ async def scenario(
     return Scenario(topics, group, events, offline_flagged(tmp_path, events))
 
 
+def _options(bootstrap: str) -> dict[str, Any]:
+    return {"bootstrap_servers": bootstrap}
+
+
 async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (meta,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    assert meta["error_code"] == 0 and meta["partitions"], f"no such topic {topic}: {meta}"
-    return [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
+    found = await partition_ids(_options(bootstrap), [topic])
+    return [TopicPartition(topic, p) for p in found[topic]]
 
 
 async def lag(bootstrap: str, group: str, topic: str) -> int:
     """Records of `topic` not yet committed by `group` (end offsets minus committed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    admin = make_admin(_options(bootstrap))
+    consumer = make_consumer(_options(bootstrap), group_id=None)
     await admin.start()
     await consumer.start()
     try:

@@ -12,11 +12,17 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
 from screener.brokers import ApacheKafka, BrokerProcess, EmbeddedBroker
 from screener.brokers.kafka import KAFKA_VERSION, pom_path
+from screener.kafka import (
+    Consumer,
+    ConsumerRecord,
+    KafkaError,
+    TopicPartition,
+    make_consumer,
+    make_producer,
+)
 
 CreateTopic = Callable[..., Awaitable[str]]  # the topic_factory fixture (conftest.py)
 N_RECORDS = 2_000
@@ -43,7 +49,7 @@ async def _produce(
     records: Sequence[tuple[bytes, bytes, list[tuple[str, bytes]]]],
     **config: object,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, **config)
+    producer = make_producer({"bootstrap_servers": bootstrap}, linger_ms=5, **config)
     await producer.start()
     try:
         futures = [await producer.send(topic, value=v, key=k, headers=h) for k, v, h in records]
@@ -52,17 +58,17 @@ async def _produce(
         await producer.stop()
 
 
-def _consumer(bootstrap: str, topic: str, group: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
+def _consumer(bootstrap: str, topic: str, group: str) -> Consumer:
+    return make_consumer(
+        {"bootstrap_servers": bootstrap},
         topic,
-        bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
 
 
-async def _consume(consumer: AIOKafkaConsumer, n: int) -> list[ConsumerRecord[bytes, bytes]]:
+async def _consume(consumer: Consumer, n: int) -> list[ConsumerRecord[bytes, bytes]]:
     """Fetch until ``n`` records arrived, committing after every batch (manual commit)."""
     got: list[ConsumerRecord[bytes, bytes]] = []
     while len(got) < n:
@@ -127,7 +133,7 @@ async def test_end_offsets(broker: BrokerProcess, topic_factory: CreateTopic) ->
     bootstrap = broker.bootstrap_servers
     async with asyncio.timeout(DEADLINE):
         topic = await topic_factory(bootstrap, 1)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        producer = make_producer({"bootstrap_servers": bootstrap})
         await producer.start()
         try:
             batch = producer.create_batch()
@@ -136,7 +142,7 @@ async def test_end_offsets(broker: BrokerProcess, topic_factory: CreateTopic) ->
             await (await producer.send_batch(batch, topic, partition=0))
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        consumer = make_consumer({"bootstrap_servers": bootstrap}, auto_offset_reset="earliest")
         await consumer.start()
         try:
             tp = TopicPartition(topic, 0)
@@ -206,7 +212,8 @@ async def test_kafka_restart_keeps_committed_offsets(
 
 async def test_tansu_rejects_idempotent_producer(tansu: EmbeddedBroker) -> None:
     """DESIGN.md: Tansu has no InitProducerId. If this starts failing, Tansu gained it."""
-    producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap_servers, enable_idempotence=True)
+    options = {"bootstrap_servers": tansu.bootstrap_servers}
+    producer = make_producer(options, enable_idempotence=True)
     try:
         async with asyncio.timeout(30):
             with pytest.raises(KafkaError):

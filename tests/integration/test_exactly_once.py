@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
 from pipeline_support import (
     Collector,
     Service,
@@ -27,6 +25,7 @@ from pipeline_support import (
 )
 
 from screener.brokers import ApacheKafka, EmbeddedBroker
+from screener.kafka import TopicPartition, make_consumer
 
 EXACTLY_ONCE = ("--guarantee", "exactly-once")
 
@@ -58,9 +57,9 @@ class TransactionGap:
         self.topic = topic
         self.bootstrap = bootstrap
         self.parts: list[TopicPartition] = []
-        self.raw = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-        self.stable = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, isolation_level="read_committed"
+        self.raw = make_consumer({"bootstrap_servers": bootstrap})
+        self.stable = make_consumer(
+            {"bootstrap_servers": bootstrap}, isolation_level="read_committed"
         )
 
     async def __aenter__(self) -> TransactionGap:

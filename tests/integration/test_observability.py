@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 import yaml
-from aiokafka import AIOKafkaProducer
 from pipeline_support import MALFORMED, Service, make_events, new_topics
 
 from screener.brokers import BrokerProcess
+from screener.kafka import make_producer
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -174,7 +174,7 @@ def started() -> Iterator[list[Any]]:
 async def _traffic(bootstrap: str, topic: str, stop: asyncio.Event) -> None:
     """~800 events/s with some malformed records, until `stop` is set."""
     events = make_events(4000, "obs", seed=11)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
+    producer = make_producer({"bootstrap_servers": bootstrap}, linger_ms=10)
     await producer.start()
     try:
         chunks = itertools.cycle(range(0, len(events), 400))

@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from screener.brokers import BrokerProcess
+from screener.kafka import make_producer
 from screener.tools.recording import Recorded, RecordingWriter, read_recording
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def tricky_records(n: int) -> list[tuple[bytes | None, bytes | None, list[tuple[
 
 
 async def produce(bootstrap: str, topic: str, records: list[Any]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    producer = make_producer({"bootstrap_servers": bootstrap}, linger_ms=5, acks="all")
     await producer.start()
     try:
         futures = [

@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka.structs import ConsumerRecord, TopicPartition
 from prometheus_client import CollectorRegistry, Histogram
 
 from screener.engine import Engine
+from screener.kafka import ConsumerRecord, TopicPartition
 from screener.metrics import (
     LATENCY_BUCKETS,
     Metrics,
@@ -27,8 +27,10 @@ from screener.metrics import (
     _observe_latencies,
     readiness,
 )
+from screener.observe import BatchReport
 from screener.pipeline.settings import Settings
-from screener.pipeline.worker import screen_records
+from screener.pipeline.transform import Screened, screen_records
+from screener.pipeline.worker import consumer_lag
 from screener.status_server import StatusServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +62,13 @@ def _batch(engine: Engine, now_ms: int) -> list[ConsumerRecord[bytes, bytes]]:
     return records
 
 
+def _finished(screened: Screened, screen_seconds: float, acked_at: float) -> BatchReport:
+    """The report the worker hands its observers once the batch's output is acknowledged."""
+    report = screened.report
+    report.screen_seconds, report.acked_at = screen_seconds, acked_at
+    return report
+
+
 def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
     value = registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
@@ -73,7 +82,7 @@ def test_a_batch_adds_up(engine: Engine) -> None:
     screened = screen_records(engine, records, SETTINGS)
     metrics.batch_started(len(records))
     assert _value(r, "screener_inflight_records") == len(records)
-    metrics.batch(records, screened, 0.004, now)
+    metrics.batch_finished(_finished(screened, 0.004, now))
     metrics.flush()  # batches are added up and written at most every flush_interval
 
     assert _value(r, "screener_inflight_records") == 0
@@ -116,7 +125,7 @@ def test_batches_are_written_at_most_every_flush_interval(engine: Engine) -> Non
     eager = Metrics.for_settings(SETTINGS, flush_interval=0)
     for metrics in (lazy, eager):
         for _ in range(3):
-            metrics.batch(records, screened, 0.01, time.time())
+            metrics.batch_finished(_finished(screened, 0.01, time.time()))
     assert _value(lazy.registry, "screener_batch_size_records_count") == 0
     assert _value(eager.registry, "screener_batch_size_records_count") == 3
     lazy.flush()
@@ -130,7 +139,7 @@ def test_labels_carry_no_user_ids_event_ids_or_text(engine: Engine) -> None:
     metrics = Metrics.for_settings(SETTINGS)
     metrics.rules_loaded("sha256:abc")
     records = _batch(engine, int(time.time() * 1000))
-    metrics.batch(records, screen_records(engine, records, SETTINGS), 0.01, time.time())
+    metrics.batch_finished(_finished(screen_records(engine, records, SETTINGS), 0.01, time.time()))
     metrics.flush()
     label_values = {
         value for metric in metrics.registry.collect() for s in metric.samples
@@ -201,7 +210,7 @@ async def test_lag_is_highwater_minus_position_and_leaves_with_the_partition() -
     a, b, c = (TopicPartition("chat.events", p) for p in range(3))
     consumer = FakeConsumer({a: 100, b: 7}, {a: 40, b: 7, c: 0})  # c: no fetch yet
     metrics.assigned({a, b, c})
-    await metrics.update_lag(consumer)
+    metrics.lag(await consumer_lag(consumer))
     assert _value(r, "screener_consumer_lag_records", topic="chat.events", partition="0") == 60
     assert _value(r, "screener_consumer_lag_records", topic="chat.events", partition="1") == 0
     assert (
@@ -223,15 +232,14 @@ async def test_lag_is_highwater_minus_position_and_leaves_with_the_partition() -
 
 
 def test_commit_and_produce_outcomes() -> None:
-    from screener.pipeline.records import Outgoing
-
     metrics = Metrics.for_settings(SETTINGS)
     r = metrics.registry
-    metrics.committed(True)
-    metrics.committed(False)
-    metrics.produce_failed([Outgoing("screening.review", None, b"", [])] * 3)
+    metrics.batch_finished(BatchReport(0, Counter()))
+    metrics.batch_finished(BatchReport(0, Counter(), committed=False))
+    metrics.batch_aborted()
+    metrics.produce_failed({"screening.review": 3})
     assert _value(r, "screener_commits_total") == 1
-    assert _value(r, "screener_commit_failures_total") == 1
+    assert _value(r, "screener_commit_failures_total") == 2
     assert _value(r, "screener_produce_errors_total", output="review") == 3
     assert _value(r, "screener_produce_errors_total", output="dlq") == 0
     assert _value(r, "screener_produce_retries_total") == 1
@@ -249,7 +257,7 @@ def test_readiness_needs_connection_partitions_rules_and_flowing_output() -> Non
     metrics.assigned({TopicPartition("t", 0)})
     ok, why = readiness(r, [0])
     assert not ok and "output not acknowledged" in why
-    metrics.ready_gauge.labels("0").set(1)
+    metrics.ready(True)
     assert readiness(r, [0]) == (True, "ready; worker 0 rules sha256:x")  # /readyz says which
     assert not readiness(r, [0, 1])[0]  # a second expected worker is missing
 
@@ -284,16 +292,17 @@ def test_status_server_endpoints() -> None:
 WORKER_SCRIPT = textwrap.dedent(
     """
     import sys
-    from aiokafka.structs import TopicPartition
+    from collections import Counter
     from screener.metrics import Metrics
+    from screener.observe import BatchReport
     index = int(sys.argv[1])
     m = Metrics(worker=index, input_topics=["t"])
     m.rules_loaded("sha256:v1")
     m.connected(True)
-    m.assigned({TopicPartition("t", index)})
-    m.ready_gauge.labels(str(index)).set(1)
-    m.committed(True)
-    m.lag.labels("t", str(index)).set(10 * (index + 1))
+    m.assigned({("t", index)})
+    m.ready(True)
+    m.batch_finished(BatchReport(0, Counter()))
+    m.lag({("t", index): 10 * (index + 1)})
     print("up", flush=True)
     sys.stdin.read()  # stay alive until the test closes stdin
     """

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from aiokafka.structs import ConsumerRecord
 
 from screener.engine import Engine
+from screener.kafka import ConsumerRecord
 from screener.pipeline.settings import Settings
-from screener.pipeline.worker import screen_records
+from screener.pipeline.transform import screen_records
 
 TEXTS = ["good morning", "约炮加V信", "你好", "包夜 vx", "吃饭了吗"]
 
@@ -59,3 +59,5 @@ def test_a_record_that_breaks_the_engine_goes_alone_to_the_dlq(
     assert [v.event_id for v in screened.verdicts] == ["e0", "e1", "e3", "e4"]
     assert screened.owners == [records[0], records[1], records[3], records[4]]
     assert screened.errors == 1
+    assert screened.report.dlq_reasons == {"engine_error": 1}  # the reason, as data
+    assert screened.report.consumed == {("in", "chat"): 5}  # an event the engine failed on

@@ -1,23 +1,26 @@
-"""Exactly-once worker: what a failed transaction does (fakes for the Kafka clients).
+"""Exactly-once delivery: what a failed transaction does (fakes for the Kafka clients).
 
-A committed batch moves the worker on; an aborted one commits nothing and seeks the batch's
-partitions back so it is read again; a fenced producer is replaced under the same id.
+A committed batch moves the worker on; an aborted one commits nothing, is rewound, and the
+batch's partitions seek back so it is read again; a fenced producer, or one in aiokafka's fatal
+state (which refuses the abort), is replaced under the same id.
 """
 
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
-from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerFenced
-from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from screener.engine import Engine
+from screener.kafka import ConsumerRecord, KafkaError, ProducerFenced, TopicPartition
+from screener.kafka.errors import IllegalStateError
+from screener.pipeline.delivery import Health
 from screener.pipeline.settings import Settings
-from screener.pipeline.worker import Worker, WorkerFenced, screen_records, transactional_id
+from screener.pipeline.transactional import Transactional, WorkerFenced, transactional_id
+from screener.pipeline.transform import Batch, screen_records
+from screener.pipeline.worker import Stats
 
 IN = "events"
 SETTINGS = Settings(guarantee="exactly-once", group_id="g", input_topics=[IN])
@@ -26,14 +29,16 @@ SETTINGS = Settings(guarantee="exactly-once", group_id="g", input_topics=[IN])
 class FakeProducer:
     def __init__(self, *, fail: str | None = None, fatal: bool = False):
         self.fail = fail
+        self.fatal = fatal  # aiokafka's fatal state: the abort is refused
         self.calls: list[str] = []
         self.sent: list[str] = []
-        self._txn_manager = SimpleNamespace(is_fatal_error=lambda: fatal)
 
     def _maybe(self, step: str) -> None:
         self.calls.append(step)
         if self.fail == step:
             raise ProducerFenced() if step == "commit_fenced" else KafkaError(step)
+        if step == "abort" and self.fatal:
+            raise IllegalStateError("invalid state transition")
 
     async def begin_transaction(self) -> None:
         self._maybe("begin")
@@ -42,7 +47,7 @@ class FakeProducer:
         self.sent.append(topic)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.fail == "delivery":
-            future.set_exception(KafkaTimeoutError())
+            future.set_exception(KafkaError("delivery timed out"))
         else:
             future.set_result(None)
         return future
@@ -90,26 +95,50 @@ def _records() -> list[ConsumerRecord[bytes, bytes]]:
     return out
 
 
-async def _run(worker: Worker, producer: FakeProducer, consumer: FakeConsumer) -> bool:
-    worker._producer = producer  # type: ignore[assignment]
+class Recorder:
+    """The worker's side of a delivery: which batches finished, which were rewound."""
+
+    def __init__(self) -> None:
+        self.committed: list[bool] = []
+        self.rewinds = 0
+
+    def finished(self, batch: Batch, committed: bool, acked_at: float) -> None:
+        self.committed.append(committed)
+
+    def rewound(self, batch: Batch) -> None:
+        self.rewinds += 1
+
+
+class Harness:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.stats = Stats()
+        self.outcome = Recorder()
+        self.delivery = Transactional(SETTINGS, self.stats, Health())
+
+
+async def _run(h: Harness, producer: FakeProducer, consumer: FakeConsumer) -> bool:
+    h.delivery.producer = producer
     records = _records()
-    screened = screen_records(worker.engine, records, worker.settings)
-    return await worker._publish_transaction(
+    batch = screen_records(h.engine, records, SETTINGS)
+    before = len(h.outcome.committed)
+    await h.delivery.deliver(
         consumer,  # type: ignore[arg-type]
-        screened, records, asyncio.Event(),
+        batch, records, asyncio.Event(), h.outcome,
     )
+    return h.outcome.committed[before:] == [True]
 
 
 FIRST = {TopicPartition(IN, 0): 10, TopicPartition(IN, 1): 40}
 
 
 async def test_a_committed_transaction_carries_the_output_and_the_offsets(engine: Engine) -> None:
-    worker, producer, consumer = Worker(SETTINGS, engine), FakeProducer(), FakeConsumer({})
-    assert await _run(worker, producer, consumer)
+    h, producer, consumer = Harness(engine), FakeProducer(), FakeConsumer({})
+    assert await _run(h, producer, consumer)
     assert producer.calls == ["begin", "offsets", "commit"]
     assert SETTINGS.review_topic in producer.sent
-    assert worker.stats.commits == 1 and worker.stats.aborts == 0
-    assert worker._txn_offsets == {TopicPartition(IN, 0): 13, TopicPartition(IN, 1): 42}
+    assert h.stats.aborts == 0 and h.outcome.rewinds == 0
+    assert h.delivery._txn_offsets == {TopicPartition(IN, 0): 13, TopicPartition(IN, 1): 42}
     assert consumer.seeks == {}
 
 
@@ -117,47 +146,50 @@ async def test_a_committed_transaction_carries_the_output_and_the_offsets(engine
 async def test_an_abortable_failure_aborts_commits_nothing_and_rereads_the_batch(
     engine: Engine, fail: str
 ) -> None:
-    worker, producer, consumer = Worker(SETTINGS, engine), FakeProducer(fail=fail), FakeConsumer({})
-    assert not await _run(worker, producer, consumer)
+    h, producer, consumer = Harness(engine), FakeProducer(fail=fail), FakeConsumer({})
+    assert not await _run(h, producer, consumer)
     assert "commit" not in producer.calls and producer.calls[-1] == "abort"
-    assert worker.stats.commits == 0 and worker.stats.aborts == 1
-    assert worker._txn_offsets == {}
+    assert h.outcome.committed == [] and h.stats.aborts == 1 and h.outcome.rewinds == 1
+    assert h.delivery._txn_offsets == {}
     assert consumer.seeks == FIRST  # back to the batch's first records: read and screened again
 
 
-async def test_a_fenced_producer_is_replaced_and_the_batch_reread_from_committed_offsets(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("producer", [FakeProducer(fail="commit_fenced"),
+                                      FakeProducer(fail="offsets", fatal=True)])  # fmt: skip
+async def test_a_lost_producer_is_replaced_and_the_batch_reread_from_committed_offsets(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, producer: FakeProducer
 ) -> None:
-    worker = Worker(SETTINGS, engine)
+    h = Harness(engine)
     replacement = FakeProducer()
 
-    async def start_producer(stop: asyncio.Event) -> FakeProducer:
+    async def new_producer(stop: asyncio.Event) -> FakeProducer:
         return replacement
 
-    monkeypatch.setattr(worker, "_start_producer", start_producer)
+    monkeypatch.setattr(h.delivery, "_new_producer", new_producer)
     # what the broker says was committed once the new producer settled the old transaction
     consumer = FakeConsumer({TopicPartition(IN, 0): 10})
-    fenced = FakeProducer(fail="commit_fenced")
-    assert not await _run(worker, fenced, consumer)
-    assert "abort" not in fenced.calls and fenced.calls[-1] == "stop"
-    assert worker._producer is replacement  # type: ignore[comparison-overlap]
-    assert worker.stats.fenced == 1 and worker.stats.commits == 0
+    assert not await _run(h, producer, consumer)
+    assert producer.calls[-1] == "stop"
+    # fenced: no abort is tried; fatal: the abort is tried and refused
+    assert ("abort" in producer.calls) == producer.fatal
+    assert h.delivery.producer is replacement  # type: ignore[comparison-overlap]
+    assert h.delivery.fenced == 1 and h.outcome.committed == []
     assert consumer.seeks == {TopicPartition(IN, 0): 10, TopicPartition(IN, 1): 40}
 
 
 async def test_a_worker_fenced_again_and_again_gives_up(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    worker = Worker(SETTINGS, engine)
+    h = Harness(engine)
 
-    async def start_producer(stop: asyncio.Event) -> FakeProducer:
+    async def new_producer(stop: asyncio.Event) -> FakeProducer:
         return FakeProducer(fail="commit_fenced")
 
-    monkeypatch.setattr(worker, "_start_producer", start_producer)
+    monkeypatch.setattr(h.delivery, "_new_producer", new_producer)
     for _ in range(3):
-        assert not await _run(worker, FakeProducer(fail="commit_fenced"), FakeConsumer({}))
+        assert not await _run(h, FakeProducer(fail="commit_fenced"), FakeConsumer({}))
     with pytest.raises(WorkerFenced, match="another live worker"):
-        await _run(worker, FakeProducer(fail="commit_fenced"), FakeConsumer({}))
+        await _run(h, FakeProducer(fail="commit_fenced"), FakeConsumer({}))
 
 
 def test_transactional_ids_are_static_per_worker_slot() -> None:

@@ -1,0 +1,232 @@
+"""Delivery strategies: how a transformed batch is produced and its offsets committed.
+
+A strategy owns the producer and the commit protocol; the worker's loop hands it each batch
+and does not branch on which one it is. Two exist:
+
+- `AtLeastOnce`: an input offset is committed only after every output record of its batch is
+  acknowledged (acks=all), so a crash at any point re-reads, never loses. Pipelined: a batch's
+  acks and commit overlap the next batch's screening (one batch in flight, committed in
+  order, drained before a revoke or exit).
+- `Transactional` (`pipeline.transactional`): output and offsets in one Kafka transaction
+  per batch.
+
+Both produce a batch's `changelog` records with its output, before the commit (inside the
+transaction for exactly-once), so state stored in a changelog topic moves with the offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from screener.kafka import (
+    Consumer,
+    KafkaError,
+    OffsetAndMetadata,
+    Producer,
+    TopicPartition,
+    send,
+)
+from screener.kafka.clients import start_producer, worker_producer_options
+from screener.observe import Observer, Partition
+from screener.pipeline.records import Outgoing
+from screener.pipeline.refused import refused_item
+from screener.pipeline.settings import Settings
+from screener.pipeline.transform import Batch, InputRecord
+
+log = logging.getLogger("screener.worker")
+
+
+class Unacknowledged(RuntimeError):
+    """Asked to stop while output was not acknowledged (broker down): the batch is not
+    committed and will be read again; nothing is lost."""
+
+    def __init__(self, records: int | None = None):
+        what = "output records" if records is None else f"{records} output records"
+        super().__init__(f"stopped with {what} unacknowledged (broker unreachable); their "
+                         "batch was not committed and will be read again")  # fmt: skip
+
+
+@dataclass
+class Health:
+    """What readiness is made of: partitions owned, and output being acknowledged."""
+
+    assigned: set[Partition] = field(default_factory=set)
+    output_ok: bool = True
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.assigned) and self.output_ok
+
+
+class Outcome(Protocol):
+    """Told how each batch ended (the worker: reports to observers, rewinds its processor)."""
+
+    def finished(self, batch: Batch, committed: bool, acked_at: float) -> None: ...
+    def rewound(self, batch: Batch) -> None: ...
+
+
+class Delivery(Protocol):
+    read_committed: bool
+    """whether the consumer must read with isolation `read_committed`."""
+
+    async def start(self, stop: asyncio.Event) -> None:
+        """Start the producer (before the consumer joins the group)."""
+        ...
+
+    async def deliver(
+        self, consumer: Consumer, batch: Batch, records: Sequence[InputRecord],
+        stop: asyncio.Event, outcome: Outcome,
+    ) -> None:  # fmt: skip
+        """Produce and commit one batch (or schedule it: see `drain`)."""
+        ...
+
+    async def drain(self) -> None:
+        """Wait until every batch handed over is finished (its error, if any, is raised)."""
+        ...
+
+    async def revoking(self, consumer: Consumer, partitions: set[Partition]) -> None:
+        """Partitions are about to move to another member (after `drain`)."""
+        ...
+
+    async def close(self, consumer: Consumer | None, timeout_s: float) -> None:
+        """Hand over cleanly and stop the producer."""
+        ...
+
+
+def kafka_offsets(offsets: dict[Partition, int]) -> dict[TopicPartition, OffsetAndMetadata]:
+    return {TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in offsets.items()}
+
+
+def unacknowledged(outgoing: Sequence[Outgoing]) -> Counter[str]:
+    return Counter(o.topic for o in outgoing)
+
+
+async def produce_all(
+    producer: Producer, outgoing: Sequence[Outgoing], stop: asyncio.Event, observer: Observer,
+    health: Health, dlq_topic: str,
+) -> None:  # fmt: skip
+    """Send everything and wait for every ack, retrying the unacknowledged with backoff.
+
+    Never gives up while the service runs: a broker outage stalls the batch (and the commit),
+    it does not drop it. On shutdown the batch stays uncommitted and is re-read.
+    """
+    pending = list(outgoing)
+    delay = 0.2
+    while pending:
+        futures = [await send(producer, o.topic, o.value, o.key, o.headers) for o in pending]
+        results = await _unless_stopped(asyncio.gather(*futures, return_exceptions=True), stop)
+        pending = [_refused(o, r, dlq_topic) if _refused_for_good(o, r, dlq_topic) else o
+                   for o, r in zip(pending, results, strict=True)
+                   if isinstance(r, Exception)]  # fmt: skip
+        if not pending:
+            health.output_ok = True
+        else:
+            health.output_ok = False  # /readyz: not while the broker refuses our output
+            observer.produce_failed(unacknowledged(pending))
+            log.warning("%d records not acknowledged; retrying in %.1fs", len(pending), delay)
+            if stop.is_set():
+                raise Unacknowledged(len(pending))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _refused(item: Outgoing, error: BaseException, dlq_topic: str) -> Outgoing:
+    """The broker refused `item` for good (e.g. over its max.message.bytes): its DLQ form,
+    so the batch (and its partition) can complete."""
+    assert item.source is not None
+    log.warning("%s refused a record for good (%r); sent to %s in cut form", item.topic,
+                error, dlq_topic)  # fmt: skip
+    return refused_item(item, repr(error), dlq_topic, item.source)
+
+
+async def _unless_stopped(gathering: Any, stop: asyncio.Event) -> Any:
+    """Await the deliveries, unless asked to stop first: a broker outage can hold them for
+    the producer's whole request timeout, longer than the shutdown deadline."""
+    if stop.is_set():
+        return await gathering
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({gathering, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if gathering not in done:
+        gathering.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await gathering
+        raise Unacknowledged()
+    return gathering.result()
+
+
+def _refused_for_good(item: Outgoing, result: object, dlq_topic: str) -> bool:
+    """A non-retriable refusal of a review/audit record (not of the DLQ itself: that one is
+    retried, as losing it would lose the record)."""
+    return (
+        isinstance(result, KafkaError)
+        and not result.retriable
+        and item.source is not None
+        and item.topic != dlq_topic
+    )
+
+
+class AtLeastOnce:
+    """Commit after ack, pipelined one batch deep."""
+
+    read_committed = False
+
+    def __init__(self, settings: Settings, observer: Observer, health: Health):
+        self.settings = settings
+        self.observer = observer
+        self.health = health
+        self.producer: Producer | None = None
+        self._in_flight: asyncio.Future[None] | None = None
+
+    async def start(self, stop: asyncio.Event) -> None:
+        self.producer = await start_producer(worker_producer_options(self.settings), stop)
+
+    async def deliver(
+        self, consumer: Consumer, batch: Batch, records: Sequence[InputRecord],
+        stop: asyncio.Event, outcome: Outcome,
+    ) -> None:  # fmt: skip
+        # This batch's output is acknowledged and its offsets committed while the next batch
+        # is fetched and screened. At most one batch is in flight, and it completes before the
+        # next is handed over, so commits stay in order; revocation and shutdown drain it.
+        await self.drain()
+        self._in_flight = asyncio.ensure_future(self._complete(consumer, batch, stop, outcome))
+
+    async def _complete(
+        self, consumer: Consumer, batch: Batch, stop: asyncio.Event, outcome: Outcome
+    ) -> None:
+        assert self.producer is not None
+        output = batch.changelog + batch.outgoing if batch.changelog else batch.outgoing
+        await produce_all(
+            self.producer, output, stop, self.observer, self.health, self.settings.dlq_topic
+        )
+        acked_at = time.time()
+        try:
+            await consumer.commit(kafka_offsets(batch.offsets))
+            committed = True
+        except KafkaError as exc:  # rebalanced away: the new owner re-reads (duplicates ok)
+            committed = False
+            log.warning("commit failed: %s", exc)
+        outcome.finished(batch, committed, acked_at)
+
+    async def drain(self) -> None:
+        pending, self._in_flight = self._in_flight, None
+        if pending is not None:
+            await pending
+
+    async def revoking(self, consumer: Consumer, partitions: set[Partition]) -> None:
+        pass
+
+    async def close(self, consumer: Consumer | None, timeout_s: float) -> None:
+        from screener.kafka.clients import bounded
+
+        if self.producer is not None:
+            await bounded(self.producer.stop(), timeout_s)
