@@ -190,6 +190,14 @@ class Metrics:
             "screener_consumer_connected", "1 while the worker's consumer is connected to Kafka.",
             ("worker",),
         )  # fmt: skip
+        self.connect_failures = counter(
+            "screener_broker_connect_failures", "Failed attempts to reach the broker while "
+            "starting (each is retried with backoff, until --connect-timeout-s).",
+        )  # fmt: skip
+        self.connect_attempts = gauge(
+            "screener_broker_connect_attempts", "Failed attempts so far to reach the broker "
+            "while starting; 0 once connected.", ("worker",),
+        )  # fmt: skip
         self.up = gauge("screener_worker_up", "1 while the worker process runs.", ("worker",))
         self.ready_gauge = gauge(
             "screener_worker_ready", "1 while the worker has partitions and its output is "
@@ -217,6 +225,7 @@ class Metrics:
             self.reloads.labels(result)
         self.up.labels(self.worker).set(1)
         self.connected_gauge.labels(self.worker).set(0)
+        self.connect_attempts.labels(self.worker).set(0)
         self.ready_gauge.labels(self.worker).set(0)
         self.assigned_partitions.labels(self.worker).set(0)
 
@@ -268,6 +277,8 @@ class Metrics:
 
     def connected(self, flag: bool) -> None:
         self.connected_gauge.labels(self.worker).set(1 if flag else 0)
+        if flag:
+            self.connect_attempts.labels(self.worker).set(0)
         if not flag:
             self.assigned_partitions.labels(self.worker).set(0)
             self._clear_lag(set(self._lag_tps))
@@ -300,6 +311,8 @@ class Metrics:
 
     def connecting(self, attempt: int, error: str) -> None:
         """An attempt to reach the broker failed (the worker retries with backoff)."""
+        self.connect_failures.inc()
+        self.connect_attempts.labels(self.worker).set(attempt)
 
     def tick(self) -> None:
         self.flush()
@@ -410,10 +423,10 @@ def readiness(registry: CollectorRegistry, workers: Iterable[int]) -> tuple[bool
     group gave these workers at least one partition, and every worker that has partitions
     gets its output acknowledged. With more workers than partitions the idle ones do not make
     the service unready. The reason ends with the rules version each worker runs (after a
-    reload, which workers have it). Computed from the exposed samples, so it means the same with one
-    worker or N (multiprocess) and agrees with what a scrape shows."""
+    reload, which workers have it). Computed from the exposed samples, so it means the same
+    with one worker or N (multiprocess) and agrees with what a scrape shows."""
     names = ("screener_worker_up", "screener_consumer_connected", "screener_worker_ready",
-             "screener_assigned_partitions")  # fmt: skip
+             "screener_assigned_partitions", "screener_broker_connect_attempts")  # fmt: skip
     values: dict[str, defaultdict[str, float]] = {name: defaultdict(float) for name in names}
     versions: dict[str, str] = {}
     for metric in registry.collect():
@@ -422,11 +435,13 @@ def readiness(registry: CollectorRegistry, workers: Iterable[int]) -> tuple[bool
                 values[sample.name][sample.labels.get("worker", "")] += sample.value
             elif sample.name == "screener_rules_info" and sample.value >= 1:
                 versions[sample.labels.get("worker", "")] = sample.labels.get("version", "?")
-    up, connected, ready, assigned = (values[name] for name in names)
+    up, connected, ready, assigned, attempts = (values[name] for name in names)
     problems = [] if versions else ["no rules loaded"]
     for w in map(str, workers):
         if up[w] < 1:
             problems.append(f"worker {w} not running")
+        elif connected[w] < 1 and attempts[w] >= 1:
+            problems.append(f"worker {w} waiting for Kafka ({attempts[w]:.0f} failed attempts)")
         elif connected[w] < 1:
             problems.append(f"worker {w} not connected to Kafka")
         elif assigned[w] >= 1 and ready[w] < 1:

@@ -12,6 +12,7 @@ broker quirk is written once. Modules:
 """
 
 from screener.kafka.clients import (
+    TOOL_CONNECT_TIMEOUT_S,
     Admin,
     Consumer,
     Producer,
@@ -21,9 +22,11 @@ from screener.kafka.clients import (
     make_consumer,
     make_producer,
     tool_options,
+    wait_for_broker,
 )
 from screener.kafka.errors import (
     UNREACHABLE,
+    BrokerUnreachable,
     KafkaConnectionError,
     KafkaError,
     ProducerFenced,
@@ -41,9 +44,11 @@ from screener.kafka.topics import (
 )
 
 __all__ = [
+    "TOOL_CONNECT_TIMEOUT_S",
     "UNREACHABLE",
     "Admin",
     "Backoff",
+    "BrokerUnreachable",
     "Consumer",
     "ConsumerRecord",
     "KafkaConnectionError",
@@ -67,4 +72,5 @@ __all__ = [
     "retry",
     "send",
     "tool_options",
+    "wait_for_broker",
 ]

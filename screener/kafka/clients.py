@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from screener.kafka.errors import UNREACHABLE, TransactionsUnsupported
+from screener.kafka.errors import UNREACHABLE, BrokerUnreachable, TransactionsUnsupported
 from screener.kafka.retry import Backoff, retry, sleep_or_stop
 
 if TYPE_CHECKING:
@@ -70,6 +71,61 @@ def make_producer(options: Options, **config: Any) -> Producer:
 
 def make_admin(options: Options) -> Admin:
     return AIOKafkaAdminClient(**options)
+
+
+TOOL_CONNECT_TIMEOUT_S = 10.0
+"""How long one-shot tools wait for a broker before saying so (the service: `--connect-timeout-s`,
+by default forever)."""
+
+
+async def wait_for_broker(
+    options: Options,
+    *,
+    stop: asyncio.Event | None = None,
+    timeout_s: float | None = None,
+    on_attempt: Callable[[int, BaseException], None] | None = None,
+) -> None:
+    """Return once a broker answers a metadata request; until then retry with capped
+    exponential backoff and jitter (0.5 s doubling to 30 s), one log line per attempt.
+
+    Raises `BrokerUnreachable` after `timeout_s` (None: never) or when `stop` is set. A
+    container started beside Kafka spends its first minute here, so this is the normal path,
+    not an error: aiokafka's own ERROR line per failed bootstrap is silenced while waiting,
+    since the attempt line says the same.
+    """
+    servers = options.get("bootstrap_servers")
+    attempts = 0
+
+    def attempt(n: int, exc: BaseException) -> None:
+        nonlocal attempts
+        attempts = n
+        if on_attempt is not None:
+            on_attempt(n, exc)
+
+    async def probe() -> None:
+        admin = make_admin(options)
+        try:
+            await admin.start()  # bootstrap: connect and fetch metadata
+        finally:
+            await bounded(admin.close(), 5)
+
+    client_log = logging.getLogger("aiokafka.client")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
+    try:
+        await retry(
+            probe, f"connecting to Kafka at {servers}", retry_on=(*UNREACHABLE, KafkaError),
+            stop=stop, backoff=Backoff(initial=0.5, cap=30.0), timeout_s=timeout_s,
+            on_attempt=attempt,
+        )  # fmt: skip
+    except (*UNREACHABLE, KafkaError) as exc:
+        within = "" if timeout_s is None else f" within {timeout_s:g}s"
+        raise BrokerUnreachable(
+            f"no Kafka broker answered at {servers}{within} ({attempts} attempts; last: "
+            f"{type(exc).__name__}: {exc}); check --bootstrap-servers and that the broker is up"
+        ) from exc
+    finally:
+        client_log.setLevel(level)
 
 
 # -- the service's clients ------------------------------------------------------------------------

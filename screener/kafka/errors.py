@@ -22,6 +22,10 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
 """Errors meaning "could not talk to the broker yet", as opposed to "the broker said no"."""
 
 
+class BrokerUnreachable(RuntimeError):
+    """No broker answered within the time allowed (`--connect-timeout-s`)."""
+
+
 class TransactionsUnsupported(RuntimeError):
     """The broker answered InitProducerId with a refusal (no transactions, e.g. Tansu)."""
 
@@ -35,6 +39,7 @@ def producer_lost(exc: BaseException) -> bool:
 
 __all__ = [
     "UNREACHABLE",
+    "BrokerUnreachable",
     "IllegalStateError",
     "KafkaConnectionError",
     "KafkaError",

@@ -33,7 +33,7 @@ from screener.kafka import (
     TopicPartition,
     send,
 )
-from screener.kafka.clients import start_producer, worker_producer_options
+from screener.kafka.clients import bounded, start_producer, worker_producer_options
 from screener.observe import Observer, Partition
 from screener.pipeline.records import Outgoing
 from screener.pipeline.refused import refused_item
@@ -95,8 +95,12 @@ class Delivery(Protocol):
         """Partitions are about to move to another member (after `drain`)."""
         ...
 
-    async def close(self, consumer: Consumer | None, timeout_s: float) -> None:
-        """Hand over cleanly and stop the producer."""
+    async def leaving(self, consumer: Consumer) -> None:
+        """The consumer is about to stop: hand over cleanly."""
+        ...
+
+    async def close(self, timeout_s: float) -> None:
+        """Stop the producer (after the consumer stopped)."""
         ...
 
 
@@ -225,8 +229,9 @@ class AtLeastOnce:
     async def revoking(self, consumer: Consumer, partitions: set[Partition]) -> None:
         pass
 
-    async def close(self, consumer: Consumer | None, timeout_s: float) -> None:
-        from screener.kafka.clients import bounded
+    async def leaving(self, consumer: Consumer) -> None:
+        pass
 
+    async def close(self, timeout_s: float) -> None:
         if self.producer is not None:
             await bounded(self.producer.stop(), timeout_s)

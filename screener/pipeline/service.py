@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from screener.engine import Engine
-from screener.kafka import TransactionsUnsupported
+from screener.kafka import BrokerUnreachable, TransactionsUnsupported
 from screener.kafka.clients import connection_options, start_transactional_producer
 from screener.metrics import Metrics, readiness, serving_registry
 from screener.pipeline.delivery import Unacknowledged
@@ -74,7 +74,7 @@ async def serve(
         await run_until_deadline(worker.run(stop), stop, settings.shutdown_timeout_s)
     except Unacknowledged as exc:  # nothing lost, nothing wrong with the service: one line
         log.warning("worker %d: %s", worker_index, exc)
-    except (TransactionsUnsupported, WorkerFenced) as exc:
+    except (TransactionsUnsupported, WorkerFenced, BrokerUnreachable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, TransactionsUnsupported) else 1
     finally:

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     shutdown_timeout_s: float = Field(default=20.0, gt=0)
+    # how long to wait for a broker at start-up (retrying with backoff); None: for ever
+    connect_timeout_s: float | None = Field(default=None, gt=0)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     max_text_chars: int = Field(default=20_000, ge=1)

@@ -180,9 +180,11 @@ class Transactional:
     async def revoking(self, consumer: Consumer, partitions: set[Partition]) -> None:
         await self._await_stable_offsets(consumer, {TopicPartition(*tp) for tp in partitions})
 
-    async def close(self, consumer: Consumer | None, timeout_s: float) -> None:
-        if consumer is not None:  # the next owner must see our last commit
-            await bounded(self._await_stable_offsets(consumer, set(self._txn_offsets)), 10)
+    async def leaving(self, consumer: Consumer) -> None:
+        # the next owner must see our last commit
+        await bounded(self._await_stable_offsets(consumer, set(self._txn_offsets)), 10)
+
+    async def close(self, timeout_s: float) -> None:
         if self.producer is not None:
             await bounded(self.producer.stop(), timeout_s)
 

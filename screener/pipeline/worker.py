@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from screener.kafka import (
+    BrokerUnreachable,
     KafkaError,
     RebalanceListener,
     retry,
+    wait_for_broker,
 )
 from screener.kafka.clients import Consumer, bounded, connection_options, worker_consumer
 from screener.kafka.topics import ensure_topics
@@ -135,7 +137,17 @@ class Worker:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Raises `BrokerUnreachable` if no broker answers within `connect_timeout_s`."""
         settings = self.settings
+        try:
+            await wait_for_broker(
+                connection_options(settings), stop=stop, timeout_s=settings.connect_timeout_s,
+                on_attempt=lambda n, exc: self.observer.connecting(n, f"{type(exc).__name__}"),
+            )  # fmt: skip
+        except BrokerUnreachable:
+            if stop.is_set():
+                return  # asked to stop while waiting: a clean exit
+            raise
         if settings.create_topics:
             names = [*settings.input_topics, settings.review_topic, settings.dlq_topic]
             if settings.verdicts_topic:
@@ -167,8 +179,10 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watch
             self.health.output_ok = False
-            await self.delivery.close(consumer if started else None, settings.shutdown_timeout_s)
+            if started:
+                await self.delivery.leaving(consumer)
             await bounded(consumer.stop(), settings.shutdown_timeout_s)
+            await self.delivery.close(settings.shutdown_timeout_s)
 
     async def _watch(self, consumer: Consumer) -> None:
         """While the consumer runs: connected, and every second the lag per partition and the
