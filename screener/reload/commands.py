@@ -17,9 +17,9 @@ STALE_AFTER_S = 30.0
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    from screener.tools.kafka_client import client_options
+    from screener.kafka import tool_options
 
-    return client_options(args.bootstrap_servers)
+    return tool_options(args.bootstrap_servers)
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:

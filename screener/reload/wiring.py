@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from screener.kafka import connection_options
 from screener.reload.controller import Reloader
 from screener.reload.files import FileSource
 from screener.rules import RulePack, load_packs
@@ -64,7 +65,7 @@ class Reloading:
 
     async def start(self) -> None:
         s = self.settings
-        options = s.kafka_common()
+        options = connection_options(s)
         if s.rules_source == "kafka":
             from screener.kafka.rules import RulesTopicSource
 

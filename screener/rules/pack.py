@@ -3,6 +3,9 @@
 Everything that can be wrong with a pack is found here, at load time, and reported as
 `file:line: reason` (all problems at once). A compiled pack is plain data plus closures with a
 content-hash version; the engine never parses, looks names up or compiles anything per message.
+
+Long: compiling a pack is one pass over its spec (lexicons, regexes, rules, banks) whose
+steps share the problems list and the name tables.
 """
 
 from __future__ import annotations
