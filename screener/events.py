@@ -1,4 +1,4 @@
-"""Input events (DESIGN.md contract), parsed straight from record bytes.
+"""Input events (contract: docs/contracts.md), parsed straight from record bytes.
 
 Parsing never raises for bad input: `parse_event` returns a `ParseError` whose `reason` is a
 short machine-readable class (it becomes the DLQ `screener-error` header).

@@ -1,4 +1,4 @@
-"""Verdicts (DESIGN.md contract): what the engine decided about one event, and why.
+"""Verdicts (contract: docs/contracts.md): what the engine decided about one event, and why.
 
 Plain slotted dataclasses, not frozen ones: a frozen dataclass's __init__ costs ~1 µs per
 object, and the engine makes one verdict per message. Treat them as values all the same.

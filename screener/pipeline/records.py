@@ -1,4 +1,4 @@
-"""What the service writes: review items, DLQ records and audit verdicts (DESIGN.md contract)."""
+"""What the service writes: review items, DLQ records and audit verdicts (docs/contracts.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The evasions offenders use (DESIGN.md), as deterministic text transformations.
+"""The evasions offenders use (README "How it works"), as deterministic text transformations.
 
 Templates mark the words a filter would look for as `[[term]]` and contacts as digits; an
 evasion rewrites a marked term (加V信, 薇❤信, 约-炮, zero-width characters, jia wei xin, ｖｘ…),

@@ -211,7 +211,7 @@ async def test_kafka_restart_keeps_committed_offsets(
 
 
 async def test_tansu_rejects_idempotent_producer(tansu: EmbeddedBroker) -> None:
-    """DESIGN.md: Tansu has no InitProducerId. If this starts failing, Tansu gained it."""
+    """Tansu has no InitProducerId. If this starts failing, Tansu gained it."""
     options = {"bootstrap_servers": tansu.bootstrap_servers}
     producer = make_producer(options, enable_idempotence=True)
     try:

@@ -12,7 +12,7 @@ from screener.events import text_event
 from screener.metrics import Metrics
 from screener.pipeline.records import audit_item, review_item
 from screener.pipeline.settings import Settings
-from screener.pipeline.worker import screen_records
+from screener.pipeline.transform import screen_records
 from screener.rules import load_packs
 from screener.rules.examples import run_examples
 
@@ -96,7 +96,8 @@ def test_a_batch_counts_shadow_hits_and_sends_no_review_item_for_them(tmp_path: 
     audits = [orjson.loads(o.value) for o in screened.outgoing if o.topic == "verdicts"]
     assert [bool(a.get("shadow")) for a in audits] == [True, True, False]
     metrics = Metrics.for_settings(settings)
-    metrics.batch(records, screened, 0.001, 1_700_000_000.0)  # type: ignore[arg-type]
+    screened.report.screen_seconds, screened.report.acked_at = 0.001, 1_700_000_000.0
+    metrics.batch_finished(screened.report)
     metrics.flush()
     r = metrics.registry
     assert r.get_sample_value("screener_shadow_hits_total", {"rule": "watch.contact"}) == 2
