@@ -1,4 +1,4 @@
-"""The `screener` command line (CLI contract: docs/contracts.md): wiring only, no logic of its own.
+"""The `screener` command line (contract: docs/contracts.md): wiring only, no logic of its own.
 
 Long: one parser for every command, until it is split into a package per command group.
 """

@@ -7,7 +7,8 @@ Same `seed` and options → the same events, byte for byte. The model:
   (new, few followers);
 - text is Chinese, English or mixed with realistic lengths (`screener.tools.traffic`);
 - a share `violation_rate` of events violates, split over categories by `mix`, each disguised
-  with the evasions the matcher must resist (`screener.tools.evasion`) with probability `evasion_rate`;
+  with the evasions the matcher must resist (`screener.tools.evasion`) with probability
+  `evasion_rate`;
 - media carry PDQ-style hashes (64 hex): random for benign images, near-duplicates (≤ 16 bits
   flipped) of a "known bad" bank for pornographic ones;
 - bursts: now and then one spammer account floods microblog posts of bad images (the
