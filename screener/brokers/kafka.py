@@ -7,6 +7,8 @@ only the first run needs the registry.
 
 ``python -m screener.brokers.kafka --prefetch`` downloads the jars only (for CI);
 without flags it runs a broker in the foreground.
+
+Long: the broker's files, its listeners (plain, SASL, TLS) and its process are one test fixture.
 """
 
 from __future__ import annotations
