@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from screener.kafka import connection_options
 from screener.pipeline.settings import Settings
 
 
@@ -15,7 +16,7 @@ def test_password_from_a_file_and_never_in_repr(tmp_path: Path) -> None:
     secret.write_text("s3cret-from-file\n")
     s = Settings(security_protocol="SASL_PLAINTEXT", sasl_username="u", sasl_password_file=secret)
     assert s.sasl_password == "s3cret-from-file"
-    assert s.kafka_common()["sasl_plain_password"] == "s3cret-from-file"
+    assert connection_options(s)["sasl_plain_password"] == "s3cret-from-file"
     assert "s3cret" not in repr(s) and "s3cret" not in str(s)
 
 
