@@ -1,5 +1,5 @@
 """The reload controller, the files source and pack bundles (the Kafka I/O is tested on a
-real broker in tests/integration/test_reload.py)."""
+real broker in tests/integration/test_hot_reload.py)."""
 
 from __future__ import annotations
 
