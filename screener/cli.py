@@ -9,18 +9,19 @@ import argparse
 import itertools
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 import orjson
 from rich.console import Console
 
-from screener.rules import PackError, RulePack, load_packs
+from screener import errors
 
 if TYPE_CHECKING:
     from screener.pipeline.settings import Settings
+    from screener.rules import RulePack
 
 
 RULES_HELP = "pack file or directory (repeatable; default: the shipped packs)"
@@ -34,6 +35,8 @@ def default_packs() -> Path:
 def _load(
     paths: Sequence[str] | None, allow_external: bool = False, model: str | None = None
 ) -> RulePack:
+    from screener.rules import load_packs  # imported on use: `--version` and help stay quick
+
     chosen = list(paths) if paths else [default_packs()]
     # allow_external None: the env decides
     return load_packs(chosen, allow_external=allow_external or None, model=model)
@@ -51,13 +54,14 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from screener.runtime import tune_gc, young_threshold
     from screener.tools.scan import BATCH_LINES, scan
 
-    pack = _load(args.rules, args.allow_external_files, args.model)
-    engine = Engine(pack, max_text_chars=args.max_text_chars)
-    tune_gc(young_threshold(BATCH_LINES))
     out = sys.stdout.buffer
     streams: list[BinaryIO] = []
     try:
+        # every input opened before the packs load: a mistyped path fails at once
         streams = [open(f, "rb") for f in args.files] if args.files else [sys.stdin.buffer]  # noqa: SIM115
+        pack = _load(args.rules, args.allow_external_files, args.model)
+        engine = Engine(pack, max_text_chars=args.max_text_chars)
+        tune_gc(young_threshold(BATCH_LINES))
         for verdict in scan(engine, streams, as_text=args.text):
             out.write(verdict.to_json() + b"\n")
     except BrokenPipeError:
@@ -499,11 +503,30 @@ def _add_traffic_commands(sub: Any) -> None:
     lt.set_defaults(func=_cmd_loadtest)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line too (the usage block is what `--help` is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    import platform
+
+    from screener import __version__
+
+    parser = _Parser(
         prog="screener", description="Streaming message screening for chat and microblog traffic."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action="version",
+        version=f"screener {__version__} (Python {platform.python_version()})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--debug", action="store_true",
+        help=f"show tracebacks (also ${errors.DEBUG_ENV}=1); accepted anywhere on the line",
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     scan = sub.add_parser("scan", help="screen JSONL events (or --text lines); verdicts on stdout")
     scan.add_argument("files", nargs="*", help="input files (default: stdin)")
@@ -596,18 +619,35 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; any failure is one line on stderr and a non-zero exit (errors.py)."""
     raw = list(sys.argv[1:] if argv is None else argv)
+    debug = errors.debug_requested(raw)
+    raw = errors.strip_debug(raw)
+    command: Callable[[], int]
     if raw[:1] == ["eval"]:  # its own parser: REMAINDER would refuse a leading --option
         from screener.tools import evaluate
 
-        return evaluate.main(raw[1:])
-    args = _parser().parse_args(argv)
+        command = lambda: evaluate.main(raw[1:])  # noqa: E731
+    else:
+        parser = _parser()
+        args = parser.parse_args(raw)
+        if args.command is None:  # `screener` alone: the command overview, not a usage error
+            parser.print_help()
+            return 0
+        command = lambda: args.func(args)  # noqa: E731
     try:
-        return int(args.func(args))
-    except PackError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(exc.problems)} problem(s) in rule packs", file=sys.stderr)
-        return 2
+        return int(command())
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from screener.rules import PackError
+
+        if isinstance(exc, PackError):
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            print(f"{len(exc.problems)} problem(s) in rule packs", file=sys.stderr)
+            return 2
+        if debug:
+            raise
+        errors.report(exc)
+        return 1

