@@ -200,7 +200,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from screener.tools.demo import run_demo
 
     samples = Path(args.samples) if args.samples else default_samples()
-    return run_demo(_load(args.rules), samples, args.duration, args.rate, args.metrics_port)
+    return run_demo(lambda: _load(args.rules), samples, args.duration, args.rate,
+                    args.metrics_port)  # fmt: skip
 
 
 def _run_async(coro: Any) -> Any:

@@ -62,6 +62,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from screener.build_info import register_build_info
 from screener.observe import ENGINE_ERROR, INVALID_KIND, OUTPUT_REFUSED, BatchReport, Partition
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -99,6 +100,7 @@ class Metrics:
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         if not self.multiprocess:
             ProcessCollector(registry=self.registry)
+            register_build_info(self.registry)
         self.worker = str(worker)
         self.outputs = dict(outputs or {})
         """output topic → role (`review`, `dlq`, `verdicts`)."""
@@ -457,7 +459,7 @@ def serving_registry(metrics: Metrics) -> CollectorRegistry:
     environment asks for multiprocess mode."""
     if not metrics.multiprocess:
         return metrics.registry
-    registry = CollectorRegistry()
+    registry = register_build_info(CollectorRegistry())
     MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return registry
 
@@ -483,7 +485,7 @@ class WorkerPoolMetrics(Collector):
         for stale in glob.glob(os.path.join(self.directory, "*.db")):
             os.remove(stale)
         self.restarts = 0
-        self.registry = CollectorRegistry()
+        self.registry = register_build_info(CollectorRegistry())
         MultiProcessCollector(self.registry, path=self.directory)  # type: ignore[no-untyped-call]
         self.registry.register(self)
 

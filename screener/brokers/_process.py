@@ -75,6 +75,11 @@ class BrokerProcess(abc.ABC):
     def _prepare(self) -> None:  # noqa: B027 - optional hook, deliberately empty
         """Create config and data before launch; default: nothing to do."""
 
+    def _relay(self, line: bytes) -> bytes | None:
+        """A foreground broker's output line (no log file) on its way to stdout; None drops it.
+        Default: nothing is relayed through Python (the child writes to the terminal itself)."""
+        raise NotImplementedError
+
     # -- state ---------------------------------------------------------------------
     @property
     def host(self) -> str:
@@ -115,17 +120,20 @@ class BrokerProcess(abc.ABC):
         out: IO[bytes] | None = None
         if self.log_path is not None:
             self._log = out = open(self.log_path, "ab")  # noqa: SIM115 - closed in _reap()
+        relay = out is None and type(self)._relay is not BrokerProcess._relay
         try:
             self._proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT if out is not None else None,
+                stdout=subprocess.PIPE if relay else out,
+                stderr=subprocess.STDOUT if out is not None or relay else None,
                 start_new_session=True,
             )
         except OSError as exc:
             self._reap()
             raise BrokerError(f"cannot launch {self.label}: {exc}") from exc
+        if relay:
+            threading.Thread(target=self._pump, args=(self._proc,), daemon=True).start()
         try:
             self._wait_ready()
         except BaseException:
@@ -155,6 +163,14 @@ class BrokerProcess(abc.ABC):
                 )
             time.sleep(delay)  # poll back-off, not synchronisation
             delay = min(delay * 2, 0.25)
+
+    def _pump(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            shown = self._relay(line)
+            if shown is not None:
+                sys.stdout.buffer.write(shown)
+                sys.stdout.buffer.flush()
 
     def _log_hint(self) -> str:
         if self.log_path is None:

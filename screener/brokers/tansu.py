@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,13 @@ WHEEL_PLATFORMS = frozenset({
     ("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "x86_64"), ("darwin", "arm64"),
 })  # fmt: skip
 OVERRIDE_ENV = "CALF_TANSU_BIN"
+REFUSAL_NOTE = (
+    "INFO a client asked for an idempotent or transactional producer, which this broker does "
+    "not have; screener runs at-least-once here (acks=all, offsets committed after the ack)"
+)
+#: Tansu's log line for InitProducerId without a producer id (idempotence, transactions).
+_REFUSAL = re.compile(rb"ERROR .*tansu_storage::\w+: \d+: producer=None epoch=None")
+_ANSI = re.compile(rb"\x1b\[[0-9;]*m")
 
 
 def missing_broker_message(system: str | None = None, machine: str | None = None) -> str:
@@ -76,10 +84,22 @@ class EmbeddedBroker(BrokerProcess):
         super().__init__(port, startup_timeout=startup_timeout)
         self._log_path = log_path
         self._binary = tansu_binary()
+        self._refusal_shown = False
 
     @property
     def log_path(self) -> Path | None:
         return self._log_path
+
+    def _relay(self, line: bytes) -> bytes | None:
+        """The broker's refusal of an idempotent/transactional producer is expected (it has
+        neither); it is logged as an ERROR on every client that asks. Shown once, as what it
+        means for screener, instead."""
+        if not _REFUSAL.search(_ANSI.sub(b"", line)):
+            return line
+        if self._refusal_shown:
+            return None
+        self._refusal_shown = True
+        return REFUSAL_NOTE.encode() + b"\n"
 
     def _argv(self) -> Sequence[str]:
         url = f"tcp://{self.host}:{self.port}"

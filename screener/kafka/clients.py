@@ -168,12 +168,22 @@ async def start_producer(options: Options, stop: asyncio.Event) -> Producer:
     """An idempotent producer where the broker has them, else a plain one (Tansu has none:
     acks=all and commit-after-ack still lose nothing). Retries while the broker is down."""
     producer = AIOKafkaProducer(enable_idempotence=True, **options)
+    sender_log = logging.getLogger("aiokafka.producer.sender")
+    level = sender_log.level
+    sender_log.setLevel(logging.CRITICAL)  # a refusal is expected (Tansu): one line below
     try:
         await asyncio.wait_for(producer.start(), 10)
         return producer
     except (KafkaError, TimeoutError) as exc:
-        log.warning("idempotent producer unavailable (%s); continuing without it", exc)
+        if isinstance(exc, (*UNREACHABLE, TimeoutError)):
+            log.warning("idempotent producer unavailable (%r); continuing without it", exc)
+        else:
+            log.info("the broker has no idempotent producer (as the embedded broker): "
+                     "producing with acks=all and committing only acknowledged output "
+                     "(at-least-once; a retry can duplicate)")  # fmt: skip
         await bounded(producer.stop(), 5)
+    finally:
+        sender_log.setLevel(level)
     producer = AIOKafkaProducer(**options)
     await retry(producer.start, "connect producer", retry_on=(KafkaError, OSError), stop=stop)
     return producer

@@ -6,6 +6,7 @@ on a noisy shared machine; absolute figures carry the machine they came from.
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import random
@@ -16,12 +17,14 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from screener.engine import Engine
+from screener.errors import missing_module
 from screener.events import ChatEvent, Conversation, Event, Media, User
 from screener.match.lexicon import compile_pattern
 from screener.rules import load_packs
@@ -99,6 +102,18 @@ TURN_BATCHES = 10
 """Batches a contender runs before the other takes its turn."""
 
 
+def _optional(module: str, part: str, console: Console) -> Any:
+    """`module` if installed; else None, after a note saying which part is skipped and why."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        console.print(
+            f"note: {part} is skipped: it needs a package that is not installed "
+            f"(`{missing_module(module)}`)"
+        )
+        return None
+
+
 def _interleaved(
     contenders: Sequence[tuple[str, Callable[[int, int], object], int]],
     batch: int,
@@ -163,8 +178,9 @@ def bench_engine(
     model: Path | None = None,
 ) -> dict[str, object]:
     """Engine (full normalisation, default packs + big lexicon) vs NFKC + pyahocorasick loop;
-    with a learned model (the packs' own or `model`), also the same engine keyword-only."""
-    import ahocorasick  # dev extra: only the benchmark's baseline needs it
+    with a learned model (the packs' own or `model`), also the same engine keyword-only.
+    Without pyahocorasick (a dev-only dependency) the baseline is skipped with a note."""
+    ahocorasick = _optional("ahocorasick", "the NFKC + pyahocorasick baseline", console)
 
     terms = read_lexicon(lexicon_file) if lexicon_file else corpus.lexicon(lexicon_size)
     texts = corpus.messages(messages)
@@ -174,12 +190,13 @@ def bench_engine(
         engine = _pack_with_lexicon(packs, terms, Path(tmp), model)
         build_s = time.perf_counter() - t0
     plain = keyword_only(engine) if engine.pack.model is not None else None
-    baseline = ahocorasick.Automaton()
-    for term in terms:
-        key = unicodedata.normalize("NFKC", term).casefold()
-        if key:
-            baseline.add_word(key, key)
-    baseline.make_automaton()
+    if ahocorasick is not None:
+        baseline = ahocorasick.Automaton()
+        for term in terms:
+            key = unicodedata.normalize("NFKC", term).casefold()
+            if key:
+                baseline.add_word(key, key)
+        baseline.make_automaton()
 
     def run_engine(lo: int, hi: int) -> object:
         return engine.screen(events[lo:hi])
@@ -209,14 +226,18 @@ def bench_engine(
     contenders: list[tuple[str, Callable[[int, int], object], int]] = [
         ("engine.screen" + (" (with model)" if plain else ""), run_engine, messages),
         ("engine + behaviour signals", run_stateful, messages),
-        ("NFKC + pyahocorasick loop", run_baseline, min(baseline_messages, messages)),
     ]
+    if ahocorasick is not None:
+        contenders.append(
+            ("NFKC + pyahocorasick loop", run_baseline, min(baseline_messages, messages))
+        )
     if plain is not None:
         run_plain(0, min(batch, messages))
         contenders.insert(1, ("engine.screen (keyword-only)", run_plain, messages))
     with Progress(console=console, transient=True) as progress:
         measured = _interleaved(contenders, batch, progress)
-    ours, signals, base = measured[0], measured[-2], measured[-1]
+    base = measured[-1] if ahocorasick is not None else None
+    ours, signals = measured[0], measured[2 if plain is not None else 1]
     keywords = measured[1] if plain is not None else None
     result = {
         "machine": machine(),
@@ -226,8 +247,8 @@ def bench_engine(
         "batch": batch,
         "flagged_share": round(flagged / min(messages, 20_000), 4),
         "engine": {**asdict(ours), "msgs_per_s": round(ours.rate)},
-        "baseline": {**asdict(base), "msgs_per_s": round(base.rate)},
-        "speedup": round(ours.rate / base.rate, 2) if base.rate else None,
+        "baseline": {**asdict(base), "msgs_per_s": round(base.rate)} if base else None,
+        "speedup": round(ours.rate / base.rate, 2) if base and base.rate else None,
         "with_signals": {**asdict(signals), "msgs_per_s": round(signals.rate)},
         "signals_ratio": round(signals.rate / ours.rate, 3) if ours.rate else None,
         "signals": sorted(w.name for w in engine.pack.behaviour.windows),
@@ -245,8 +266,9 @@ def bench_engine(
     console.print(table)
     console.print(
         f"lexicon {result['lexicon_terms']:,} terms, {result['rules']} rules, batch {batch}, "
-        f"{result['flagged_share']:.1%} flagged; engine/baseline = {result['speedup']}×; "
-        f"with behaviour signals {result['signals_ratio']:.0%} of without"
+        f"{result['flagged_share']:.1%} flagged"
+        + (f"; engine/baseline = {result['speedup']}×" if base else "; no baseline")
+        + f"; with behaviour signals {result['signals_ratio']:.0%} of without"
     )
     if keywords is not None:
         console.print(f"with model / keyword-only = {result['model_vs_keyword_only']:.2f}")
@@ -258,8 +280,9 @@ def bench_matchers(
 ) -> dict[str, object]:
     """The same lexicon over the same compact batch text: daachorse vs ahocorasick_rs vs
     Hyperscan vs pyahocorasick. Reports msgs/s of the matching step alone and the build time."""
-    import ahocorasick
     import ahocorasick_rs
+
+    ahocorasick = _optional("ahocorasick", "the pyahocorasick contender", console)
 
     folding = build_folding()
     patterns = sorted({p for t in terms if (p := compile_pattern(folding, t, "compact"))})
@@ -281,7 +304,9 @@ def bench_matchers(
         automaton.make_automaton()
         return lambda h: sum(1 for _ in automaton.iter(h))
 
-    contenders += [("ahocorasick_rs (overlapping)", rs), ("pyahocorasick", pyac)]
+    contenders.append(("ahocorasick_rs (overlapping)", rs))
+    if ahocorasick is not None:
+        contenders.append(("pyahocorasick", pyac))
     try:
         import daachorse
 

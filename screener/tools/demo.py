@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import itertools
 import signal
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -30,6 +31,10 @@ from screener.pipeline.settings import Settings
 from screener.pipeline.transform import ScreeningProcessor
 from screener.pipeline.worker import Worker
 from screener.rules import RulePack
+
+JOIN_TIMEOUT_S = 60.0
+"""How long the worker may take to get its partitions before the demo gives up."""
+NOTE = "at-least-once: the embedded broker has no idempotence or transactions"
 
 
 def sample_events(directory: Path) -> list[tuple[str, bytes, bytes]]:
@@ -84,8 +89,11 @@ async def _feed(settings: Settings, samples: list[tuple[str, bytes, bytes]], rat
         await producer.stop()
 
 
-def _view(worker: Worker, started: float, broker: str) -> Group:
+def _view(worker: Worker, started: float | None, broker: str) -> Group:
     s = worker.stats
+    if started is None:  # the first seconds: the consumer group forms (Tansu: ~5 s)
+        return Group(f"broker {broker} (embedded, in memory; {NOTE})",
+                     "waiting for the worker to join its consumer group …")  # fmt: skip
     elapsed = max(time.monotonic() - started, 1e-9)
     head = Table.grid(padding=(0, 2))
     head.add_row(
@@ -103,11 +111,11 @@ def _view(worker: Worker, started: float, broker: str) -> Group:
     for v in reversed(s.latest[-8:]):
         evidence = ", ".join(dict.fromkeys(m.text for f in v.findings for m in f.matches))[:60]
         latest.add_row(v.event_id or "", v.action, v.category or "", f"{v.score:g}", evidence)
-    return Group(head, cats, latest)
+    return Group(head, f"[dim]delivery {NOTE}[/]", cats, latest)
 
 
-async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate: float,
-                metrics_port: int, console: Console) -> int:  # fmt: skip
+async def _demo(load: Callable[[], RulePack], samples_dir: Path, duration: float | None,
+                rate: float, metrics_port: int, console: Console) -> int:  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -116,7 +124,12 @@ async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate:
     if not samples:
         console.print(f"no sample events in {samples_dir}")
         return 1
-    with EmbeddedBroker() as broker:
+    with console.status("loading the rule packs …"):
+        pack = await asyncio.to_thread(load)
+    # The broker's own log is for diagnosis, not for the demo's screen: it goes to a file
+    # (its tail is in the error if the broker fails to start).
+    with tempfile.TemporaryDirectory(prefix="screener-demo-") as tmp, \
+            EmbeddedBroker(log_path=Path(tmp) / "tansu.log") as broker:  # fmt: skip
         settings = Settings(
             bootstrap_servers=broker.bootstrap_servers, topic_partitions=3,
             metrics_port=metrics_port,
@@ -130,7 +143,8 @@ async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate:
         metrics.rules_loaded(pack.version)
         server = start_status_server(settings, metrics, 0)
         worker = Worker(settings, ScreeningProcessor(Engine(pack), settings), observer=metrics)
-        started = time.monotonic()
+        begun = time.monotonic()
+        started: float | None = None  # when the worker got its partitions: --duration counts
         tasks = [
             asyncio.create_task(worker.run(stop)),
             asyncio.create_task(_feed(settings, samples, rate, stop)),
@@ -140,8 +154,13 @@ async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.25)
+                now = time.monotonic()
+                if started is None and worker.health.assigned:
+                    started = now
                 live.update(_view(worker, started, broker.bootstrap_servers))
-                if duration is not None and time.monotonic() - started >= duration:
+                if started is None and now - begun > JOIN_TIMEOUT_S:
+                    stop.set()
+                if duration is not None and started is not None and now - started >= duration:
                     stop.set()
                 for task in tasks:
                     if task.done() and task.exception() is not None:
@@ -151,16 +170,26 @@ async def _demo(pack: RulePack, samples_dir: Path, duration: float | None, rate:
         if server is not None:
             server.close()
         for task in tasks:
-            if task.exception() is not None:
-                console.print(f"[red]{task.exception()!r}")
-                return 1
+            if (exc := task.exception()) is not None:
+                raise exc  # the CLI words it as one line
+        if started is None:
+            raise DemoError(
+                f"the worker got no partitions from the embedded broker in {JOIN_TIMEOUT_S:.0f}s"
+                " (the machine may be overloaded; try again)"
+            )
         s = worker.stats
         console.print(f"demo done: {s.consumed:,} consumed, {s.flagged:,} flagged, "
                       f"{s.dlq:,} to the DLQ in {time.monotonic() - started:.1f}s")  # fmt: skip
     return 0
 
 
+class DemoError(RuntimeError):
+    """The demo could not get going (its message is shown as the one error line)."""
+
+
 def run_demo(
-    pack: RulePack, samples_dir: Path, duration: float | None, rate: float, metrics_port: int
-) -> int:
-    return asyncio.run(_demo(pack, samples_dir, duration, rate, metrics_port, Console()))
+    load: Callable[[], RulePack], samples_dir: Path, duration: float | None, rate: float,
+    metrics_port: int,
+) -> int:  # fmt: skip
+    """Run the demo; `load` gives the rule pack (called under a status line: it takes a while)."""
+    return asyncio.run(_demo(load, samples_dir, duration, rate, metrics_port, Console()))

@@ -58,11 +58,16 @@ BENIGN = "benign"
 SPAM = "spam"
 DEFAULT_BATCH = 4096
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# From a checkout the data sits next to it; installed, `../shared` is taken from the working
+# directory (never from inside the virtualenv, where nobody keeps data).
+_IN_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
 DEFAULT_DATA = Path(
-    os.environ.get("SCREENER_EVAL_DATA") or REPO_ROOT.parent / "shared" / "datasets" / "labelled"
+    os.environ.get("SCREENER_EVAL_DATA")
+    or (REPO_ROOT.parent if _IN_CHECKOUT else Path("..")) / "shared" / "datasets" / "labelled"
 )
-"""`../shared/datasets/labelled` beside the repository, or SCREENER_EVAL_DATA."""
-DEFAULT_RULES = REPO_ROOT / "seeds" / "rules"
+"""`../shared/datasets/labelled` beside the checkout (installed: of the working directory), or
+SCREENER_EVAL_DATA."""
+DEFAULT_RULES = Path(__file__).resolve().parents[1] / "packs"  # the shipped packs
 
 
 # --- what the evaluation needs from the engine ------------------------------------------------
@@ -565,7 +570,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = args.data
     if data is None:
         if not DEFAULT_DATA.is_dir():
-            print(f"no --data given and {DEFAULT_DATA} does not exist", file=sys.stderr)
+            print(f"no evaluation data: pass --data DIR_OR_TSV (labelled TSV corpora; the "
+                  f"default {DEFAULT_DATA} does not exist)", file=sys.stderr)  # fmt: skip
             return 2
         data = [str(DEFAULT_DATA)]
     paths = find_datasets(Path(p) for p in data)

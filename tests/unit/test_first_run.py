@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 import screener
@@ -130,3 +131,34 @@ def test_debug_is_read_before_a_double_dash_only() -> None:
         errors.DEBUG_ENV
     )
     assert errors.strip_debug(["--debug", "scan", "--", "--debug"]) == ["scan", "--", "--debug"]
+
+
+def test_build_info_is_served_by_a_worker_and_by_a_supervisor(tmp_path: Path) -> None:
+    from prometheus_client import generate_latest
+
+    from screener.metrics import Metrics, WorkerPoolMetrics
+
+    sample = (
+        f'screener_build_info{{python="{platform.python_version()}",'
+        f'version="{screener.__version__}"}} 1.0'
+    )
+    assert sample in generate_latest(Metrics().registry).decode()
+    pool = WorkerPoolMetrics(2, directory=str(tmp_path))
+    try:
+        assert generate_latest(pool.registry).decode().count("screener_build_info{") == 1
+    finally:
+        pool.close()
+
+
+def test_bench_engine_without_pyahocorasick_skips_the_baseline_with_a_note() -> None:
+    pack = Path(__file__).parent / "packs" / "basic.yaml"
+    block = "import sys; sys.modules['ahocorasick'] = None; from screener.cli import main; "
+    result = run(
+        "bench", "engine", "--rules", str(pack), "--lexicon-size", "200", "--messages", "2000",
+        "--batch", "500", "--baseline-messages", "500", "--json",
+        code=block + "sys.exit(main(sys.argv[1:]))",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "baseline is skipped" in result.stderr and "`pip install pyahocorasick`" in result.stderr
+    report = orjson.loads(result.stdout)
+    assert report["baseline"] is None and report["engine"]["msgs_per_s"] > 0
