@@ -86,10 +86,8 @@ def test_shipped_packs_check_and_their_examples_pass(venv: Path) -> None:
 
 
 def test_scan_screens_the_shipped_samples(venv: Path) -> None:
-    samples = Path(_run(
-        [venv / "python", "-c", "from screener.cli import default_samples; print(default_samples())"],
-        venv.parent,
-    ).strip())  # fmt: skip
+    code = "from screener.cli import default_samples; print(default_samples())"
+    samples = Path(_run([venv / "python", "-c", code], venv.parent).strip())
     files = sorted(samples.glob("*.jsonl"))
     assert {f.name for f in files} >= {"chat.jsonl", "microblog.jsonl", "malformed.jsonl"}
     out = _run([venv / "screener", "scan", *files], venv.parent)
