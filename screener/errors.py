@@ -10,6 +10,7 @@ it imports nothing heavy (no Kafka client), so the CLI can use it before anythin
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 DEBUG_ENV = "SCREENER_DEBUG"
@@ -66,6 +67,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror or text}"
     if names & _UNREACHABLE:
+        text = re.sub(r", <AddressFamily\.\w+: \d+>", "", text)  # aiokafka's tuple repr
         return (
             f"cannot reach the Kafka broker ({text or type(exc).__name__}); start one "
             "(`screener broker`) or point --bootstrap-servers / SCREENER_BOOTSTRAP_SERVERS at it"
@@ -74,6 +76,8 @@ def describe(exc: BaseException) -> str:
         return f"the Kafka broker did not answer in time ({text or type(exc).__name__})"
     if "BrokerError" in names:
         return text
+    if "ValidationError" in names and callable(getattr(exc, "errors", None)):
+        return "invalid settings: " + "; ".join(_setting_problem(e) for e in exc.errors())  # type: ignore[attr-defined]
     if isinstance(exc, MemoryError):
         return "out of memory (try smaller inputs or batches)"
     label = type(exc).__name__
@@ -83,6 +87,14 @@ def describe(exc: BaseException) -> str:
 def report(exc: BaseException, prog: str = "screener") -> None:
     """Print `exc` as one `prog: error: …` line on stderr."""
     print(f"{prog}: error: {describe(exc)}", file=sys.stderr, flush=True)
+
+
+def _setting_problem(error: dict[str, object]) -> str:
+    """One pydantic error as the flag it came from: `--workers: Input should be … (got 'x')`."""
+    loc = error.get("loc") or ()
+    name = ".".join(str(part) for part in loc) if isinstance(loc, tuple) else str(loc)
+    flag = "--" + name.replace("_", "-") if name else "settings"
+    return f"{flag}: {error.get('msg')} (got {error.get('input')!r})"
 
 
 def _first_line(text: str) -> str:

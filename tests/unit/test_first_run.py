@@ -115,7 +115,8 @@ class KafkaConnectionError(Exception):
         (ModuleNotFoundError("x", name="ahocorasick"), "`pip install pyahocorasick`"),
         (FileNotFoundError(2, "No such file", "a.jsonl"), "a.jsonl: no such file"),
         (IsADirectoryError(21, "Is a directory", "d"), "d: is a directory"),
-        (KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 1)]"), "`screener broker`"),
+        (KafkaConnectionError("Unable to bootstrap from [('h', 1, <AddressFamily.AF_INET: 2>)]"),
+         "(Unable to bootstrap from [('h', 1)]); start one (`screener broker`)"),
         (BrokerError("tansu exited with code 1\n--- log ---\nbind: in use"), "2 more lines"),
         (ValueError("bad"), "ValueError: bad (run with --debug"),
     ],
@@ -162,3 +163,8 @@ def test_bench_engine_without_pyahocorasick_skips_the_baseline_with_a_note() -> 
     assert "baseline is skipped" in result.stderr and "`pip install pyahocorasick`" in result.stderr
     report = orjson.loads(result.stdout)
     assert report["baseline"] is None and report["engine"]["msgs_per_s"] > 0
+
+
+def test_an_invalid_setting_is_one_line_naming_its_flag() -> None:
+    line = one_line_error(run("run", "--workers", "abc"))
+    assert "invalid settings: --workers: " in line and "'abc'" in line
