@@ -149,7 +149,7 @@ def test_labels_carry_no_user_ids_event_ids_or_text(engine: Engine) -> None:
         assert not value.startswith(("user-", "evt-")), value
         assert not any(text in value for text in TEXTS), value
     allowed = {"topic", "kind", "category", "action", "rule", "reason", "output", "result",
-               "version", "worker", "partition", "le"}  # fmt: skip
+               "version", "worker", "partition", "le", "python"}  # fmt: skip
     names = {k for metric in metrics.registry.collect() for s in metric.samples for k in s.labels}
     assert names <= allowed
 
