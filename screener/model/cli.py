@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from screener.model.data import DROP, DataError, Labelled, load_labelled, pack_examples
-from screener.model.linear import ModelError, save
+from screener.model.linear import MAX_ORDER, ModelError, save
 from screener.model.train import TrainConfig, fit
 from screener.tools.holdout import PARTS
 
@@ -52,11 +52,31 @@ def add_train_parser(sub: Any) -> None:
         help="also train on these packs' text examples (match → category)",
     )
     train.add_argument("--bits", type=int, default=TrainConfig.bits, help="2^bits hash buckets")
+    train.add_argument(
+        "--orders", type=_orders, default=TrainConfig.orders,
+        help="character n-gram orders, comma-separated (default 1,2,3)",
+    )
+    train.add_argument(
+        "--min-ngrams", type=int, default=TrainConfig.min_ngrams,
+        help="minimum-evidence guard: scale short texts as if they had this many n-grams",
+    )
     train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     train.add_argument("--class-power", type=float, default=TrainConfig.class_power)
     train.add_argument("--note", default="", help="what the data is, stored in model.json")
     train.set_defaults(func=cmd_train)  # fmt: skip
+
+
+def _orders(text: str) -> tuple[int, ...]:
+    """`1,2,3` → (1, 2, 3); each order 1..MAX_ORDER."""
+    try:
+        orders = tuple(sorted({int(k) for k in text.split(",")}))
+    except ValueError:
+        msg = f"orders must be comma-separated integers: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not orders or not all(1 <= k <= MAX_ORDER for k in orders):
+        raise argparse.ArgumentTypeError(f"orders must be in 1..{MAX_ORDER}: {text!r}")
+    return orders
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -83,7 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     sources = [p.name for p in args.files] + [f"examples of {Path(p).name}" for p in args.examples]
     config = TrainConfig(
         bits=args.bits, epochs=args.epochs, learning_rate=args.learning_rate,
-        class_power=args.class_power,
+        class_power=args.class_power, orders=args.orders, min_ngrams=args.min_ngrams,
         meta={"trained_on": sources, "part": args.part, "note": args.note},
     )  # fmt: skip
     with Progress(transient=True) as bar:

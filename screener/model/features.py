@@ -67,12 +67,17 @@ def batch_ngrams(batch: BatchText, orders: tuple[int, ...], bits: int) -> list[N
     return [ngrams(codes, starts, k, bits) for k in orders]
 
 
-def scale(parts: list[NGrams]) -> npt.NDArray[np.float32]:
-    """Per message: 1 / sqrt(number of n-grams), 0 for a message with none."""
+def scale(parts: list[NGrams], min_ngrams: int = 1) -> npt.NDArray[np.float32]:
+    """Per message: 1 / sqrt(max(number of n-grams, min_ngrams)), 0 for a message with none.
+
+    `min_ngrams` is the minimum-evidence guard: a two-character text has only a handful of
+    n-grams, and 1/sqrt(count) would blow their few weights up to extreme probabilities; with
+    the floor, such a text scores as if the missing n-grams were neutral.
+    """
     total = sum((np.diff(p.starts) for p in parts), np.zeros(len(parts[0].starts) - 1, np.int64))
     out = np.zeros(len(total), dtype=np.float32)
     nz = total > 0
-    out[nz] = 1.0 / np.sqrt(total[nz])
+    out[nz] = 1.0 / np.sqrt(np.maximum(total[nz], min_ngrams))
     return out
 
 

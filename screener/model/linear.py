@@ -57,6 +57,8 @@ class LinearModel:
     bias: Matrix
     meta: dict[str, Any] = field(default_factory=dict)
     version: str = ""
+    min_ngrams: int = 1
+    """minimum-evidence guard of `features.scale` (1: none; models before it had none)."""
     _table: Matrix = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +82,7 @@ class LinearModel:
         for part in parts:
             # one gather of weight rows per n-gram, then one sum per message segment
             total += segment_sums(np.take(self._table, part.buckets, axis=0), part.starts)
-        out = total[:, : len(self.classes)] * scale(parts)[:, None]
+        out = total[:, : len(self.classes)] * scale(parts, self.min_ngrams)[:, None]
         out += self.bias
         return out
 
@@ -105,6 +107,7 @@ def save(model: LinearModel, out: Path) -> LinearModel:
         "classes": list(model.classes),
         "orders": list(model.orders),
         "bits": model.bits,
+        "min_ngrams": model.min_ngrams,
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", "utf-8")
@@ -142,6 +145,9 @@ def _meta(path: Path, raw: bytes) -> dict[str, Any]:
         raise ModelError(f"{path}: orders must be a non-empty list of 1..{MAX_ORDER}")
     if not (isinstance(bits, int) and 8 <= bits <= MAX_BITS):
         raise ModelError(f"{path}: bits must be an integer in 8..{MAX_BITS}")
+    floor = meta.get("min_ngrams", 1)
+    if not (isinstance(floor, int) and not isinstance(floor, bool) and 1 <= floor <= 4096):
+        raise ModelError(f"{path}: min_ngrams must be an integer in 1..4096")
     return meta
 
 
@@ -180,4 +186,5 @@ def load(path: Path | str) -> LinearModel:
     return LinearModel(
         classes, tuple(meta["orders"]), bits, np.ascontiguousarray(w, dtype=np.float32),
         np.ascontiguousarray(b, dtype=np.float32), meta, f"sha256:{version}",
+        int(meta.get("min_ngrams", 1)),
     )  # fmt: skip

@@ -37,6 +37,8 @@ class TrainConfig:
     class_power: float = 0.5
     """class weight = (largest class / class size) ** power: 0 none, 1 fully balanced."""
     seed: int = 7
+    min_ngrams: int = 1
+    """minimum-evidence guard (see `features.scale`), used in training and stored for inference."""
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,7 +52,12 @@ class _Rows:
 
 
 def featurize(
-    folding: Folding, texts: Sequence[str], orders: tuple[int, ...], bits: int, chunk: int = 4096
+    folding: Folding,
+    texts: Sequence[str],
+    orders: tuple[int, ...],
+    bits: int,
+    chunk: int = 4096,
+    min_ngrams: int = 1,
 ) -> _Rows:
     """Every text's n-gram buckets, grouped per text (CSR), and its 1/sqrt(count) scale."""
     indptr = [np.zeros(1, dtype=np.int64)]
@@ -67,7 +74,7 @@ def featurize(
         counts = np.bincount(owner, minlength=n)
         indptr.append(offset + np.cumsum(counts))
         offset += int(counts.sum())
-        scales.append(scale(parts))
+        scales.append(scale(parts, min_ngrams))
     return _Rows(np.concatenate(indptr), np.concatenate(indices) if indices else
                  np.zeros(0, np.int64), np.concatenate(scales) if scales else
                  np.zeros(0, np.float32))  # fmt: skip
@@ -92,7 +99,7 @@ def fit(
     random.Random(config.seed).shuffle(order)
     shuffled = [texts[i] for i in order]
     y = np.array([index[labels[i]] for i in order], dtype=np.int64)
-    rows = featurize(folding, shuffled, config.orders, config.bits)
+    rows = featurize(folding, shuffled, config.orders, config.bits, min_ngrams=config.min_ngrams)
     biggest = max(counts.values())
     class_weight = np.array(
         [(biggest / counts[c]) ** config.class_power for c in classes], dtype=np.float32
@@ -115,7 +122,7 @@ def fit(
         **config.meta, "rows": len(texts), "class_rows": dict(sorted(counts.items())),
         "epochs": config.epochs, "learning_rate": config.learning_rate, "l2": config.l2,
     }  # fmt: skip
-    return LinearModel(classes, config.orders, config.bits, w, b, meta)
+    return LinearModel(classes, config.orders, config.bits, w, b, meta, "", config.min_ngrams)
 
 
 def _gradient(

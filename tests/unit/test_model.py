@@ -172,3 +172,34 @@ def test_train_command(tmp_path: Path) -> None:
     model = load(out)
     assert model.meta["class_rows"] == {"benign": 4, "porn": 4}
     assert model.meta["trained_on"] == ["mine.csv"]
+
+
+def test_minimum_evidence_guard_and_orders(tmp_path: Path, folding) -> None:  # type: ignore[no-untyped-def]
+    from screener.cli import main
+    from screener.model.features import batch_ngrams, scale
+
+    batch = BatchText.build(folding, ["黄色", "黄色视频全套资源加微信"])
+    parts = batch_ngrams(batch, (1, 2, 3), 12)
+    plain, guarded = scale(parts), scale(parts, min_ngrams=16)
+    assert plain[0] > guarded[0]  # a 2-character text (3 n-grams) is damped ...
+    assert guarded[0] == pytest.approx(1 / 4) and guarded[1] == plain[1]  # ... long ones not
+    data = tmp_path / "mine.csv"
+    rows = [f"{t},porn" for t in PORN] + [f"{t},benign" for t in FINE]
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["train", str(data), "--out", str(out), "--bits", "10", "--epochs", "40",
+                 "--orders", "1,2,4", "--min-ngrams", "16"])  # fmt: skip
+    assert code == 0
+    model = load(out)
+    assert model.orders == (1, 2, 4) and model.min_ngrams == 16
+    old = fit(folding, PORN + FINE, ["porn"] * 4 + ["benign"] * 4,
+              TrainConfig(bits=10, epochs=40, orders=(1, 2, 4)))  # fmt: skip
+    short = BatchText.build(folding, ["黄色"])
+    assert abs(model.predict(short)[0, 1] - 0.5) < abs(old.predict(short)[0, 1] - 0.5)
+    meta = json.loads((out / "model.json").read_text("utf-8"))
+    meta["min_ngrams"] = 0
+    (out / "model.json").write_text(json.dumps(meta), "utf-8")
+    with pytest.raises(ModelError, match="min_ngrams"):
+        load(out)
+    with pytest.raises(SystemExit):
+        main(["train", str(data), "--out", str(out), "--orders", "0,9"])
