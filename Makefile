@@ -37,7 +37,7 @@ model: $(STAMP)
 	$(BIN)/screener train $(DATA)/chineseharm_dev.tsv $(DATA)/cold_train.tsv \
 		$(DATA)/cold_dev.tsv $(DATA)/swsr_comments.tsv $(DATA)/cn_sms_spam_50k.tsv \
 		$(DATA)/en_sms_spam_dev.tsv \
-		--part tune --bits 18 --epochs 30 --learning-rate 0.05 --class-power 1.0 \
+		--part tune --bits 18 --epochs 30 --learning-rate 0.05 --class-power 1.0 --min-ngrams 8 \
 		--note "make model: tune parts; everyday positives left out" --out $(MODEL_OUT)
 
 clean:
