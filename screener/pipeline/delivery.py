@@ -114,7 +114,7 @@ def unacknowledged(outgoing: Sequence[Outgoing]) -> Counter[str]:
 
 async def produce_all(
     producer: Producer, outgoing: Sequence[Outgoing], stop: asyncio.Event, observer: Observer,
-    health: Health, dlq_topic: str,
+    health: Health, dlq_topic: str, drain_s: float,
 ) -> None:  # fmt: skip
     """Send everything and wait for every ack, retrying the unacknowledged with backoff.
 
@@ -125,7 +125,8 @@ async def produce_all(
     delay = 0.2
     while pending:
         futures = [await send(producer, o.topic, o.value, o.key, o.headers) for o in pending]
-        results = await _unless_stopped(asyncio.gather(*futures, return_exceptions=True), stop)
+        gathering = asyncio.gather(*futures, return_exceptions=True)
+        results = await _unless_stopped(gathering, stop, drain_s)
         pending = [_refused(o, r, dlq_topic) if _refused_for_good(o, r, dlq_topic) else o
                    for o, r in zip(pending, results, strict=True)
                    if isinstance(r, Exception)]  # fmt: skip
@@ -150,17 +151,19 @@ def _refused(item: Outgoing, error: BaseException, dlq_topic: str) -> Outgoing:
     return refused_item(item, repr(error), dlq_topic, item.source)
 
 
-async def _unless_stopped(gathering: Any, stop: asyncio.Event) -> Any:
-    """Await the deliveries, unless asked to stop first: a broker outage can hold them for
-    the producer's whole request timeout, longer than the shutdown deadline."""
-    if stop.is_set():
-        return await gathering
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait({gathering, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-    if gathering not in done:
+async def _unless_stopped(gathering: Any, stop: asyncio.Event, drain_s: float) -> Any:
+    """Await the deliveries; once asked to stop, give them `drain_s` more. A healthy broker
+    acknowledges in milliseconds, so a stop drains and commits the batch; a broker outage can
+    hold them for the producer's whole request timeout, longer than the shutdown deadline."""
+    if not stop.is_set():
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({gathering, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+    if not gathering.done():
+        await asyncio.wait({gathering}, timeout=drain_s)
+    if not gathering.done():
         gathering.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await gathering
@@ -210,7 +213,8 @@ class AtLeastOnce:
         assert self.producer is not None
         output = batch.changelog + batch.outgoing if batch.changelog else batch.outgoing
         await produce_all(
-            self.producer, output, stop, self.observer, self.health, self.settings.dlq_topic
+            self.producer, output, stop, self.observer, self.health, self.settings.dlq_topic,
+            drain_s=self.settings.shutdown_timeout_s / 2,
         )
         acked_at = time.time()
         try:
