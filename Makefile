@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check screener tests
+	$(BIN)/ruff format --check screener tests
 	$(BIN)/mypy screener
 
 test: $(STAMP) lint

@@ -477,26 +477,46 @@ def _add_traffic_commands(sub: Any) -> None:
 
     lt = sub.add_parser("loadtest", help="drive a running screener at stepped rates; report")
     lt.add_argument("--bootstrap-servers", help=servers_help)
-    lt.add_argument("--input-topics", default="chat.events,microblog.events",
-                    help="where to send: chat to the first, microblog to the second")
+    lt.add_argument(
+        "--input-topics",
+        default="chat.events,microblog.events",
+        help="where to send: chat to the first, microblog to the second",
+    )
     lt.add_argument("--review-topic", default="screening.review")
     lt.add_argument("--group-id", default="screener", help="the service's consumer group (lag)")
-    lt.add_argument("--metrics-url", action="append",
-                    help="the service's /metrics (optional; repeatable)")
+    lt.add_argument(
+        "--metrics-url", action="append", help="the service's /metrics (optional; repeatable)"
+    )
     lt.add_argument("--steps", default="5000,10000,20000", help="msg/s per step, comma-separated")
     lt.add_argument("--step-seconds", type=float, default=10.0)
-    lt.add_argument("--warmup-seconds", type=float, default=3.0,
-                    help="unmeasured traffic at the first step's rate, drained before step 1")
-    lt.add_argument("--drain-seconds", type=float, default=30.0,
-                    help="how long a step's backlog may take to drain")
+    lt.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=3.0,
+        help="unmeasured traffic at the first step's rate, drained before step 1",
+    )
+    lt.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=30.0,
+        help="how long a step's backlog may take to drain",
+    )
     lt.add_argument("--replay", help="send records of this recording instead of generated ones")
-    lt.add_argument("--pool-size", type=int, default=50_000,
-                    help="distinct events cycled (fresh event ids each time)")
+    lt.add_argument(
+        "--pool-size",
+        type=int,
+        default=50_000,
+        help="distinct events cycled (fresh event ids each time)",
+    )
     lt.add_argument("--seed", type=int, default=1)
     lt.add_argument("--violation-rate", type=float, default=0.05)
     lt.add_argument("--max-p99-ms", type=float, default=5_000.0)
-    lt.add_argument("--lag-tolerance-s", type=float, default=1.0,
-                    help="lag at a step's end allowed, in seconds of its traffic")
+    lt.add_argument(
+        "--lag-tolerance-s",
+        type=float,
+        default=1.0,
+        help="lag at a step's end allowed, in seconds of its traffic",
+    )
     lt.add_argument("--keep-going", action="store_true", help="run every step even after one fails")
     lt.add_argument("--acks", default="all", choices=["0", "1", "all"])
     lt.add_argument("--json-out", help="write the report as JSON")

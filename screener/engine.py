@@ -384,7 +384,11 @@ def _signals(event: Event, i: int, evidence: _Evidence) -> Signals:
         for tag in term.tags:
             tags.setdefault(tag, []).append(hit)
     return Signals(
-        event, lexicons, tags, evidence.detectors.get(i, {}), evidence.regexes.get(i, {}),
+        event,
+        lexicons,
+        tags,
+        evidence.detectors.get(i, {}),
+        evidence.regexes.get(i, {}),
         model=evidence.model.get(i, {}),
     )
 

@@ -88,8 +88,7 @@ def _findings(findings: tuple[Finding, ...]) -> list[dict[str, Any]]:
             "category": f.category,
             "score": f.score,
             "matches": [
-                {"text": m.text, "start": m.start, "end": m.end, "term": m.term}
-                for m in f.matches
+                {"text": m.text, "start": m.start, "end": m.end, "term": m.term} for m in f.matches
             ],
         }
         for f in findings

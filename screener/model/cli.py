@@ -53,11 +53,15 @@ def add_train_parser(sub: Any) -> None:
     )
     train.add_argument("--bits", type=int, default=TrainConfig.bits, help="2^bits hash buckets")
     train.add_argument(
-        "--orders", type=_orders, default=TrainConfig.orders,
+        "--orders",
+        type=_orders,
+        default=TrainConfig.orders,
         help="character n-gram orders, comma-separated (default 1,2,3)",
     )
     train.add_argument(
-        "--min-ngrams", type=int, default=TrainConfig.min_ngrams,
+        "--min-ngrams",
+        type=int,
+        default=TrainConfig.min_ngrams,
         help="minimum-evidence guard: scale short texts as if they had this many n-grams",
     )
     train.add_argument("--epochs", type=int, default=TrainConfig.epochs)

@@ -213,7 +213,12 @@ class AtLeastOnce:
         assert self.producer is not None
         output = batch.changelog + batch.outgoing if batch.changelog else batch.outgoing
         await produce_all(
-            self.producer, output, stop, self.observer, self.health, self.settings.dlq_topic,
+            self.producer,
+            output,
+            stop,
+            self.observer,
+            self.health,
+            self.settings.dlq_topic,
             drain_s=self.settings.shutdown_timeout_s / 2,
         )
         acked_at = time.time()

@@ -73,9 +73,7 @@ def refused_item(
     return Outgoing(dlq_topic, item.key, value, headers)
 
 
-def fit(
-    item: Outgoing, max_bytes: int, dlq_topic: str, source: tuple[str, int, int]
-) -> Outgoing:
+def fit(item: Outgoing, max_bytes: int, dlq_topic: str, source: tuple[str, int, int]) -> Outgoing:
     """`item`, or its DLQ form if it is larger than `max_bytes`."""
     size = record_bytes(item)
     if size <= max_bytes:

@@ -68,7 +68,9 @@ class Supervisor:
         if self.metrics_port:
             self.metrics = WorkerPoolMetrics(self.workers)
             self.server = StatusServer.start_or_warn(
-                self.metrics_port, self.metrics.registry, self.metrics.readiness,
+                self.metrics_port,
+                self.metrics.registry,
+                self.metrics.readiness,
                 self.metrics_host,
             )
         try:

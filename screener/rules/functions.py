@@ -234,6 +234,7 @@ BEHAVIOUR: tuple[ConditionFunction, ...] = (
     ConditionFunction("bank", "bank(BANK)", _bank),
 )
 
+
 def _model(call: Call) -> Bound:
     """`model(porn)` (written `model.porn`): the learned model's probability of a category.
 

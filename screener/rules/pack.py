@@ -66,7 +66,6 @@ MAX_SET_FILE_TERMS = 2_000_000
 """Terms in all the lexicon files of a pack set together."""
 
 
-
 @dataclass(frozen=True, eq=False)
 class CompiledRule:
     id: str
@@ -295,7 +294,6 @@ class _Builder:
         self.phase = phases
         self.file_terms = 0
         """terms read from lexicon files so far (bounded by `MAX_SET_FILE_TERMS`)."""
-
 
     def fail(self, source: SourceFile, key: PathKey, reason: str) -> None:
         self.problems.append(f"{source.where(key)}: {reason}")

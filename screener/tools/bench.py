@@ -208,6 +208,7 @@ def bench_engine(
         if state is not None and updates is not None:
             state.apply(updates)
         return verdicts
+
     def run_plain(lo: int, hi: int) -> object:
         assert plain is not None
         return plain.screen(events[lo:hi])

@@ -504,9 +504,7 @@ def render_headline(report: Report, compare: Report | None = None) -> str:
                 continue
             delta = value - old
             shown = f"{100 * delta:+.2f} pp" if rate else f"{delta:+.3f}"
-            lines.append(
-                f"| {measure} | {_value(value, rate)} | {_value(old, rate)} | {shown} |"
-            )
+            lines.append(f"| {measure} | {_value(value, rate)} | {_value(old, rate)} | {shown} |")
     else:
         lines += ["", "| measure | value |", "|---|---:|"]
         lines += [f"| {m} | {_value(v, r)} |" for m, v, r in ours]
@@ -549,10 +547,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--rules", nargs="+", default=[str(DEFAULT_RULES)], metavar="PATH")
     parser.add_argument("--model", metavar="DIR", help="learned model replacing the packs' one")
-    parser.add_argument("--part", choices=PARTS, default="held",
-                        help="part of each file's fixed split to report (default: held)")
-    parser.add_argument("--compare", nargs="+", metavar="OLD_PACK",
-                        help="also evaluate these packs and show the headline side by side")
+    parser.add_argument(
+        "--part",
+        choices=PARTS,
+        default="held",
+        help="part of each file's fixed split to report (default: held)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="OLD_PACK",
+        help="also evaluate these packs and show the headline side by side",
+    )
     parser.add_argument("--compare-model", metavar="DIR", help="model for --compare packs")
     parser.add_argument("--shadow", action="store_true",
                         help="also show what the packs' `mode: shadow` rules would change "

@@ -64,8 +64,13 @@ def table(report: dict[str, Any]) -> Group:
             d.add_row("[bold]all", f"{det['positives']:,}", f"{det['flagged_positives']:,}",
                       f"[bold]{det['recall']:.1%}", f"{det['recall_exact']:.1%}")  # fmt: skip
         if det["false_positive_rate"] is not None:
-            d.add_row("benign (false positives)", f"{det['benign']:,}",
-                      f"{det['false_positives']:,}", f"FPR {det['false_positive_rate']:.2%}", "")
+            d.add_row(
+                "benign (false positives)",
+                f"{det['benign']:,}",
+                f"{det['false_positives']:,}",
+                f"FPR {det['false_positive_rate']:.2%}",
+                "",
+            )
         parts.append(d)
     return Group(*parts)
 
@@ -89,8 +94,12 @@ def png(report: dict[str, Any], path: Path) -> None:
         if not s["sustainable"]:
             ax.axvline(s["target_rate"], color="red", alpha=0.25, lw=6)
     if report["max_sustainable_rate"] is not None:
-        ax.axhline(report["max_sustainable_rate"], color="green", ls=":",
-                   label=f"max sustainable {report['max_sustainable_rate']:,.0f}/s")
+        ax.axhline(
+            report["max_sustainable_rate"],
+            color="green",
+            ls=":",
+            label=f"max sustainable {report['max_sustainable_rate']:,.0f}/s",
+        )
     ax.set(title="throughput per step", xlabel="target msg/s", ylabel="msg/s")
     ax.legend(fontsize=8)
     ax = axes[0][1]

@@ -36,5 +36,5 @@ def test_the_metrics_table_lists_exactly_what_is_exposed() -> None:
 def test_the_dlq_reason_classes_are_the_codes() -> None:
     section = DOC.read_text(encoding="utf-8").split("## DLQ record", 1)[1].split("## CLI")[0]
     line = next(line for line in section.splitlines() if line.startswith("Reason classes"))
-    rest = section[section.index(line):].split("Nothing is dropped")[0]
+    rest = section[section.index(line) :].split("Nothing is dropped")[0]
     assert set(re.findall(r"`([a-z0-9_]+)`", rest)) == set(DLQ_REASONS)

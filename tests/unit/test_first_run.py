@@ -115,8 +115,10 @@ class KafkaConnectionError(Exception):
         (ModuleNotFoundError("x", name="ahocorasick"), "`pip install pyahocorasick`"),
         (FileNotFoundError(2, "No such file", "a.jsonl"), "a.jsonl: no such file"),
         (IsADirectoryError(21, "Is a directory", "d"), "d: is a directory"),
-        (KafkaConnectionError("Unable to bootstrap from [('h', 1, <AddressFamily.AF_INET: 2>)]"),
-         "(Unable to bootstrap from [('h', 1)]); start one (`screener broker`)"),
+        (
+            KafkaConnectionError("Unable to bootstrap from [('h', 1, <AddressFamily.AF_INET: 2>)]"),
+            "(Unable to bootstrap from [('h', 1)]); start one (`screener broker`)",
+        ),
         (BrokerError("tansu exited with code 1\n--- log ---\nbind: in use"), "2 more lines"),
         (ValueError("bad"), "ValueError: bad (run with --debug"),
     ],
@@ -128,9 +130,7 @@ def test_each_failure_is_worded_as_one_line(exc: BaseException, expected: str) -
 
 def test_debug_is_read_before_a_double_dash_only() -> None:
     assert errors.debug_requested(["scan", "--debug"])
-    assert not errors.debug_requested(["eval", "--", "--debug"]) or os.environ.get(
-        errors.DEBUG_ENV
-    )
+    assert not errors.debug_requested(["eval", "--", "--debug"]) or os.environ.get(errors.DEBUG_ENV)
     assert errors.strip_debug(["--debug", "scan", "--", "--debug"]) == ["scan", "--", "--debug"]
 
 

@@ -329,7 +329,8 @@ def test_multiprocess_merges_workers_and_forgets_dead_ones_gauges(tmp_path: Path
         assert _value(r, "screener_consumer_lag_records", topic="t", partition="1") == 20
         assert _value(r, "screener_worker_restarts_total") == 0
         assert pool.readiness() == (
-            True, "ready; worker 0 rules sha256:v1; worker 1 rules sha256:v1"
+            True,
+            "ready; worker 0 rules sha256:v1; worker 1 rules sha256:v1",
         )
 
         assert procs[1].stdin is not None

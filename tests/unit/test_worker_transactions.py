@@ -124,7 +124,10 @@ async def _run(h: Harness, producer: FakeProducer, consumer: FakeConsumer) -> bo
     before = len(h.outcome.committed)
     await h.delivery.deliver(
         consumer,  # type: ignore[arg-type]
-        batch, records, asyncio.Event(), h.outcome,
+        batch,
+        records,
+        asyncio.Event(),
+        h.outcome,
     )
     return h.outcome.committed[before:] == [True]
 
