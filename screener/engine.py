@@ -4,6 +4,9 @@ No I/O, no clock, no globals: `screener scan` runs it offline, the Kafka pipelin
 online, the benchmarks measure it, one code path. It works on whole batches: the batch's texts
 are folded and matched together, and only messages with evidence reach Python-level rule
 evaluation (rules that need no evidence, e.g. `len(media) > 3`, run for every event).
+
+Long: the batch plan, the stateful entry point and verdict assembly share one hot loop's
+locals; splitting the behaviour path out is the next step when it grows again.
 """
 
 from __future__ import annotations

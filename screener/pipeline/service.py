@@ -24,6 +24,12 @@ from screener.rules import RulePack, load_packs
 from screener.runtime import tune_gc, young_threshold
 from screener.status_server import StatusServer
 
+EXIT_REFUSED = 2
+"""A worker's exit code for a configuration the broker refuses: a restart cannot help."""
+EXIT_NO_BROKER = 3
+"""A worker's exit code after `--connect-timeout-s` without a broker: a restart cannot help
+either (the timeout is the operator's limit), so the supervisor stops too."""
+
 log = logging.getLogger("screener.service")
 
 
@@ -76,7 +82,9 @@ async def serve(
         log.warning("worker %d: %s", worker_index, exc)
     except (TransactionsUnsupported, WorkerFenced, BrokerUnreachable) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, TransactionsUnsupported) else 1
+        if isinstance(exc, TransactionsUnsupported):
+            return EXIT_REFUSED
+        return EXIT_NO_BROKER if isinstance(exc, BrokerUnreachable) else 1
     finally:
         await reloading.close()
         if server is not None:

@@ -3,7 +3,9 @@
 Kafka distributes partitions among the workers; the supervisor only keeps them alive:
 it forwards SIGTERM/SIGINT (and SIGHUP: reload rules), restarts a worker that dies, and gives
 up (exit 1) when workers keep dying (more than `max_restarts` within `window_s`), rather than
-crash-looping forever.
+crash-looping forever. A worker that exits with a code in `FINAL` (its configuration refused,
+or no broker within `--connect-timeout-s`) is not restarted: the supervisor stops the others
+and exits with that code.
 
 With a metrics port it also serves `/metrics`, `/healthz` and `/readyz` for all its workers:
 they run with `--metrics-port 0` and write their metrics to a shared directory
@@ -24,6 +26,9 @@ from types import FrameType
 
 from screener.metrics import WorkerPoolMetrics
 from screener.status_server import StatusServer
+
+FINAL = {2: "its configuration was refused", 3: "no Kafka broker answered in time"}
+"""Worker exit codes a restart cannot cure (see `screener.pipeline.service`)."""
 
 
 class Supervisor:
@@ -96,6 +101,12 @@ class Supervisor:
                     continue
                 if self.metrics is not None:
                     self.metrics.worker_exited(proc.pid)
+                if code in FINAL:
+                    print(f"supervisor: worker {index} exited with {code} ({FINAL[code]}); "
+                          "stopping the others", file=sys.stderr)  # fmt: skip
+                    self._forward(signal.SIGTERM, None)
+                    self._drain()
+                    return code
                 now = time.monotonic()
                 self.restarts.append(now)
                 while self.restarts and now - self.restarts[0] > self.window_s:

@@ -108,3 +108,17 @@ def test_run_gives_up_after_the_connect_timeout_with_one_line(services: list[Ser
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "no Kafka broker answered at " + bootstrap in errors[0], err
     assert "within 2s" in errors[0]
+
+
+def test_workers_that_give_up_waiting_are_not_restarted(services: list[Service]) -> None:
+    """Under `--workers 2` a worker that gave up is final: the supervisor stops the other and
+    exits with the worker's code instead of restarting it until its restart budget runs out."""
+    bootstrap = f"127.0.0.1:{free_port()}"  # nothing listens there
+    service = Service(bootstrap, NO_TOPICS, "g-none2", "--connect-timeout-s", "2",
+                      "--workers", "2", "--metrics-port", "0").start()  # fmt: skip
+    services.append(service)
+    code = service.wait(90)
+    err = service.stderr()
+    assert code == 3, err
+    assert "restarting" not in err and "Traceback" not in err
+    assert "no Kafka broker answered in time" in err
