@@ -10,7 +10,9 @@ Every wait is a poll bounded by a deadline.
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -77,12 +79,19 @@ async def test_a_review_item_too_large_for_the_broker_goes_to_the_dlq_and_commit
     assert item["event"]["truncated"] is True
     assert item["event"]["bytes"] == len(big)
     assert big.decode().startswith(item["event"]["head"])
-    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
-    refused = [
-        line
-        for line in metrics.decode().splitlines()
-        if line.startswith("screener_dlq_records_total{") and 'reason="output_refused"' in line
-    ]
+    # metrics are written out at most every flush interval and on the worker's 1 s tick:
+    # poll them with a deadline rather than read once right after the commit
+    deadline, refused = time.monotonic() + 15, []
+    while time.monotonic() < deadline:
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+        refused = [
+            line
+            for line in metrics.decode().splitlines()
+            if line.startswith("screener_dlq_records_total{") and 'reason="output_refused"' in line
+        ]
+        if refused and float(refused[0].rsplit(" ", 1)[1]) >= 1.0:
+            break
+        await asyncio.sleep(0.2)  # poll interval inside the deadline
     assert refused and float(refused[0].rsplit(" ", 1)[1]) == 1.0, refused
     assert service.stop(signal.SIGTERM) == 0, service.stderr()
     stderr = service.stderr()
