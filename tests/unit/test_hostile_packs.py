@@ -307,3 +307,16 @@ def test_the_cli_flag_allows_files_outside_the_pack(tmp_path: Path) -> None:
     )
     assert allowed.returncode == 0, allowed.stderr
     assert "1 terms" in allowed.stdout
+
+
+def test_a_million_term_lexicon_is_refused_at_the_real_cap(tmp_path: Path) -> None:
+    """At the shipped cap (not a patched one): 1,000,000 terms, which used to load for ~30 s
+    and 1.7 GB, are refused at the first term over the cap, with its line."""
+    from screener.rules.pack import MAX_FILE_TERMS
+
+    pack = lexicon_pack(tmp_path, "terms.txt")
+    terms = pack.parent / "terms.txt"
+    terms.write_text("".join(f"t{i}\n" for i in range(1_000_000)), encoding="utf-8")
+    (problem,) = refused([pack])
+    assert MAX_FILE_TERMS < 1_000_000
+    assert problem == f"{terms}:{MAX_FILE_TERMS + 1}: more than {MAX_FILE_TERMS} terms"
