@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from screener.events import Event, text_event
+from screener.limits import DEFAULT_MAX_TEXT_CHARS
 from screener.match.detectors import detect
 from screener.match.lexicon import Hit
 from screener.rules.condition import Reference, ReferenceKind, Signals
@@ -36,9 +37,6 @@ from screener.text.views import BatchText, visible_cut
 from screener.verdict import ACTION_RANK, Action, Finding, Match, Verdict, Verdicts
 
 _ACTIONS: tuple[Action, ...] = ("allow", "review", "block")
-DEFAULT_MAX_TEXT_CHARS = 20_000
-"""Texts with more visible characters (letters and digits after folding) are screened on
-their first ones and the verdict says `truncated`; invisible padding does not count."""
 
 
 @dataclass(frozen=True, slots=True)

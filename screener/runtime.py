@@ -1,8 +1,13 @@
-"""Process-level tuning shared by every long-running command (service, scan, benchmarks)."""
+"""Process-level set-up shared by every command: GC tuning, and the event loop each kind of
+command runs on (asyncio is imported on use: `scan` needs neither it nor a loop)."""
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def tune_gc(young: int = 10_000) -> None:
@@ -35,3 +40,26 @@ def young_threshold(batch_max_records: int) -> int:
     rare and find the batches already freed.
     """
     return max(10_000, 50 * batch_max_records)
+
+
+def install_service_loop() -> None:
+    """Workers (the service, the demo, the benchmark's contenders) run on the standard asyncio
+    loop, not uvloop: under uvloop a write to a connection the broker (or the network) has
+    just reset raises RuntimeError, which aiokafka does not catch (aio-libs/aiokafka#1038), so
+    the consumer's group coordination dies and the worker with it. The fault suite's network
+    cuts showed it; on asyncio the same write is a connection error that aiokafka retries."""
+    import asyncio
+
+    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+
+
+def run_tool(main: Coroutine[Any, Any, T]) -> T:
+    """Run a short-lived tool's coroutine (record, replay, generate, loadtest, rules publish
+    and status) on uvloop where it is installed: faster sends, and no group to stay in."""
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)

@@ -1,6 +1,7 @@
 """`screener bank build` and the behaviour benchmarks (`screener bench bank|state|campaigns`).
 
-Registered by `screener.cli` with `add_commands`; the logic stays here, next to what it runs.
+Their arguments are declared in `screener.cli.assets` and `screener.cli.measure`; the logic
+stays here, next to what it runs.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _image_hashes(paths: list[str]) -> tuple[set[str], set[str]]:
     return sha, pdq
 
 
-def _cmd_bank(args: argparse.Namespace) -> int:
+def cmd_bank(args: argparse.Namespace) -> int:
     try:
         sha, pdq, labels = _read_lists(args.lists, args.kind)
         if args.images:
@@ -121,30 +122,3 @@ def run_bench(args: argparse.Namespace) -> int:
         rows = [asdict(r) for r in result] if isinstance(result, list) else asdict(result)
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
     return 0
-
-
-def add_commands(sub: Any) -> None:
-    bank = sub.add_parser("bank", help="build a media hash bank (SHA-256, PDQ) from hash lists")
-    bank.add_argument("lists", nargs="*", help="files of kind:hex lines (or bare hex with --kind)")
-    bank.add_argument("--kind", choices=["sha256", "pdq"], help="kind of bare hex lines")
-    bank.add_argument(
-        "--images", nargs="*", default=[],
-        help="image files: SHA-256 always; PDQ with the optional pdqhash package",
-    )  # fmt: skip
-    bank.add_argument("-o", "--output", required=True, help="bank file to write")
-    bank.set_defaults(func=_cmd_bank)
-
-
-BENCH_TARGETS = ("bank", "state", "campaigns")
-
-
-def add_bench_arguments(bench: Any) -> None:
-    group = bench.add_argument_group("bank, state, campaigns")
-    group.add_argument("--size", type=int, default=1_000_000, help="bank: hashes in the bank")
-    group.add_argument("--queries", type=int, default=10_000, help="bank: queries of each kind")
-    group.add_argument("--distance", type=int, default=31, help="bank: Hamming radius")
-    group.add_argument("--sample", type=int, default=100, help="bank: checked by brute force")
-    group.add_argument("--users", type=int, default=5_000_000, help="state: distinct users")
-    group.add_argument("--capacity", type=int, default=1_000_000, help="state: hard cap")
-    group.add_argument("--unrelated", help="campaigns: TSV of real texts (last column), e.g. "
-                       "../shared/datasets/labelled/cold_dev.tsv")  # fmt: skip

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from screener.model.data import DROP, DataError, Labelled, load_labelled, pack_examples
 from screener.model.linear import MAX_ORDER, ModelError, save
 from screener.model.train import TrainConfig, fit
-from screener.tools.holdout import PARTS
 
 
 def _mapping(items: list[str]) -> dict[str, str]:
@@ -24,54 +22,7 @@ def _mapping(items: list[str]) -> dict[str, str]:
     return out
 
 
-def add_train_parser(sub: Any) -> None:
-    train = sub.add_parser("train", help="fit a learned model from labelled TSV/CSV/JSONL files")
-    train.add_argument("files", nargs="*", type=Path, help="labelled files (header row)")
-    train.add_argument("--out", required=True, type=Path, help="model directory to write")
-    train.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="LABEL=CATEGORY[,...]",
-        help="what a label means: a category, `benign`, or `-` to leave it out",
-    )
-    train.add_argument("--text-column", help="default: `text`, else the last column")
-    train.add_argument("--label-column", help="default: `label`, else the first column")
-    train.add_argument(
-        "--part",
-        choices=PARTS,
-        default="all",
-        help="only this part of each file's fixed tune/held split",
-    )
-    train.add_argument("--max-rows-per-file", type=int, default=None)
-    train.add_argument(
-        "--examples",
-        action="append",
-        default=[],
-        metavar="PACKS",
-        help="also train on these packs' text examples (match → category)",
-    )
-    train.add_argument("--bits", type=int, default=TrainConfig.bits, help="2^bits hash buckets")
-    train.add_argument(
-        "--orders",
-        type=_orders,
-        default=TrainConfig.orders,
-        help="character n-gram orders, comma-separated (default 1,2,3)",
-    )
-    train.add_argument(
-        "--min-ngrams",
-        type=int,
-        default=TrainConfig.min_ngrams,
-        help="minimum-evidence guard: scale short texts as if they had this many n-grams",
-    )
-    train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
-    train.add_argument("--class-power", type=float, default=TrainConfig.class_power)
-    train.add_argument("--note", default="", help="what the data is, stored in model.json")
-    train.set_defaults(func=cmd_train)  # fmt: skip
-
-
-def _orders(text: str) -> tuple[int, ...]:
+def parse_orders(text: str) -> tuple[int, ...]:
     """`1,2,3` → (1, 2, 3); each order 1..MAX_ORDER."""
     try:
         orders = tuple(sorted({int(k) for k in text.split(",")}))

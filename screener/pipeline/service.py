@@ -21,7 +21,7 @@ from screener.pipeline.transform import ScreeningProcessor
 from screener.pipeline.worker import Worker
 from screener.reload.wiring import Reloading
 from screener.rules import RulePack, load_packs
-from screener.runtime import tune_gc, young_threshold
+from screener.runtime import install_service_loop, tune_gc, young_threshold
 from screener.status_server import StatusServer
 
 EXIT_REFUSED = 2
@@ -39,15 +39,6 @@ def rule_paths(settings: Settings, default: Path) -> list[Path]:
 
 def load_rules(settings: Settings, default: Path) -> RulePack:
     return load_packs(rule_paths(settings, default), model=settings.model)
-
-
-def install_event_loop() -> None:
-    """The service runs on the standard asyncio loop, not uvloop: under uvloop a write to a
-    connection the broker (or the network) has just reset raises RuntimeError, which aiokafka
-    does not catch (aio-libs/aiokafka#1038), so the consumer's group coordination dies and the
-    worker with it. The fault suite's network cuts showed it; on asyncio the same write is a
-    connection error that aiokafka retries. Short-lived tools may still use uvloop."""
-    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
 
 
 async def serve(
@@ -129,7 +120,7 @@ def start_status_server(
 def run_worker(
     settings: Settings, pack: RulePack, worker_index: int = 0, rule_paths: Sequence[Path] = ()
 ) -> int:
-    install_event_loop()
+    install_service_loop()
     tune_gc(young_threshold(settings.batch_max_records))
     return asyncio.run(serve(settings, pack, worker_index, rule_paths))
 

@@ -13,6 +13,8 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from screener.limits import DEFAULT_MAX_TEXT_CHARS
+
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -68,7 +70,7 @@ class Settings(BaseSettings):
     connect_timeout_s: float | None = Field(default=None, gt=0)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
-    max_text_chars: int = Field(default=20_000, ge=1)
+    max_text_chars: int = Field(default=DEFAULT_MAX_TEXT_CHARS, ge=1)
     # an output record larger than this goes to the DLQ in a cut form (pipeline/refused.py):
     # keep it at or below the output topics' max.message.bytes (Kafka's default: 1 MiB)
     max_output_bytes: int = Field(default=1_000_000, ge=70_000)

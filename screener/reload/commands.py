@@ -1,9 +1,8 @@
-"""`screener rules publish` and `screener rules status` (registered by the CLI)."""
+"""`screener rules publish` and `screener rules status` (their arguments: `screener.cli.rules`)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import socket
 import time
 from typing import Any
@@ -11,6 +10,8 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.table import Table
+
+from screener.runtime import run_tool
 
 STALE_AFTER_S = 30.0
 """a worker that has not reported for this long is shown as gone (it reports every 5 s)."""
@@ -22,18 +23,18 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return tool_options(args.bootstrap_servers)
 
 
-def _cmd_publish(args: argparse.Namespace) -> int:
+def cmd_publish(args: argparse.Namespace) -> int:
     from screener.kafka.rules import publish
     from screener.reload.bundle import publishable
 
     bundle, pack = publishable(args.paths, f"{socket.gethostname()}")  # PackError: file:line
-    offset = asyncio.run(publish(_options(args), args.rules_topic, bundle))
+    offset = run_tool(publish(_options(args), args.rules_topic, bundle))
     print(f"published {pack.version} ({len(bundle.files)} files, {len(pack.rules)} rules) to "
           f"{args.rules_topic} at offset {offset}")  # fmt: skip
     return 0
 
 
-def _cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
     from screener.kafka.rules import read_latest_pack, read_status
 
     async def read() -> tuple[list[Any], Any]:
@@ -42,7 +43,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
             options, args.rules_topic
         )
 
-    workers, latest = asyncio.run(read())
+    workers, latest = run_tool(read())
     now = time.time()
     live = [
         {**w, "age_s": round(now - float(w.get("updated_at", 0)), 1)}
@@ -67,23 +68,3 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if not live:
         console.print(f"no live workers report on {args.status_topic}")
     return 0
-
-
-def add_rules_commands(rules_sub: Any) -> None:
-    """`rules publish` and `rules status` under the CLI's `rules` command."""
-    from screener.pipeline.settings import Settings
-
-    defaults = Settings.model_fields
-    pub = rules_sub.add_parser(
-        "publish", help="validate a pack and publish it to the rules topic (--rules-source kafka)"
-    )
-    pub.add_argument("paths", nargs="+", help="pack files or directories")
-    status = rules_sub.add_parser("status", help="each live worker and the rules version it runs")
-    status.add_argument("--status-topic", default=defaults["status_topic"].default)
-    status.add_argument("--all", action="store_true", help="also stopped and silent workers")
-    status.add_argument("--json", action="store_true")
-    for p in (pub, status):
-        p.add_argument("--bootstrap-servers", help="default: $SCREENER_BOOTSTRAP_SERVERS")
-        p.add_argument("--rules-topic", default=defaults["rules_topic"].default)
-    pub.set_defaults(func=_cmd_publish)
-    status.set_defaults(func=_cmd_status)

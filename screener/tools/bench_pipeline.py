@@ -118,10 +118,9 @@ def pass_through_main(argv: Sequence[str]) -> int:
         bootstrap_servers=args.bootstrap_servers, input_topics=args.input_topics.split(","),
         group_id=args.group_id, create_topics=False, metrics_port=0,
     )  # fmt: skip
-    from screener.pipeline.service import install_event_loop
-    from screener.runtime import tune_gc, young_threshold
+    from screener.runtime import install_service_loop, tune_gc, young_threshold
 
-    install_event_loop()
+    install_service_loop()
     tune_gc(young_threshold(settings.batch_max_records))  # as `screener run` does
     asyncio.run(_pass_through(settings, args.output_topic))
     return 0
@@ -423,9 +422,9 @@ def bench_pipeline(
 ) -> dict[str, Any]:  # fmt: skip
     """Run the benchmark (on an embedded Tansu broker unless `bootstrap_servers` is given),
     print the table, return the result."""
-    from screener.pipeline.service import install_event_loop
+    from screener.runtime import install_service_loop
 
-    install_event_loop()
+    install_service_loop()
     with contextlib.ExitStack() as stack:
         if bootstrap_servers is None:
             from screener.brokers.tansu import EmbeddedBroker

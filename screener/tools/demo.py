@@ -196,4 +196,7 @@ def run_demo(
     metrics_port: int,
 ) -> int:  # fmt: skip
     """Run the demo; `load` gives the rule pack (called under a status line: it takes a while)."""
+    from screener.runtime import install_service_loop
+
+    install_service_loop()  # it runs a worker
     return asyncio.run(_demo(load, samples_dir, duration, rate, metrics_port, Console()))

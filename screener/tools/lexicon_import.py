@@ -127,31 +127,6 @@ def _benign_hits(
     return counts
 
 
-def add_lexicon_parser(sub: Any) -> None:
-    lex = sub.add_parser("lexicon", help="lexicon files from plain word lists")
-    lsub = lex.add_subparsers(dest="lexicon_command", required=True)
-    imp = lsub.add_parser("import", help="normalise, de-duplicate, map tags, filter by precision")
-    imp.add_argument("files", nargs="+", type=Path, help="word lists (term[TAB]tags)")
-    imp.add_argument("--out", required=True, type=Path, help="directory for <category>.txt")
-    imp.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="TAG=CATEGORY",
-        help="tag → category (`*=CAT` for untagged terms)",
-    )
-    imp.add_argument(
-        "--benign",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="FILE",
-        help="labelled file whose benign rows measure precision (repeatable)",
-    )
-    imp.add_argument("--max-benign-rate", type=float, default=0.0005)
-    imp.set_defaults(func=cmd_import)  # fmt: skip
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     from screener.model.data import DataError, load_labelled
 

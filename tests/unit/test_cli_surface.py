@@ -63,7 +63,9 @@ def surface_lines(parser: argparse.ArgumentParser, path: str = "screener") -> It
             for name in action.choices:
                 yield f"{path} {name}: help={helps.get(name)!r}"
             continue
-        group = f"{groups.get(id(action))}{'/' + exclusive[id(action)] if id(action) in exclusive else ''}"
+        group = f"{groups.get(id(action))}"
+        if id(action) in exclusive:
+            group += f"/{exclusive[id(action)]}"
         yield f"{path}: {_describe(action, group)}"
     for action in subs:
         yield f"{path}: subcommands dest={action.dest} required={action.required}"

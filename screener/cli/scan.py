@@ -1,0 +1,49 @@
+"""`screener scan`: screen JSONL events or plain lines from files or stdin, verdicts on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, BinaryIO
+
+from screener.cli.common import EXTERNAL_HELP, MODEL_HELP, RULES_HELP, command, load
+from screener.limits import DEFAULT_MAX_TEXT_CHARS
+
+
+def register(sub: Any) -> None:
+    command(sub, "scan", "screen JSONL events (or --text lines); verdicts on stdout",
+            _scan, _arguments)  # fmt: skip
+
+
+def _arguments(scan: argparse.ArgumentParser) -> None:
+    scan.add_argument("files", nargs="*", help="input files (default: stdin)")
+    scan.add_argument("--text", action="store_true", help="one plain message per line")
+    scan.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
+    scan.add_argument("--model", metavar="DIR", help=MODEL_HELP)
+    scan.add_argument("--max-text-chars", type=int, default=DEFAULT_MAX_TEXT_CHARS)
+    scan.add_argument("--allow-external-files", action="store_true", help=EXTERNAL_HELP)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from screener.engine import Engine
+    from screener.runtime import tune_gc, young_threshold
+    from screener.tools.scan import BATCH_LINES, scan
+
+    out = sys.stdout.buffer
+    streams: list[BinaryIO] = []
+    try:
+        # every input opened before the packs load: a mistyped path fails at once
+        streams = [open(f, "rb") for f in args.files] if args.files else [sys.stdin.buffer]  # noqa: SIM115
+        pack = load(args.rules, args.allow_external_files, args.model)
+        engine = Engine(pack, max_text_chars=args.max_text_chars)
+        tune_gc(young_threshold(BATCH_LINES))
+        for verdict in scan(engine, streams, as_text=args.text):
+            out.write(verdict.to_json() + b"\n")
+    except BrokenPipeError:
+        return 0
+    finally:
+        for s in streams:
+            if s is not sys.stdin.buffer:
+                s.close()
+    out.flush()
+    return 0
