@@ -96,9 +96,14 @@ def _lexicon_import_arguments(imp: argparse.ArgumentParser) -> None:
         default=[],
         type=Path,
         metavar="FILE",
-        help="labelled file whose benign rows measure precision (repeatable)",
+        help="labelled file whose benign rows (tune part only) measure precision (repeatable)",
     )
-    imp.add_argument("--max-benign-rate", type=float, default=0.0005)
+    imp.add_argument(
+        "--max-benign-rate",
+        type=float,
+        default=0.0005,
+        help="a term firing on more of the benign rows becomes a weak signal (default 0.05%%)",
+    )
 
 
 def _bank(args: argparse.Namespace) -> int:
