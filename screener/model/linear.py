@@ -59,6 +59,8 @@ class LinearModel:
     version: str = ""
     min_ngrams: int = 1
     """minimum-evidence guard of `features.scale` (1: none; models before it had none)."""
+    digit_class: bool = False
+    """every digit read as `0` (`features.batch_ngrams`); models before it read digits as is."""
     _table: Matrix = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -76,7 +78,7 @@ class LinearModel:
 
     def logits(self, batch: BatchText) -> Matrix:
         """(messages × classes) raw scores of a batch, vectorised over the whole batch."""
-        parts = batch_ngrams(batch, self.orders, self.bits)
+        parts = batch_ngrams(batch, self.orders, self.bits, self.digit_class)
         n = len(parts[0].starts) - 1
         total = np.zeros((n, self._table.shape[1]), dtype=np.float32)
         for part in parts:
@@ -108,6 +110,7 @@ def save(model: LinearModel, out: Path) -> LinearModel:
         "orders": list(model.orders),
         "bits": model.bits,
         "min_ngrams": model.min_ngrams,
+        "digit_class": model.digit_class,
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", "utf-8")
@@ -148,6 +151,8 @@ def _meta(path: Path, raw: bytes) -> dict[str, Any]:
     floor = meta.get("min_ngrams", 1)
     if not (isinstance(floor, int) and not isinstance(floor, bool) and 1 <= floor <= 4096):
         raise ModelError(f"{path}: min_ngrams must be an integer in 1..4096")
+    if not isinstance(meta.get("digit_class", False), bool):
+        raise ModelError(f"{path}: digit_class must be true or false")
     return meta
 
 
@@ -186,5 +191,5 @@ def load(path: Path | str) -> LinearModel:
     return LinearModel(
         classes, tuple(meta["orders"]), bits, np.ascontiguousarray(w, dtype=np.float32),
         np.ascontiguousarray(b, dtype=np.float32), meta, f"sha256:{version}",
-        int(meta.get("min_ngrams", 1)),
+        int(meta.get("min_ngrams", 1)), bool(meta.get("digit_class", False)),
     )  # fmt: skip

@@ -39,6 +39,8 @@ class TrainConfig:
     seed: int = 7
     min_ngrams: int = 1
     """minimum-evidence guard (see `features.scale`), used in training and stored for inference."""
+    digit_class: bool = False
+    """read every digit as `0` (see `features.batch_ngrams`)."""
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,6 +60,7 @@ def featurize(
     bits: int,
     chunk: int = 4096,
     min_ngrams: int = 1,
+    digit_class: bool = False,
 ) -> _Rows:
     """Every text's n-gram buckets, grouped per text (CSR), and its 1/sqrt(count) scale."""
     indptr = [np.zeros(1, dtype=np.int64)]
@@ -66,7 +69,7 @@ def featurize(
     offset = 0
     for lo in range(0, len(texts), chunk):
         batch = BatchText.build(folding, list(texts[lo : lo + chunk]))
-        parts = batch_ngrams(batch, orders, bits)
+        parts = batch_ngrams(batch, orders, bits, digit_class)
         n = len(parts[0].starts) - 1
         owner = np.concatenate([np.repeat(np.arange(n), np.diff(p.starts)) for p in parts])
         order = np.argsort(owner, kind="stable")
@@ -99,7 +102,10 @@ def fit(
     random.Random(config.seed).shuffle(order)
     shuffled = [texts[i] for i in order]
     y = np.array([index[labels[i]] for i in order], dtype=np.int64)
-    rows = featurize(folding, shuffled, config.orders, config.bits, min_ngrams=config.min_ngrams)
+    rows = featurize(
+        folding, shuffled, config.orders, config.bits, min_ngrams=config.min_ngrams,
+        digit_class=config.digit_class,
+    )  # fmt: skip
     biggest = max(counts.values())
     class_weight = np.array(
         [(biggest / counts[c]) ** config.class_power for c in classes], dtype=np.float32
@@ -122,7 +128,9 @@ def fit(
         **config.meta, "rows": len(texts), "class_rows": dict(sorted(counts.items())),
         "epochs": config.epochs, "learning_rate": config.learning_rate, "l2": config.l2,
     }  # fmt: skip
-    return LinearModel(classes, config.orders, config.bits, w, b, meta, "", config.min_ngrams)
+    return LinearModel(
+        classes, config.orders, config.bits, w, b, meta, "", config.min_ngrams, config.digit_class
+    )
 
 
 def _gradient(

@@ -203,3 +203,24 @@ def test_minimum_evidence_guard_and_orders(tmp_path: Path, folding) -> None:  # 
         load(out)
     with pytest.raises(SystemExit):
         main(["train", str(data), "--out", str(out), "--orders", "0,9"])
+
+
+def test_digit_class(tmp_path: Path, folding) -> None:  # type: ignore[no-untyped-def]
+    from screener.model.features import batch_ngrams
+
+    batch = BatchText.build(folding, ["加我13812345678", "加我19987654321"])
+    plain = batch_ngrams(batch, (3,), 16)[0]
+    folded = batch_ngrams(batch, (3,), 16, digit_class=True)[0]
+    first, second = (np.split(p.buckets, [int(p.starts[1])]) for p in (plain, folded))
+    assert set(first[0]) != set(first[1])  # different numbers, different n-grams ...
+    assert set(second[0]) == set(second[1])  # ... unless every digit reads as 0
+    cfg = TrainConfig(bits=10, epochs=5, digit_class=True)
+    model = save(fit(folding, PORN + FINE, ["porn"] * 4 + ["benign"] * 4, cfg), tmp_path / "m")
+    assert model.digit_class and load(tmp_path / "m").digit_class
+    probs = model.predict(BatchText.build(folding, ["加我13812345678", "加我19987654321"]))
+    assert probs[0] == pytest.approx(probs[1])
+    meta = json.loads((tmp_path / "m" / "model.json").read_text("utf-8"))
+    meta["digit_class"] = "yes"
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta), "utf-8")
+    with pytest.raises(ModelError, match="digit_class"):
+        load(tmp_path / "m")
