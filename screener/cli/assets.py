@@ -74,6 +74,12 @@ def _train_arguments(train: argparse.ArgumentParser) -> None:
         default=TrainConfig.min_ngrams,
         help="minimum-evidence guard: scale short texts as if they had this many n-grams",
     )
+    train.add_argument(
+        "--digit-class",
+        action="store_true",
+        help="read every digit as 0 (numbers share n-grams instead of each its own digits)",
+    )
+    train.add_argument("--l2", type=float, default=TrainConfig.l2, help="weight decay")
     train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     train.add_argument("--class-power", type=float, default=TrainConfig.class_power)
