@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -82,14 +81,19 @@ def command(
     return parser
 
 
+PACKAGE_DIR = Path(__file__).parent.parent
+"""The installed package's directory (what `importlib.resources.files("screener")` gives for
+an installed or editable package; that module costs a noticeable share of `--help`)."""
+
+
 def default_packs() -> Path:
     """The packs shipped with the package (`seeds/rules` in the source tree)."""
-    return Path(str(resources.files("screener") / "packs"))
+    return PACKAGE_DIR / "packs"
 
 
 def default_samples() -> Path:
     """The sample traffic shipped with the package (`seeds/events` in the source tree)."""
-    return Path(str(resources.files("screener") / "samples"))
+    return PACKAGE_DIR / "samples"
 
 
 def load(
