@@ -13,7 +13,7 @@ Updates are batched: the worker reports once per batch, with per-event facts (ki
 rule hits) already counted (C-level `Counter` passes in `pipeline.transform`), whole
 batches of observations go to a histogram's buckets at once (`_observe_latencies`), and the sums
 are written as one `inc(n)` per label set at most every `flush_interval` (0.25 s) — so small
-batches do not pay a locked metric update per label each. `screener.tools.metrics_bench`
+batches do not pay a locked metric update per label each. `screener.measure.metrics_bench`
 measures the cost against screening the same batches.
 
 Several workers (`--workers N`): prometheus-client **multiprocess mode**, chosen over an
@@ -328,7 +328,7 @@ class Metrics:
         """Account one finished batch: its output acknowledged at `report.acked_at`.
 
         Work is per label set and per batch (the report is already counted); the latency
-        histogram takes the batch's timestamps in one pass (see `screener.tools.metrics_bench`).
+        histogram takes the batch's timestamps in one pass (see `screener.measure.metrics_bench`).
         """
         n = report.records
         self.inflight.set(0)

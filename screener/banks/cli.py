@@ -106,8 +106,9 @@ def run_bench(args: argparse.Namespace) -> int:
     else:
         from screener.campaigns.measure import measure, unrelated_texts
         from screener.rules.pack import load_packs
+        from screener.shipped import default_packs
 
-        pack = load_packs([Path(str(Path(__file__).parents[1] / "packs"))])
+        pack = load_packs([default_packs()])
         unrelated = unrelated_texts(Path(args.unrelated) if args.unrelated else None, 20_000, 3)
         result = measure(pack.folding, unrelated=unrelated)
         for r in result:

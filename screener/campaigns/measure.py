@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from screener.campaigns import signatures
+from screener.synthetic import corpus
 from screener.text.folding import Folding
 from screener.text.views import BatchText
-from screener.tools import corpus
 
 ADVERTS = (
     "兼职刷单日结三百元，加微信abc12345详聊，名额有限",

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 from screener import errors
 from screener.cli import assets, measure, rules, scan, service, traffic
-from screener.cli.common import Parser, commands, default_packs, default_samples
+from screener.cli.common import Parser, commands
+from screener.shipped import default_packs, default_samples
 
 __all__ = ["build_parser", "default_packs", "default_samples", "main"]
 
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw = errors.strip_debug(raw)
     command: Callable[[], int]
     if raw[:1] == ["eval"]:  # its own parser: REMAINDER would refuse a leading --option
-        from screener.tools import evaluate
+        from screener.measure import evaluate
 
         command = lambda: evaluate.main(raw[1:])  # noqa: E731
     else:

@@ -32,9 +32,9 @@ def _bank_arguments(bank: argparse.ArgumentParser) -> None:
 
 
 def _train_arguments(train: argparse.ArgumentParser) -> None:
+    from screener.measure.holdout import PARTS
     from screener.model.cli import parse_orders
     from screener.model.train import TrainConfig
-    from screener.tools.holdout import PARTS
 
     train.add_argument("files", nargs="*", type=Path, help="labelled files (header row)")
     train.add_argument("--out", required=True, type=Path, help="model directory to write")
@@ -125,6 +125,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _lexicon_import(args: argparse.Namespace) -> int:
-    from screener.tools.lexicon_import import cmd_import
+    from screener.rules.lexicon_import import cmd_import
 
     return cmd_import(args)

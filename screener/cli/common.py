@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from screener.shipped import default_packs
+
 if TYPE_CHECKING:
     from screener.pipeline.settings import Settings
     from screener.rules import RulePack
@@ -79,21 +81,6 @@ def command(
     if handler is not None:
         parser.set_defaults(func=handler)
     return parser
-
-
-PACKAGE_DIR = Path(__file__).parent.parent
-"""The installed package's directory (what `importlib.resources.files("screener")` gives for
-an installed or editable package; that module costs a noticeable share of `--help`)."""
-
-
-def default_packs() -> Path:
-    """The packs shipped with the package (`seeds/rules` in the source tree)."""
-    return PACKAGE_DIR / "packs"
-
-
-def default_samples() -> Path:
-    """The sample traffic shipped with the package (`seeds/events` in the source tree)."""
-    return PACKAGE_DIR / "samples"
 
 
 def load(

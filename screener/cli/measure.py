@@ -52,7 +52,7 @@ def _bench_arguments(bench: argparse.ArgumentParser) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from screener.tools import evaluate
+    from screener.measure import evaluate
 
     return evaluate.main(args.args)
 
@@ -65,11 +65,11 @@ def _bench(args: argparse.Namespace) -> int:
         from screener.banks.cli import run_bench
 
         return run_bench(args)
-    from screener.tools import bench
+    from screener.measure import bench
 
     console = Console(stderr=args.json)
     if args.target == "pipeline":
-        from screener.tools.bench_pipeline import bench_pipeline
+        from screener.measure.bench_pipeline import bench_pipeline
 
         result = bench_pipeline(
             bootstrap_servers=args.bootstrap_servers, messages=args.messages,
@@ -89,7 +89,7 @@ def _bench(args: argparse.Namespace) -> int:
             model=Path(args.model) if args.model else None,
         )  # fmt: skip
     else:
-        from screener.tools import corpus
+        from screener.synthetic import corpus
 
         terms = (
             bench.read_lexicon(Path(args.lexicon))

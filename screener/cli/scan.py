@@ -27,7 +27,7 @@ def _arguments(scan: argparse.ArgumentParser) -> None:
 def _scan(args: argparse.Namespace) -> int:
     from screener.engine import Engine
     from screener.runtime import tune_gc, young_threshold
-    from screener.tools.scan import BATCH_LINES, scan
+    from screener.scan import BATCH_LINES, scan
 
     out = sys.stdout.buffer
     streams: list[BinaryIO] = []

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from screener.cli.common import RULES_HELP, command, default_packs, default_samples, load, settings
+from screener.cli.common import RULES_HELP, command, load, settings
+from screener.shipped import default_packs, default_samples
 
 
 def register(sub: Any) -> None:
@@ -77,7 +78,7 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from screener.tools.demo import run_demo
+    from screener.demo import run_demo
 
     samples = Path(args.samples) if args.samples else default_samples()
     return run_demo(lambda: load(args.rules), samples, args.duration, args.rate,

@@ -174,7 +174,7 @@ def _record(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from screener.runtime import run_tool
-    from screener.tools.record import RecordError, parse_time, record
+    from screener.traffic.record import RecordError, parse_time, record
 
     console = Console(stderr=True)
     try:
@@ -203,9 +203,9 @@ def _replay(args: argparse.Namespace) -> int:
 
     from screener.kafka import MissingTopic
     from screener.runtime import run_tool
-    from screener.tools.pacing import Pace
-    from screener.tools.recording import RecordingError
-    from screener.tools.replay import ReplayError, replay, summary_table
+    from screener.traffic.pacing import Pace
+    from screener.traffic.recording import RecordingError
+    from screener.traffic.replay import ReplayError, replay, summary_table
 
     console = Console(stderr=True)
     if args.max:
@@ -233,9 +233,9 @@ def _replay(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from screener.tools import generate as gen
-    from screener.tools.record import parse_time
-    from screener.tools.traffic import DEFAULT_MIX
+    from screener.synthetic import generate as gen
+    from screener.synthetic.texts import DEFAULT_MIX
+    from screener.traffic.record import parse_time
 
     console = Console(stderr=True)
     try:
@@ -255,7 +255,7 @@ def _generate(args: argparse.Namespace) -> int:
     generator = gen.Generator(config)
     items: Iterator[gen.Generated] = itertools.islice(generator, args.count)
     if args.preset:
-        from screener.tools.presets import take
+        from screener.synthetic.presets import take
 
         items = take(generator, args.preset, args.count)
     labels = not args.no_labels
@@ -304,8 +304,8 @@ def _loadtest(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from screener.kafka import MissingTopic
+    from screener.measure import loadtest, loadtest_report
     from screener.runtime import run_tool
-    from screener.tools import loadtest, loadtest_report
 
     console = Console(stderr=True)
     try:

@@ -30,9 +30,9 @@ from screener.match.lexicon import compile_pattern
 from screener.rules import load_packs
 from screener.runtime import tune_gc, young_threshold
 from screener.state.behaviour import BehaviourState
+from screener.synthetic import corpus
 from screener.text.folding import build_folding
 from screener.text.views import BatchText
-from screener.tools import corpus
 
 
 @dataclass(frozen=True)

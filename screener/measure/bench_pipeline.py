@@ -69,11 +69,11 @@ from screener.kafka import (
     make_consumer,
     make_producer,
 )
+from screener.measure.bench import machine
 from screener.pipeline.settings import Settings
 from screener.pipeline.transform import PassThrough
 from screener.pipeline.worker import Worker
-from screener.tools import corpus
-from screener.tools.bench import machine
+from screener.synthetic import corpus
 
 FLAGGED_SHARE = 0.05
 PHASE_TIMEOUT_S = 300.0
@@ -107,7 +107,7 @@ async def _pass_through(settings: Settings, output_topic: str) -> None:
 
 
 def pass_through_main(argv: Sequence[str]) -> int:
-    """`python -m screener.tools.bench_pipeline pass-through …` (the bench starts it)."""
+    """`python -m screener.measure.bench_pipeline pass-through …` (the bench starts it)."""
     parser = argparse.ArgumentParser(prog="bench_pipeline pass-through")
     parser.add_argument("--bootstrap-servers", required=True)
     parser.add_argument("--input-topics", required=True)
@@ -349,7 +349,7 @@ async def _run(
         inputs = f"{backlog},bench-{tag}-paced{k}"
         out = f"bench-{tag}-out{k}"
         if n == 0:
-            argv = [python, "-m", "screener.tools.bench_pipeline", "pass-through",
+            argv = [python, "-m", "screener.measure.bench_pipeline", "pass-through",
                     "--bootstrap-servers", bootstrap, "--input-topics", inputs,
                     "--output-topic", out, "--group-id", f"bench-{tag}-g{k}"]  # fmt: skip
         else:

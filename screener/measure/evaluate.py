@@ -18,9 +18,9 @@ the last. A `LabelScheme`, chosen by file name, says what its labels mean:
 For a gold category *c* of a dataset: TP = positive rows of *c* whose verdict category (the
 highest-scoring one) is accepted for *c*; predicted = rows of the dataset, of any label, whose
 verdict category is accepted for *c*; precision = TP / predicted, recall = TP / positives.
-Rows are split once into a tuning and a held part (`screener.tools.holdout`: a stable hash of
+Rows are split once into a tuning and a held part (`screener.measure.holdout`: a stable hash of
 the row's text, 50/50); the command line reports the `held` part by default — the part no
-rule or shipped model was tuned or trained on. `screener.tools.quality` adds the headline
+rule or shipped model was tuned or trained on. `screener.measure.quality` adds the headline
 figures (ChineseHarm six-class macro-F1 and harmful-vs-benign, everyday false positives,
 English spam F1), the confusion matrix and the worst errors with what decided them.
 
@@ -45,14 +45,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from screener.tools.holdout import PARTS, select
-from screener.tools.quality import (
+from screener.measure.holdout import PARTS, select
+from screener.measure.quality import (
     RowResult,
     render_six_class,
     render_worst,
     six_class_scores,
     worst,
 )
+from screener.shipped import default_packs
 
 BENIGN = "benign"
 SPAM = "spam"
@@ -67,7 +68,7 @@ DEFAULT_DATA = Path(
 )
 """`../shared/datasets/labelled` beside the checkout (installed: of the working directory), or
 SCREENER_EVAL_DATA."""
-DEFAULT_RULES = Path(__file__).resolve().parents[1] / "packs"  # the shipped packs
+DEFAULT_RULES = default_packs()
 
 
 # --- what the evaluation needs from the engine ------------------------------------------------
@@ -542,7 +543,7 @@ def _parse_accept(items: Sequence[str]) -> dict[str, frozenset[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m screener.tools.evaluate",
+        prog="python -m screener.measure.evaluate",
         description="Precision / recall / F1 / FPR of rule packs on labelled TSV corpora.",
     )
     parser.add_argument("--rules", nargs="+", default=[str(DEFAULT_RULES)], metavar="PATH")
@@ -603,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write("\n" + render_markdown(report))
         sys.stdout.write(render_details(report, args.worst))
     if args.shadow:
-        from screener.tools.shadow_eval import enforced, shadow_section
+        from screener.measure.shadow_eval import enforced, shadow_section
 
         acting = evaluate(enforced(pack), paths, limit=args.limit, accept=accept, part=args.part)
         sys.stdout.write("\nWith the shadow rules enforced (vs. as they are):\n")

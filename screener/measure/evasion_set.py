@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from screener.engine import Engine
-from screener.tools import evasion
+from screener.synthetic import evasion
 
 _CJK = re.compile(r"(?<=[\u4e00-\u9fff])(?=[\u4e00-\u9fff])")
 _DIGITS = re.compile(r"\d{5,}")

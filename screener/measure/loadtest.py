@@ -49,12 +49,12 @@ from screener.kafka import (
     partition_ids,
     tool_options,
 )
-from screener.tools import prom_scrape
-from screener.tools.generate import BENIGN, LABEL_HEADER, GenConfig, Generator
-from screener.tools.pacing import Outbound, Pace, Pacer, pump
-from screener.tools.recording import RecordingReader
-from screener.tools.replay import producer_options
-from screener.tools.sender import BatchSender, HeaderList
+from screener.measure import prom_scrape
+from screener.synthetic.generate import BENIGN, LABEL_HEADER, GenConfig, Generator
+from screener.traffic.pacing import Outbound, Pace, Pacer, pump
+from screener.traffic.recording import RecordingReader
+from screener.traffic.replay import producer_options
+from screener.traffic.sender import BatchSender, HeaderList
 
 CATEGORY_HEADER = "screener-category"
 

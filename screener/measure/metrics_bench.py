@@ -1,6 +1,6 @@
 """What updating the metrics costs, relative to screening the same batch.
 
-    python -m screener.tools.metrics_bench [--messages N] [--batch B ...] [--json]
+    python -m screener.measure.metrics_bench [--messages N] [--batch B ...] [--json]
 
 For every batch it times the pure part of the worker's batch (`screen_records`: decode,
 screen, build output records and the batch's report) and then the metrics calls the worker
@@ -29,7 +29,7 @@ import orjson
 
 def _records(n: int, seed: int = 7) -> list[Any]:
     from screener.kafka import ConsumerRecord
-    from screener.tools import corpus
+    from screener.synthetic import corpus
 
     now_ms = int(time.time() * 1000)
     out: list[Any] = []
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as multiproc:
         for env_extra in ({}, {"PROMETHEUS_MULTIPROC_DIR": multiproc}):
             env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-            cmd = [sys.executable, "-m", "screener.tools.metrics_bench", "--child",
+            cmd = [sys.executable, "-m", "screener.measure.metrics_bench", "--child",
                    "--messages", str(args.messages), "--rounds", str(args.rounds),
                    *[a for s in sizes for a in ("--batch", str(s))]]  # fmt: skip
             out = subprocess.run(

@@ -80,8 +80,8 @@ def shadow_section(
     pack: RulePack, datasets: Sequence[Path], *, limit: int | None = None, part: str = "held"
 ) -> str:
     """`screener eval --shadow`: per labelled file, what enforcing the shadow rules would add."""
-    from screener.tools.evaluate import BENIGN, read_tsv, scheme_for
-    from screener.tools.holdout import select
+    from screener.measure.evaluate import BENIGN, read_tsv, scheme_for
+    from screener.measure.holdout import select
 
     out = ["## Shadow rules", ""]
     for path in datasets:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from screener.tools.holdout import select
+from screener.measure.holdout import select
 
 MAX_FILE_BYTES = 1 << 30
 MAX_FIELD_CHARS = 1 << 20

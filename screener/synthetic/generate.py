@@ -5,9 +5,9 @@ Same `seed` and options → the same events, byte for byte. The model:
 - users and conversations are drawn from Zipf distributions (a few accounts and groups carry
   most of the traffic); violations come from a separate, smaller pool of offender accounts
   (new, few followers);
-- text is Chinese, English or mixed with realistic lengths (`screener.tools.traffic`);
+- text is Chinese, English or mixed with realistic lengths (`screener.synthetic.texts`);
 - a share `violation_rate` of events violates, split over categories by `mix`, each disguised
-  with the evasions the matcher must resist (`screener.tools.evasion`) with probability
+  with the evasions the matcher must resist (`screener.synthetic.evasion`) with probability
   `evasion_rate`;
 - media carry PDQ-style hashes (64 hex): random for benign images, near-duplicates (≤ 16 bits
   flipped) of a "known bad" bank for pornographic ones;
@@ -30,7 +30,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from screener.tools import evasion, traffic
+from screener.synthetic import evasion
+from screener.synthetic import texts as traffic
 
 LABEL_HEADER = "screener-label"
 EVASIONS_HEADER = "screener-evasions"
@@ -301,7 +302,7 @@ def write_recording(
 ) -> int:  # fmt: skip
     """A recording as if the events had been produced keyed by user id to `partitions`."""
     from screener.kafka import murmur2
-    from screener.tools.recording import Recorded, RecordingWriter
+    from screener.traffic.recording import Recorded, RecordingWriter
 
     offsets: dict[tuple[str, int], int] = {}
     n = 0
@@ -324,9 +325,9 @@ async def produce(
 ) -> tuple[int, int]:  # fmt: skip
     """Send to Kafka keyed by user id (stamped now, or with event time); (sent, errors)."""
     from screener.kafka import make_producer
-    from screener.tools.pacing import Outbound, Pace, Pacer, pump
-    from screener.tools.replay import producer_options
-    from screener.tools.sender import BatchSender
+    from screener.traffic.pacing import Outbound, Pace, Pacer, pump
+    from screener.traffic.replay import producer_options
+    from screener.traffic.sender import BatchSender
 
     def outbound() -> Iterator[Outbound]:
         for item in items:

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from screener.campaigns.measure import ADVERTS, _edit
-from screener.tools.generate import Generated, Generator
+from screener.synthetic.generate import Generated, Generator
 
 PRESETS = ("image-flood", "advert-groups", "campaign-ring", "contact-only", "behaviour")
 EVERY = 2_000

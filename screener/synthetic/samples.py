@@ -1,8 +1,11 @@
-#!/usr/bin/env python3
 """Generate the sample traffic in seeds/events/ (deterministic: same seed, same bytes).
 
-    python seeds/events/make_events.py                 # writes chat.jsonl and microblog.jsonl
-    python seeds/events/make_events.py --check         # also screens them and prints a summary
+    python -m screener.synthetic.samples            # rewrites seeds/events/{chat,microblog}.jsonl
+    python -m screener.synthetic.samples --check    # also screens them and prints a summary
+
+Long: the sample events' templates, evasions and threads, in one place so that the shipped
+samples stay byte-identical (a unit test regenerates them). Writing into seeds/events needs a
+source checkout; anywhere else pass `--out DIR`.
 
 The events follow the Event contract in DESIGN.md. Most are everyday chat and microblog posts
 in Chinese and English (including innocent look-alikes of the listed terms: 快餐店300米外,
@@ -20,7 +23,7 @@ seed report's cases, written with the evasions offenders use:
 
 Contacts are fictitious and obfuscated the ways listed in DESIGN.md (加V信, 加 微 信, 薇❤信, ｖｘ,
 Ｖ信, 威信, jia wei xin, 1⃣8⃣8⃣…, 壹捌捌…, 约-炮, 約炮, ⓠⓠ, zero-width characters). Only the
-standard library is needed; `--check` imports screener if it is installed.
+standard library is needed to generate; `--check` screens them with the shipped packs.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+"""seeds/ of the source checkout this module runs from (absent in an installed package)."""
 DEFAULT_SEED = 20140825  # the Foshan arrests, 25 Aug
 START = datetime(2024, 8, 25, 8, 0, 0, tzinfo=timezone(timedelta(hours=8)))
 ZWSP = "\u200b"
@@ -541,14 +545,12 @@ def write_jsonl(path: Path, events: list[Event]) -> None:
 
 def check(events: list[Event], labels: list[str], name: str) -> None:
     """Screen the events with the default packs and compare with the intended labels."""
-    try:
-        from screener.engine import Engine
-        from screener.events import parse_obj
-        from screener.rules import load_packs
-    except ImportError:
-        print("--check needs the screener package (pip install -e .)", file=sys.stderr)
-        return
-    engine = Engine(load_packs([HERE.parent / "rules"]))
+    from screener.engine import Engine
+    from screener.events import parse_obj
+    from screener.rules import load_packs
+    from screener.shipped import default_packs
+
+    engine = Engine(load_packs([default_packs()]))
     parsed = [parse_obj(e) for e in events]
     verdicts = engine.screen(parsed)  # type: ignore[arg-type]
     table: Counter[tuple[str, str]] = Counter()
@@ -563,11 +565,18 @@ def check(events: list[Event], labels: list[str], name: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--out", type=Path, help="directory (default: seeds/events)")
     parser.add_argument("--chat", type=int, default=240, help="number of chat events")
     parser.add_argument("--microblog", type=int, default=200, help="number of microblog events")
     parser.add_argument("--check", action="store_true", help="screen them and print a summary")
     args = parser.parse_args(argv)
+    if args.out is None:
+        if not (SEEDS / "events").is_dir():
+            where = SEEDS / "events"
+            print(f"writing the shipped samples needs a source checkout ({where} is not there); "
+                  "pass --out DIR to write them elsewhere", file=sys.stderr)  # fmt: skip
+            return 2
+        args.out = SEEDS / "events"
     gen = Generator(args.seed)
     chat, chat_labels = gen.chat(args.chat)
     blog, blog_labels = gen.microblog(args.microblog)

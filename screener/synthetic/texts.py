@@ -4,7 +4,7 @@ Violations follow the cases of the seed report (../shared/seeds): WeChat rings a
 and organising prostitution with contact details (Foshan, Beijing), an account posting
 thousands of obscene images (Dongguan, 8,951 images), blackmail of clients after the deal
 (Harbin), plus the grey-market adverts, gambling and fraud that share the same channels.
-Terms a filter looks for are marked `[[…]]` so that `screener.tools.evasion` can disguise them;
+Terms a filter looks for are marked `[[…]]` so that `screener.synthetic.evasion` can disguise them;
 `{slots}` are filled with contacts, prices and links.
 """
 

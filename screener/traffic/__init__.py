@@ -1,1 +1,1 @@
-"""Command implementations that sit on top of the engine: scan, benchmarks, evaluation."""
+"""Kafka traffic: the recording format, `record`, `replay`, pacing and the batching sender."""

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from screener.tools.sender import BatchSender, HeaderList
+from screener.traffic.sender import BatchSender, HeaderList
 
 
 @dataclass(frozen=True)

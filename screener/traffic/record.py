@@ -29,8 +29,8 @@ from screener.kafka import (
     partition_ids,
     tool_options,
 )
-from screener.tools.pacing import RateWindow
-from screener.tools.recording import RecordingWriter, Scan
+from screener.traffic.pacing import RateWindow
+from screener.traffic.recording import RecordingWriter, Scan
 
 
 class RecordError(RuntimeError):

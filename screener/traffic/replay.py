@@ -28,9 +28,9 @@ from rich.progress import (
 from rich.table import Table
 
 from screener.kafka import make_producer, tool_options
-from screener.tools.pacing import Outbound, Pace, Pacer, RateWindow, pump
-from screener.tools.recording import RecordingReader
-from screener.tools.sender import BatchSender
+from screener.traffic.pacing import Outbound, Pace, Pacer, RateWindow, pump
+from screener.traffic.recording import RecordingReader
+from screener.traffic.sender import BatchSender
 
 
 class ReplayError(RuntimeError):
@@ -81,7 +81,7 @@ def _outbound(
 
 async def _check_partitions(sender: BatchSender, path: Path, to_topic: str | None) -> None:
     """With --preserve-partitions, every recorded partition must exist in the target."""
-    from screener.tools.recording import scan
+    from screener.traffic.recording import scan
 
     needed: dict[str, int] = {}
     for topic, partition in scan(path).next_offsets:

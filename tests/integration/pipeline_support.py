@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from screener.kafka import TopicPartition, make_admin, make_consumer, make_producer, partition_ids
-from screener.tools import corpus
+from screener.synthetic import corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "tests" / "unit" / "packs" / "basic.yaml"

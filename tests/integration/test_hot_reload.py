@@ -43,7 +43,7 @@ from pipeline_support import (
 from screener.brokers import BrokerProcess
 from screener.reload.bundle import collect
 from screener.rules import load_packs
-from screener.tools import corpus
+from screener.synthetic import corpus
 
 EDIT = ("  - id: greet\n", "  - id: greet.renamed\n")
 """an edit that changes the pack's version (a rule id) and nothing a test screens on."""

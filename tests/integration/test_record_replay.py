@@ -13,7 +13,7 @@ import pytest
 
 from screener.brokers import BrokerProcess
 from screener.kafka import make_producer
-from screener.tools.recording import Recorded, RecordingWriter, read_recording
+from screener.traffic.recording import Recorded, RecordingWriter, read_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_TS = 1_700_000_000_000

@@ -25,8 +25,8 @@ import orjson
 
 from screener.engine import Engine
 from screener.rules import load_packs
-from screener.tools.generate import GenConfig, Generator, write_jsonl
-from screener.tools.scan import scan
+from screener.scan import scan
+from screener.synthetic.generate import GenConfig, Generator, write_jsonl
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "behaviour"
 DIGESTS = FIXTURE / "digests.json"

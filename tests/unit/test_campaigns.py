@@ -58,7 +58,7 @@ def test_generate_preset_weaves_labelled_episodes_the_pack_flags(tmp_path: Path)
     import orjson
 
     from screener.engine import Engine
-    from screener.tools.scan import scan
+    from screener.scan import scan
 
     out = tmp_path / "b.jsonl"
     assert main(["generate", "--count", "4000", "--preset", "image-flood", "--out", str(out)]) == 0

@@ -18,10 +18,10 @@ from screener.engine import Engine
 from screener.match.regexes import RegexSet, RegexSpec, _prefilter_db
 from screener.rules import load_packs
 from screener.rules.bench import bench_compile
+from screener.synthetic import corpus
 from screener.text import tables
 from screener.text.folding import Folding, build_folding, compute_folding
 from screener.text.views import BatchText
-from screener.tools import corpus
 
 SEEDS = Path(__file__).parents[2] / "seeds"
 

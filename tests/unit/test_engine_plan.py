@@ -10,8 +10,8 @@ from screener.engine import Engine, _quote
 from screener.rules import load_packs
 from screener.rules.compiler import requirements
 from screener.rules.condition import Reference, Scope, parse
+from screener.synthetic import corpus
 from screener.text.views import BatchText
-from screener.tools import corpus
 
 SEEDS = Path(__file__).parents[2] / "seeds"
 _SCOPE = Scope(lexicons={"a": 0, "b": 1}, regexes={"r": 0}, macros={}, tags=frozenset({"t"}))

@@ -1,4 +1,4 @@
-"""screener.tools.evaluate: label schemes, scoring arithmetic, rendering, and an end-to-end run
+"""screener.measure.evaluate: label schemes, scoring arithmetic, rendering, and an end-to-end run
 on a tiny TSV written here (the real corpora live outside the repo and are never needed)."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from screener.engine import Engine
-from screener.rules import load_packs
-from screener.tools.evaluate import (
+from screener.measure.evaluate import (
     SCHEMES,
     Row,
     evaluate,
@@ -19,6 +18,7 @@ from screener.tools.evaluate import (
     scheme_for,
     score_dataset,
 )
+from screener.rules import load_packs
 
 SEED_RULES = Path(__file__).resolve().parents[2] / "seeds" / "rules"
 
@@ -102,8 +102,8 @@ def test_read_and_evaluate_a_small_corpus(tmp_path: Path) -> None:
 
 
 def test_six_class_view_and_headline(tmp_path: Path) -> None:
-    from screener.tools.evaluate import render_details, render_headline
-    from screener.tools.quality import RowResult, six_class, six_class_scores
+    from screener.measure.evaluate import render_details, render_headline
+    from screener.measure.quality import RowResult, six_class, six_class_scores
 
     assert six_class("solicitation") == "porn" and six_class("extortion") == "fraud"
     assert six_class(None) == "fine"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from screener.engine import Engine
+from screener.measure.evasion_set import EVASIONS, cases, transformed
 from screener.rules import load_packs
-from screener.tools import corpus
-from screener.tools.evasion_set import EVASIONS, cases, transformed
+from screener.synthetic import corpus
 
 PACKS = Path(__file__).resolve().parents[2] / "seeds" / "rules"
 

@@ -14,8 +14,8 @@ from screener.cli import default_packs, main
 from screener.engine import Engine
 from screener.events import ChatEvent, MicroblogEvent, parse_event
 from screener.rules import load_packs
-from screener.tools import evasion
-from screener.tools.generate import (
+from screener.synthetic import evasion
+from screener.synthetic.generate import (
     BENIGN,
     EVASIONS_HEADER,
     LABEL_HEADER,
@@ -25,8 +25,8 @@ from screener.tools.generate import (
     generate,
     parse_mix,
 )
-from screener.tools.recording import read_recording
-from screener.tools.traffic import CATEGORIES, DEFAULT_MIX
+from screener.synthetic.texts import CATEGORIES, DEFAULT_MIX
+from screener.traffic.recording import read_recording
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from screener.tools.evaluate import Row
-from screener.tools.holdout import part_of, select
+from screener.measure.evaluate import Row
+from screener.measure.holdout import part_of, select
 
 PINNED = ["held", "held", "held", "tune"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from screener.measure.evaluate import DEFAULT_DATA, evaluate
+from screener.measure.quality import six_class_scores
 from screener.rules import load_packs
-from screener.tools.evaluate import DEFAULT_DATA, evaluate
-from screener.tools.quality import six_class_scores
 
 PACKS = Path(__file__).resolve().parents[2] / "seeds" / "rules"
 

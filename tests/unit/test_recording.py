@@ -9,7 +9,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screener.tools.recording import (
+from screener.traffic.recording import (
     Recorded,
     RecordingError,
     RecordingReader,

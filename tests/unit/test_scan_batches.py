@@ -12,7 +12,7 @@ import orjson
 
 from screener.engine import Engine
 from screener.rules import load_packs
-from screener.tools.scan import scan
+from screener.scan import scan
 
 PACK = Path(__file__).parent / "packs" / "basic.yaml"
 
@@ -23,7 +23,7 @@ _CHILD = textwrap.dedent("""
     import orjson
     from screener.engine import Engine
     from screener.rules import load_packs
-    from screener.tools.scan import scan
+    from screener.scan import scan
 
     LINES, SIZE = 1024, 990_000
     class Lines(io.RawIOBase):

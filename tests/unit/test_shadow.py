@@ -118,7 +118,7 @@ def test_screening_without_shadow_rules_is_unchanged(tmp_path: Path) -> None:
 
 
 def test_shadow_impact_counts_what_enforcing_would_add(tmp_path: Path) -> None:
-    from screener.tools.shadow_eval import enforced, shadow_impact
+    from screener.measure.shadow_eval import enforced, shadow_impact
 
     engine = _pack(tmp_path)
     texts = ["加微信 看片", "加微信", "你好", "约炮"]
@@ -139,7 +139,7 @@ def test_shadow_impact_counts_what_enforcing_would_add(tmp_path: Path) -> None:
 def test_eval_shadow_reports_what_the_shadow_rules_would_change(
     tmp_path: Path, capsys: Any
 ) -> None:  # fmt: skip
-    from screener.tools import evaluate
+    from screener.measure import evaluate
 
     rules = tmp_path / "rules"
     rules.mkdir()

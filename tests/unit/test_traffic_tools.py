@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from screener.tools import prom_scrape
-from screener.tools.loadtest import Pool, _Item, detection
-from screener.tools.pacing import Pace, Pacer, RateWindow
-from screener.tools.record import parse_time
+from screener.measure import prom_scrape
+from screener.measure.loadtest import Pool, _Item, detection
+from screener.traffic.pacing import Pace, Pacer, RateWindow
+from screener.traffic.record import parse_time
 
 METRICS = """\
 # TYPE screener_events_consumed_total counter

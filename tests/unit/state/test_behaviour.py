@@ -12,8 +12,8 @@ import pytest
 from screener.engine import ESCALATION_RULE, Engine
 from screener.events import Event, parse_obj
 from screener.rules.pack import PackError, RulePack, load_packs
+from screener.scan import scan
 from screener.state.behaviour import BehaviourState
-from screener.tools.scan import scan
 
 T0 = 1_724_515_200_000
 PACKS = Path(__file__).parents[3] / "screener" / "packs"
@@ -145,7 +145,7 @@ def test_shipped_pack_flood_from_new_account_vs_spread_over_established() -> Non
 
 
 def test_scan_verdicts_do_not_depend_on_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    from screener.tools import scan as scanmod
+    from screener import scan as scanmod
 
     engine = Engine(load_packs([PACKS]))
     data = b"".join(

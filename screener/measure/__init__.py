@@ -1,0 +1,1 @@
+"""Measuring screener: benchmarks (`bench`), the load test, and detection quality (`eval`)."""
