@@ -8,8 +8,8 @@ from pathlib import Path
 
 from screener.cli import main
 from screener.engine import Engine
+from screener.measure.holdout import part_of
 from screener.rules import load_packs
-from screener.tools.holdout import part_of
 
 PACKS = Path(__file__).resolve().parents[2] / "seeds" / "rules"
 
