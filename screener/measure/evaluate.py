@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from screener.measure.holdout import PARTS, select
 from screener.measure.quality import (
@@ -54,6 +54,9 @@ from screener.measure.quality import (
     worst,
 )
 from screener.shipped import default_packs
+
+if TYPE_CHECKING:
+    from screener.rules import RulePack
 
 BENIGN = "benign"
 SPAM = "spam"
@@ -531,6 +534,24 @@ def render_details(report: Report, n_worst: int) -> str:
 # --- command line -----------------------------------------------------------------------------
 
 
+def shadow_section(
+    pack: RulePack, datasets: Sequence[Path], *, limit: int | None = None, part: str = "held"
+) -> str:
+    """`screener eval --shadow`: per labelled file, what enforcing the shadow rules would add."""
+    from screener.measure.shadow_eval import shadow_impact
+
+    out = ["## Shadow rules", ""]
+    for path in datasets:
+        scheme = scheme_for(path)
+        if scheme is None:
+            continue
+        rows = [r for r in select(read_tsv(path, limit), part) if scheme.gold(r.label)]
+        harmful = [scheme.gold(r.label) != BENIGN for r in rows]
+        impact = shadow_impact(pack, [r.text for r in rows], harmful)
+        out += [f"### {path.name} ({part} part)", "", impact.render()]
+    return "\n".join(out) + "\n"
+
+
 def _parse_accept(items: Sequence[str]) -> dict[str, frozenset[str]]:
     accept: dict[str, set[str]] = {}
     for item in items:
@@ -604,7 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write("\n" + render_markdown(report))
         sys.stdout.write(render_details(report, args.worst))
     if args.shadow:
-        from screener.measure.shadow_eval import enforced, shadow_section
+        from screener.measure.shadow_eval import enforced
 
         acting = evaluate(enforced(pack), paths, limit=args.limit, accept=accept, part=args.part)
         sys.stdout.write("\nWith the shadow rules enforced (vs. as they are):\n")

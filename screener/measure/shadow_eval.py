@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from screener.engine import Engine
 from screener.rules import RulePack
@@ -74,22 +73,3 @@ def shadow_impact(
             if now.action != then.action:
                 impact.changed[now.action, then.action, gold] += 1
     return impact
-
-
-def shadow_section(
-    pack: RulePack, datasets: Sequence[Path], *, limit: int | None = None, part: str = "held"
-) -> str:
-    """`screener eval --shadow`: per labelled file, what enforcing the shadow rules would add."""
-    from screener.measure.evaluate import BENIGN, read_tsv, scheme_for
-    from screener.measure.holdout import select
-
-    out = ["## Shadow rules", ""]
-    for path in datasets:
-        scheme = scheme_for(path)
-        if scheme is None:
-            continue
-        rows = [r for r in select(read_tsv(path, limit), part) if scheme.gold(r.label)]
-        harmful = [scheme.gold(r.label) != BENIGN for r in rows]
-        impact = shadow_impact(pack, [r.text for r in rows], harmful)
-        out += [f"### {path.name} ({part} part)", "", impact.render()]
-    return "\n".join(out) + "\n"

@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-from screener.rules.source import PackError
+from screener.rules.errors import PackError
 
 ALLOW_EXTERNAL_ENV = "SCREENER_RULES_ALLOW_EXTERNAL"
 """Set to 1 to let packs read files outside their own directory (same as the CLI flag)."""

@@ -41,8 +41,9 @@ from screener.model.linear import LinearModel, ModelError
 from screener.model.linear import load as load_model
 from screener.rules.compiler import Clauses, Compiler, references, requirements
 from screener.rules.condition import ConditionError, Evaluator, Node, Reference, Scope, parse
+from screener.rules.errors import PackError
 from screener.rules.files import allow_external_default, confined, read_text
-from screener.rules.source import PackError, PathKey, SourceFile, read_source
+from screener.rules.source import PathKey, SourceFile, read_source
 from screener.rules.spec import (
     MAX_TERM_CHARS,
     ExamplesSpec,
@@ -54,8 +55,7 @@ from screener.rules.spec import (
 )
 from screener.state.behaviour import Needs
 from screener.state.windows import WindowSpec
-from screener.text.folding import Folding, build_folding, compute_folding
-from screener.text.tables import load_or_build
+from screener.text.folding import Folding, build_folding, compute_folding, load_or_build
 from screener.verdict import Action
 
 MAX_LEXICON_BYTES = 64_000_000

@@ -13,15 +13,10 @@ from typing import Any, NoReturn
 
 import yaml
 
+from screener.rules.errors import PackError
+from screener.rules.files import read_text
+
 PathKey = tuple[str | int, ...]
-
-
-class PackError(Exception):
-    """One or more problems in rule packs, each `file:line: reason`."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -118,8 +113,6 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def read_source(path: Path, max_bytes: int = MAX_PACK_BYTES) -> SourceFile:
     """Parse one YAML file, refusing syntax errors, limits and duplicate keys with file:line."""
-    from screener.rules.files import read_text  # files.py raises PackError from here
-
     text = read_text(path, max_bytes)
     try:
         root = yaml.compose(text, Loader=_Loader)

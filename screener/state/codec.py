@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
-from screener.state.windows import KINDS, RING, WORDS, WindowSpec
+from screener.state.windows import KINDS, RING, WORDS, Series, WindowSpec
 
-if TYPE_CHECKING:
-    from screener.state.store import Store
+
+class Columns(Protocol):
+    """What a record is read from: a store's series and last-seen column (the store imports
+    this module, so it is described here rather than imported)."""
+
+    @property
+    def series(self) -> Mapping[WindowSpec, Series]: ...
+
+    @property
+    def last(self) -> np.ndarray[Any, Any]: ...
+
 
 MAGIC = b"SW1"
 _HEAD = struct.Struct("<3sqB")
@@ -41,7 +51,7 @@ def _cells_size(spec: WindowSpec) -> int:
     return RING * WORDS * 8 if spec.distinct else RING * 4
 
 
-def encode(store: Store, slot: int) -> bytes:
+def encode(store: Columns, slot: int) -> bytes:
     parts: list[bytes] = []
     for spec, series in store.series.items():
         head = int(series.head[slot])

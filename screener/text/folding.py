@@ -9,8 +9,10 @@ and handled on a slow path that keeps the offset map exact.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
@@ -20,6 +22,8 @@ import numpy.typing as npt
 
 if TYPE_CHECKING:
     import opencc
+
+    from screener.artefacts import ArtefactCache
 
 CodeTable = npt.NDArray[np.uint32]
 Mask = npt.NDArray[np.bool_]
@@ -184,9 +188,26 @@ def build_folding() -> Folding:
     """The tables, once per process: loaded from the artefact cache when it holds them for
     this code and these library versions (≈ 20 ms), else computed and stored there."""
     from screener.artefacts import ArtefactCache
-    from screener.text.tables import load_or_build
 
     return load_or_build(ArtefactCache.default(), compute_folding)
+
+
+def load_or_build(cache: ArtefactCache, build: Callable[[], Folding]) -> Folding:
+    """The tables cached in `cache` (see `tables.py`), or `build()`'s, then stored there."""
+    from screener.text import tables
+
+    key = tables.folding_key()
+    blob = cache.get("folding", key)
+    if blob is not None:
+        try:
+            fields = tables.decode(blob)
+            if len(fields["fold"]) == N_CODEPOINTS:
+                return Folding(**fields)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
+            pass
+    folding = build()
+    cache.put("folding", key, tables.encode(folding))
+    return folding
 
 
 def compute_folding() -> Folding:

@@ -14,28 +14,31 @@ import importlib.metadata
 import json
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from screener.artefacts import ArtefactCache, content_key
-from screener.text.folding import N_CODEPOINTS, Folding
+from screener.artefacts import content_key
 
 _TABLES = ("fold", "digits", "sound")
 _MASKS = ("expandable", "word", "alnum", "hard")
 MAX_EXPAND = 100_000
+MAX_CODEPOINTS = 0x110000
 
 
 def folding_key() -> str:
     """Everything the tables are computed from: the folding code and the data it reads."""
     code = (Path(__file__).parent / "folding.py").read_bytes()
     versions = [importlib.metadata.version(p) for p in ("opencc", "pypinyin", "numpy")]
-    return content_key("folding-v1", code, unicodedata.unidata_version, *versions)
+    return content_key("folding-v2", code, unicodedata.unidata_version, *versions)
 
 
-def encode(folding: Folding) -> bytes:
-    header: dict[str, object] = {"expand": {str(k): v for k, v in folding.expand.items()}}
+def encode(folding: Any) -> bytes:
+    """A `Folding`'s tables as bytes (typed loosely: `folding.py` imports this module)."""
+    n = len(folding.fold)
+    header: dict[str, object] = {"n": n, "expand": {str(k): v for k, v in folding.expand.items()}}
     buffers: list[bytes] = []
-    identity = np.arange(N_CODEPOINTS, dtype=np.uint32)
+    identity = np.arange(n, dtype=np.uint32)
     for name in _TABLES:
         table = getattr(folding, name)
         where = np.flatnonzero(table != identity).astype(np.uint32)
@@ -47,14 +50,18 @@ def encode(folding: Folding) -> bytes:
     return len(head).to_bytes(4, "little") + head + b"".join(buffers)
 
 
-def decode(blob: bytes) -> Folding:
-    """The tables from `encode`'s bytes; ValueError for anything that does not fit."""
-    n = int.from_bytes(blob[:4], "little")
-    header = json.loads(blob[4 : 4 + n].decode("utf-8"))
+def decode(blob: bytes) -> dict[str, Any]:
+    """The fields of a `Folding` from `encode`'s bytes; ValueError for anything that does not
+    fit."""
+    head = int.from_bytes(blob[:4], "little")
+    header = json.loads(blob[4 : 4 + head].decode("utf-8"))
     sizes = header["sizes"]
-    if len(sizes) != 2 * len(_TABLES) + len(_MASKS) or 4 + n + sum(sizes) != len(blob):
+    if len(sizes) != 2 * len(_TABLES) + len(_MASKS) or 4 + head + sum(sizes) != len(blob):
         raise ValueError("folding tables: unexpected layout")
-    buffers, pos = [], 4 + n
+    n = header["n"]
+    if not isinstance(n, int) or not 0 < n <= MAX_CODEPOINTS:
+        raise ValueError("folding tables: bad size")
+    buffers, pos = [], 4 + head
     for size in sizes:
         buffers.append(blob[pos : pos + size])
         pos += size
@@ -62,38 +69,23 @@ def decode(blob: bytes) -> Folding:
     for i, name in enumerate(_TABLES):
         where = np.frombuffer(buffers[2 * i], dtype=np.uint32)
         values = np.frombuffer(buffers[2 * i + 1], dtype=np.uint32)
-        if len(where) != len(values) or (len(where) and int(where.max()) >= N_CODEPOINTS):
+        if len(where) != len(values) or (len(where) and int(where.max()) >= n):
             raise ValueError(f"folding tables: bad {name}")
-        table = np.arange(N_CODEPOINTS, dtype=np.uint32)
+        table = np.arange(n, dtype=np.uint32)
         table[where] = values
         tables[name] = table
     masks: dict[str, np.ndarray] = {}
     for j, name in enumerate(_MASKS):
         bits = np.frombuffer(buffers[2 * len(_TABLES) + j], dtype=np.uint8)
-        mask = np.unpackbits(bits, count=N_CODEPOINTS).astype(np.bool_)
-        if len(mask) != N_CODEPOINTS:
+        mask = np.unpackbits(bits, count=n).astype(np.bool_)
+        if len(mask) != n:
             raise ValueError(f"folding tables: bad {name}")
         masks[name] = mask
     expand = header["expand"]
     if not isinstance(expand, dict) or len(expand) > MAX_EXPAND:
         raise ValueError("folding tables: bad expand")
-    return Folding(
-        fold=tables["fold"], expand={int(k): str(v) for k, v in expand.items()},
-        expandable=masks["expandable"], word=masks["word"], alnum=masks["alnum"],
-        digits=tables["digits"], sound=tables["sound"], hard=masks["hard"],
-    )  # fmt: skip
-
-
-def load_or_build(cache: ArtefactCache, build: object) -> Folding:
-    """The cached tables, or `build()`'s (then stored for the next process)."""
-    assert callable(build)
-    key = folding_key()
-    blob = cache.get("folding", key)
-    if blob is not None:
-        try:
-            return decode(blob)
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
-            pass
-    folding: Folding = build()
-    cache.put("folding", key, encode(folding))
-    return folding
+    return {
+        "fold": tables["fold"], "expand": {int(k): str(v) for k, v in expand.items()},
+        "expandable": masks["expandable"], "word": masks["word"], "alnum": masks["alnum"],
+        "digits": tables["digits"], "sound": tables["sound"], "hard": masks["hard"],
+    }  # fmt: skip

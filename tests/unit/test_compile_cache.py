@@ -19,8 +19,7 @@ from screener.match.regexes import RegexSet, RegexSpec, _prefilter_db
 from screener.rules import load_packs
 from screener.rules.bench import bench_compile
 from screener.synthetic import corpus
-from screener.text import tables
-from screener.text.folding import Folding, build_folding, compute_folding
+from screener.text.folding import Folding, build_folding, compute_folding, load_or_build
 from screener.text.views import BatchText
 
 SEEDS = Path(__file__).parents[2] / "seeds"
@@ -29,8 +28,8 @@ SEEDS = Path(__file__).parents[2] / "seeds"
 def test_cached_folding_tables_equal_computed_ones(tmp_path: Path) -> None:
     computed = compute_folding()
     cache = ArtefactCache(tmp_path)
-    assert tables.load_or_build(cache, compute_folding) is not None  # stores
-    loaded = tables.load_or_build(cache, lambda: pytest.fail("rebuilt although cached"))
+    assert load_or_build(cache, compute_folding) is not None  # stores
+    loaded = load_or_build(cache, lambda: pytest.fail("rebuilt although cached"))
     for f in fields(Folding):
         a, b = getattr(computed, f.name), getattr(loaded, f.name)
         if isinstance(a, np.ndarray):
@@ -41,7 +40,7 @@ def test_cached_folding_tables_equal_computed_ones(tmp_path: Path) -> None:
 
 def test_damaged_cache_entries_are_rebuilt(tmp_path: Path) -> None:
     cache = ArtefactCache(tmp_path)
-    tables.load_or_build(cache, compute_folding)
+    load_or_build(cache, compute_folding)
     (entry,) = (tmp_path / "folding").iterdir()
     data = bytearray(entry.read_bytes())
     data[100] ^= 0xFF  # the stored digest no longer matches
@@ -53,7 +52,7 @@ def test_damaged_cache_entries_are_rebuilt(tmp_path: Path) -> None:
         rebuilt.append(True)
         return build_folding()
 
-    tables.load_or_build(cache, build)
+    load_or_build(cache, build)
     assert rebuilt == [True]
 
 

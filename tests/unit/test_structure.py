@@ -3,7 +3,7 @@
 - aiokafka is imported only inside `screener/kafka/` (the service, the tools and the test
   support all go through it);
 - no module of `screener` imports, even lazily or under TYPE_CHECKING, a module that imports
-  it back (directly or through others), beyond the few listed in `KNOWN_CYCLES`;
+  it back (directly or through others);
 - no module of `screener` is over 400 lines unless its docstring says why (`Long:`).
 """
 
@@ -16,16 +16,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "screener"
 MAX_LINES = 400
-KNOWN_CYCLES: list[list[str]] = [
-    # broken today by a lazy or TYPE_CHECKING import; each is to be untangled by moving the
-    # shared piece (an error type, a table type) into a module both sides import
-    ["screener.measure.evaluate", "screener.measure.shadow_eval"],  # evaluation helpers
-    ["screener.rules.files", "screener.rules.source"],  # PackError / read_text
-    ["screener.state.codec", "screener.state.store"],  # Store, for a type annotation
-    ["screener.text.folding", "screener.text.tables"],  # Folding / load_or_build
-]
-"""Cycles that exist and are listed so they get removed: the test fails on any other cycle,
-and on a listed one that is gone (so the list only shrinks)."""
 
 
 def _modules() -> dict[str, Path]:
@@ -115,7 +105,7 @@ def test_no_import_cycles() -> None:
     for v in sorted(graph):
         if v not in index:
             visit(v)
-    assert sorted(cycles) == KNOWN_CYCLES
+    assert sorted(cycles) == []
 
 
 def test_long_modules_say_why() -> None:
