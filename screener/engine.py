@@ -23,6 +23,7 @@ from screener.events import Event, text_event
 from screener.limits import DEFAULT_MAX_TEXT_CHARS
 from screener.match.detectors import detect
 from screener.match.lexicon import Hit
+from screener.rules.batch import candidates
 from screener.rules.condition import Reference, ReferenceKind, Signals
 from screener.rules.pack import CompiledRule, RulePack
 from screener.state.behaviour import (
@@ -120,6 +121,8 @@ class Engine:
         """rules that need only signals (gates, banks): each as clauses of flag keys."""
         """(flag key, signal, compare, threshold) for each signal-over-threshold rules use."""
         self._lifts: dict[frozenset[str], bool] = {}  # memo per flag-key set: profiled ~10%
+        batch = [r.batch for r in pack.rules if r.batch is not None]
+        self._batch = batch if len(batch) == len(pack.rules) else None
         self._shadow = any(r.shadow for r in pack.rules)
         """the pack has `mode: shadow` rules (without, verdicts skip the split below)."""
 
@@ -170,7 +173,10 @@ class Engine:
                     del flags[i]
             messages |= set(flags)
         decided: dict[int, Verdict] = {}
-        for i in sorted(messages) if not self._always else range(len(events)):
+        windows = prepared.values if prepared is not None else None
+        for i in candidates(
+            self._batch, events, evidence, messages, windows, flags, bool(self._always)
+        ):
             event = events[i]
             signals = _signals(event, i, evidence)
             if prepared is not None:

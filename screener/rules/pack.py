@@ -39,6 +39,7 @@ from screener.match.regexes import RegexSpec as RegexEntry
 from screener.model.floors import model_floors
 from screener.model.linear import LinearModel, ModelError
 from screener.model.linear import load as load_model
+from screener.rules.batch import BatchRule, compile_batch
 from screener.rules.compiler import Clauses, Compiler, references, requirements
 from screener.rules.condition import ConditionError, Evaluator, Node, Reference, Scope, parse
 from screener.rules.errors import PackError
@@ -88,6 +89,8 @@ class CompiledRule:
     """`mode: shadow`: its findings go to `Verdict.shadow`, never into the action."""
     model_floors: dict[str, float] = field(default_factory=dict)
     """model category → lowest probability condition or exceptions read it at."""
+    batch: BatchRule | None = None
+    """the same condition and exceptions over whole batches (`screener.rules.batch`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -626,12 +629,14 @@ class _Builder:
                     self.fail(source, (*key, "condition"), f"rule {rule.id}: condition: {exc}")
                     continue
                 exceptions: list[Evaluator] = []
+                exception_trees: list[Node] = []
                 uses = set(references(tree, scope))
                 floors = model_floors(tree)
                 for j, text in enumerate(rule.exceptions):
                     try:
                         exception = compiler.expand(parse(text))
                         exceptions.append(compiler.compile(exception))
+                        exception_trees.append(exception)
                         uses |= references(exception, scope)
                         for category in model_floors(exception, always=True):
                             floors[category] = 0.0  # an exception reads it for every message
@@ -650,6 +655,7 @@ class _Builder:
                         uses=frozenset(uses), origin=seen[rule.id], examples=rule.examples,
                         shadow=(rule.mode or spec.mode) == "shadow",
                         model_floors=floors,
+                        batch=compile_batch(tree, exception_trees, scope),
                     )
                 )  # fmt: skip
         return rules, disabled
