@@ -24,9 +24,9 @@ from screener.rules.batch import BatchSignals, compile_batch
 from screener.rules.compiler import Compiler
 from screener.rules.condition import Scope, Signals, parse
 from screener.state.behaviour import BehaviourState, Row
+from screener.synthetic import corpus
+from screener.synthetic.generate import GenConfig, Generator
 from screener.text.views import BatchText
-from screener.tools import corpus
-from screener.tools.generate import GenConfig, Generator
 
 SEEDS = Path(__file__).parents[2] / "seeds"
 _SCOPE = Scope(
