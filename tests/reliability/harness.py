@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
 from pipeline_support import PACK, make_events, offline_flagged
+
+from screener.kafka import Producer, TopicPartition, make_admin, make_consumer, make_producer
 
 Isolation = Literal["read_uncommitted", "read_committed"]
 
@@ -96,9 +95,9 @@ class Stream:
             await self._task
 
     async def _feed(self) -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-            request_timeout_ms=10_000, retry_backoff_ms=200,
+        producer = make_producer(
+            {"bootstrap_servers": self.bootstrap}, acks="all", enable_idempotence=True,
+            linger_ms=5, request_timeout_ms=10_000, retry_backoff_ms=200,
         )  # fmt: skip
         await producer.start()
         chunk = max(1, int(self.rate / 10))
@@ -119,7 +118,7 @@ class Stream:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
 
-    async def _send_all(self, producer: AIOKafkaProducer, values: list[bytes]) -> None:
+    async def _send_all(self, producer: Producer, values: list[bytes]) -> None:
         pending = values
         while pending:
             futures = []
@@ -172,8 +171,8 @@ class Tail:
     def __init__(self, bootstrap: str, topics: Iterable[str], isolation: Isolation) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
-        self.consumer = AIOKafkaConsumer(
-            *self.topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        self.consumer = make_consumer(
+            {"bootstrap_servers": bootstrap}, *self.topics, auto_offset_reset="earliest",
             enable_auto_commit=False, group_id=None, isolation_level=isolation,
             max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=16 * 1024 * 1024,
         )  # fmt: skip
@@ -237,7 +236,7 @@ class Tail:
 
 
 async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin({"bootstrap_servers": bootstrap})
     await admin.start()
     try:
         (meta,) = await admin.describe_topics([topic])
@@ -247,7 +246,7 @@ async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
 
 
 async def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = make_admin({"bootstrap_servers": bootstrap, "request_timeout_ms": 5000})
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -258,7 +257,7 @@ async def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
 
 async def stable_members(bootstrap: str, group: str) -> int:
     """Members of a group that has finished rebalancing (0 while it is rebalancing)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = make_admin({"bootstrap_servers": bootstrap, "request_timeout_ms": 5000})
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups([group])
@@ -270,7 +269,7 @@ async def stable_members(bootstrap: str, group: str) -> int:
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = make_consumer({"bootstrap_servers": bootstrap}, group_id=None)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(await partitions(bootstrap, topic))
