@@ -27,7 +27,7 @@ def _arguments(scan: argparse.ArgumentParser) -> None:
 def _scan(args: argparse.Namespace) -> int:
     from screener.engine import Engine
     from screener.runtime import tune_gc, young_threshold
-    from screener.scan import BATCH_LINES, scan
+    from screener.scan import BATCH_LINES, scan_json
 
     out = sys.stdout.buffer
     streams: list[BinaryIO] = []
@@ -37,8 +37,8 @@ def _scan(args: argparse.Namespace) -> int:
         pack = load(args.rules, args.allow_external_files, args.model)
         engine = Engine(pack, max_text_chars=args.max_text_chars)
         tune_gc(young_threshold(BATCH_LINES))
-        for verdict in scan(engine, streams, as_text=args.text):
-            out.write(verdict.to_json() + b"\n")
+        for chunk in scan_json(engine, streams, as_text=args.text):
+            out.write(chunk)
     except BrokenPipeError:
         return 0
     finally:
