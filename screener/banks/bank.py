@@ -8,8 +8,9 @@ A bank file is text, one hash a line, like a lexicon file:
 
 (`kind:hex`, then optionally a tab and a label.) Loading is bounded: the file must lie inside
 the directory allowed (a pack's own directory), be at most `MAX_BANK_BYTES`, and hold at most
-`MAX_ENTRIES` hashes; a bad line is refused with file:line. PDQ matches use `MultiIndex`
-(distance 31 by default, as Meta's Hasher-Matcher-Actioner does).
+`MAX_ENTRIES` hashes; a bad line is refused with file:line. PDQ matches use the compiled index
+of `fast.py` (the numpy `MultiIndex` where the extension is not built), distance 31 by default,
+as Meta's Hasher-Matcher-Actioner does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from screener.banks.fast import CompiledIndex, make_index
 from screener.banks.mih import MultiIndex, hex_to_words
 
 MAX_BANK_BYTES = 256 * 1024 * 1024
@@ -51,11 +53,11 @@ class HashBank:
     pdq_hex: tuple[str, ...] = ()
     pdq_labels: tuple[str | None, ...] = ()
     distance: int = DEFAULT_DISTANCE
-    index: MultiIndex | None = None
+    index: CompiledIndex | MultiIndex | None = None
 
     def __post_init__(self) -> None:
         if self.pdq_hex and self.index is None:
-            self.index = MultiIndex(hex_to_words(self.pdq_hex), self.distance)
+            self.index = make_index(hex_to_words(self.pdq_hex), self.distance)
 
     def __len__(self) -> int:
         return len(self.sha256) + len(self.pdq_hex)

@@ -88,10 +88,14 @@ def run_bench(args: argparse.Namespace) -> int:
         result = bench.run(args.size, args.queries, args.distance, args.sample)
         console.print(
             f"PDQ bank of {result.bank:,} hashes, radius {result.radius}: "
-            f"{result.near_per_second:,.0f} lookups/s for queries within the radius, "
-            f"{result.random_per_second:,.0f} for random ones; found {result.found:,} of "
+            f"{result.near_per_second:,.0f} lookups/s for queries within the radius "
+            f"({result.near_per_cpu_second:,.0f} per CPU-second), "
+            f"{result.random_per_second:,.0f} for random ones "
+            f"({result.random_per_cpu_second:,.0f}); found {result.found:,} of "
             f"{result.queries:,}; brute force on {result.sample} of each agrees: "
-            f"{result.sample_agrees}; index built in {result.build_seconds:.1f} s"
+            f"{result.sample_agrees}; index built in {result.build_seconds:.1f} s, "
+            f"{result.index_mb:,.0f} MB; {result.small_batch_per_second:,.0f} lookups/s in "
+            f"batches of {bench.SMALL_BATCH} (random); index: {result.backend}"
         )
     elif args.target == "state":
         from screener.state import bench as state_bench

@@ -52,7 +52,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path = ROOT / name
         if path.is_dir():
             shutil.copytree(path, src / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))  # fmt: skip
         else:
             shutil.copy2(path, src / name)
     pip = [sys.executable, "-m", "pip"]
@@ -77,6 +77,11 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(venv: Path) -> None
     assert Path(where.strip()).is_relative_to(venv.parent)
     version = _run([venv / "screener", "--version"], venv.parent)
     assert version.startswith(f"screener {screener.__version__} ")
+
+
+def test_the_wheel_carries_the_compiled_pdq_index(venv: Path) -> None:
+    code = "from screener.banks import fast; print(fast.backend())"
+    assert _run([venv / "python", "-c", code], venv.parent).startswith("compiled")
 
 
 def test_shipped_packs_check_and_their_examples_pass(venv: Path) -> None:
