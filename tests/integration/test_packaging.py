@@ -51,8 +51,10 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in SOURCES:
         path = ROOT / name
         if path.is_dir():
-            shutil.copytree(path, src / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))  # fmt: skip
+            skip = shutil.ignore_patterns(
+                "__pycache__", "*.pyc", "*.so"
+            )  # the wheel builds its own
+            shutil.copytree(path, src / name, symlinks=True, ignore=skip)
         else:
             shutil.copy2(path, src / name)
     pip = [sys.executable, "-m", "pip"]
