@@ -94,6 +94,7 @@ CLONES static void search_all(const uint64_t *Q, Py_ssize_t nq, int radius, cons
                     int d = __builtin_popcountll(e[0] ^ qa) + __builtin_popcountll(e[1] ^ qb);
                     if (d > bd) continue;
                     int64_t id = ch->ids[j];
+                    if (id == best) continue; /* met again in another chunk: known distance */
                     const uint64_t *r = W + 4 * id;
                     int full = __builtin_popcountll(r[0] ^ qw[0]) +
                                __builtin_popcountll(r[1] ^ qw[1]) +
@@ -167,6 +168,7 @@ CLONES static void search_sorted(const uint64_t *Q, Py_ssize_t nq, int radius,
                     int d = __builtin_popcountll(e[0] ^ qa) + __builtin_popcountll(e[1] ^ qb);
                     if (d > b) continue;
                     int64_t id = ch->ids[j];
+                    if (id == bq) continue; /* met again: skip its (cache-missing) row */
                     const uint64_t *r = W + 4 * id;
                     int full = __builtin_popcountll(r[0] ^ qw[0]) +
                                __builtin_popcountll(r[1] ^ qw[1]) +
