@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from screener.brokers.tansu import EmbeddedBroker
+from screener.defaults import CHAT_TOPIC, MICROBLOG_TOPIC
 from screener.engine import Engine
 from screener.kafka import connection_options, ensure_topics, make_producer
 from screener.metrics import Metrics
@@ -52,9 +53,9 @@ def sample_events(directory: Path) -> list[tuple[str, bytes, bytes]]:
             user = event.get("user") if isinstance(event, dict) else None
             if not isinstance(event, dict) or not isinstance(user, dict):
                 # deliberately broken samples (malformed.jsonl) show the DLQ at work
-                out.append(("chat.events", b"", line))
+                out.append((CHAT_TOPIC, b"", line))
                 continue
-            topic = "microblog.events" if event.get("kind") == "microblog" else "chat.events"
+            topic = MICROBLOG_TOPIC if event.get("kind") == "microblog" else CHAT_TOPIC
             out.append((topic, str(user.get("id", "")).encode(), line))
     return out
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from screener.defaults import DEFAULT_MAX_TEXT_CHARS
 from screener.events import Event, text_event
-from screener.limits import DEFAULT_MAX_TEXT_CHARS
 from screener.match.detectors import detect
 from screener.match.lexicon import Hit
 from screener.rules.batch import candidates

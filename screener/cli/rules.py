@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from screener import defaults
 from screener.cli.common import EXTERNAL_HELP, MODEL_HELP, command, commands, load
 
 
@@ -27,10 +28,8 @@ def _pack_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _topic_arguments(p: argparse.ArgumentParser) -> None:
-    from screener.pipeline.settings import Settings
-
     p.add_argument("--bootstrap-servers", help="default: $SCREENER_BOOTSTRAP_SERVERS")
-    p.add_argument("--rules-topic", default=Settings.model_fields["rules_topic"].default)
+    p.add_argument("--rules-topic", default=defaults.RULES_TOPIC)
 
 
 def _publish_arguments(pub: argparse.ArgumentParser) -> None:
@@ -39,9 +38,7 @@ def _publish_arguments(pub: argparse.ArgumentParser) -> None:
 
 
 def _status_arguments(status: argparse.ArgumentParser) -> None:
-    from screener.pipeline.settings import Settings
-
-    status.add_argument("--status-topic", default=Settings.model_fields["status_topic"].default)
+    status.add_argument("--status-topic", default=defaults.STATUS_TOPIC)
     status.add_argument("--all", action="store_true", help="also stopped and silent workers")
     status.add_argument("--json", action="store_true")
     _topic_arguments(status)

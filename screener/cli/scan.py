@@ -7,7 +7,7 @@ import sys
 from typing import Any, BinaryIO
 
 from screener.cli.common import EXTERNAL_HELP, MODEL_HELP, RULES_HELP, command, load
-from screener.limits import DEFAULT_MAX_TEXT_CHARS
+from screener.defaults import DEFAULT_MAX_TEXT_CHARS
 
 
 def register(sub: Any) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from screener import defaults
 from screener.cli.common import SERVERS_HELP, command, topics
 
 
@@ -74,8 +75,8 @@ def _generate_arguments(gen: argparse.ArgumentParser) -> None:
     gen.add_argument(
         "--to-kafka", action="store_true", help="produce to --chat-topic / --microblog-topic"
     )
-    gen.add_argument("--chat-topic", default="chat.events")
-    gen.add_argument("--microblog-topic", default="microblog.events")
+    gen.add_argument("--chat-topic", default=defaults.CHAT_TOPIC)
+    gen.add_argument("--microblog-topic", default=defaults.MICROBLOG_TOPIC)
     gen.add_argument("--bootstrap-servers", help=SERVERS_HELP)
     gen.add_argument("--rate", type=float, help="Kafka: messages per second (default: max)")
     gen.add_argument(
@@ -125,11 +126,13 @@ def _loadtest_arguments(lt: argparse.ArgumentParser) -> None:
     lt.add_argument("--bootstrap-servers", help=SERVERS_HELP)
     lt.add_argument(
         "--input-topics",
-        default="chat.events,microblog.events",
+        default=f"{defaults.CHAT_TOPIC},{defaults.MICROBLOG_TOPIC}",
         help="where to send: chat to the first, microblog to the second",
     )
-    lt.add_argument("--review-topic", default="screening.review")
-    lt.add_argument("--group-id", default="screener", help="the service's consumer group (lag)")
+    lt.add_argument("--review-topic", default=defaults.REVIEW_TOPIC)
+    lt.add_argument(
+        "--group-id", default=defaults.GROUP_ID, help="the service's consumer group (lag)"
+    )
     lt.add_argument(
         "--metrics-url", action="append", help="the service's /metrics (optional; repeatable)"
     )

@@ -41,6 +41,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from screener.defaults import CHAT_TOPIC, MICROBLOG_TOPIC, REVIEW_TOPIC
 from screener.kafka import (
     TopicPartition,
     make_admin,
@@ -62,8 +63,8 @@ CATEGORY_HEADER = "screener-category"
 @dataclass
 class LoadTestConfig:
     bootstrap_servers: str | None = None
-    input_topics: list[str] = field(default_factory=lambda: ["chat.events", "microblog.events"])
-    review_topic: str = "screening.review"
+    input_topics: list[str] = field(default_factory=lambda: [CHAT_TOPIC, MICROBLOG_TOPIC])
+    review_topic: str = REVIEW_TOPIC
     group_id: str = "screener"
     steps: list[float] = field(default_factory=lambda: [5_000.0, 10_000.0, 20_000.0])
     step_seconds: float = 10.0

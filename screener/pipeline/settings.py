@@ -13,7 +13,8 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from screener.limits import DEFAULT_MAX_TEXT_CHARS
+from screener import defaults
+from screener.defaults import DEFAULT_MAX_TEXT_CHARS
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -22,11 +23,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCREENER_", extra="forbid")
 
     bootstrap_servers: str = "127.0.0.1:9092"
-    input_topics: CommaList = Field(default_factory=lambda: ["chat.events", "microblog.events"])
-    review_topic: str = "screening.review"
+    input_topics: CommaList = Field(
+        default_factory=lambda: [defaults.CHAT_TOPIC, defaults.MICROBLOG_TOPIC]
+    )
+    review_topic: str = defaults.REVIEW_TOPIC
     dlq_topic: str = "screening.dlq"
     verdicts_topic: str | None = None
-    group_id: str = "screener"
+    group_id: str = defaults.GROUP_ID
     workers: int = Field(default=1, ge=1, le=64)
     rules: CommaList = Field(default_factory=list)
     # Rule changes without a restart (README "Changing rules in production"): `files` watches
@@ -35,8 +38,8 @@ class Settings(BaseSettings):
     # ("" turns that off).
     rules_source: Literal["files", "kafka"] = "files"
     rules_poll_s: float = Field(default=1.0, ge=0)
-    rules_topic: str = "screening.rules"
-    status_topic: str = "screening.status"
+    rules_topic: str = defaults.RULES_TOPIC
+    status_topic: str = defaults.STATUS_TOPIC
     model: str | None = None
     """learned-model directory replacing the one the packs declare (`--model`)."""
     metrics_port: int = Field(default=9108, ge=0, le=65535)
