@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
 def _bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "target",
-        choices=["engine", "matchers", "pipeline", "compile", *BEHAVIOUR_TARGETS],
+        choices=["engine", "matchers", "pipeline", "compile", "scan", *BEHAVIOUR_TARGETS],
     )
     bench.add_argument("--rules", action="append", metavar="PATH", help=RULES_HELP)
     bench.add_argument("--model", metavar="DIR", help=MODEL_HELP)
@@ -34,7 +34,12 @@ def _bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--batch", type=int, default=1000)
     bench.add_argument("--baseline-messages", type=int, default=50_000)
     bench.add_argument("--json", action="store_true", help="also print the result as JSON")
-    bench.add_argument("--repeats", type=int, default=5, help="compile: runs per mode")
+    bench.add_argument("--repeats", type=int, default=5,
+                       help="compile: runs per mode; scan: timed runs per contender")  # fmt: skip
+    scan = bench.add_argument_group(
+        "scan (--lexicon: the plain script's list, default ../shared/datasets/lexicons/houbb…)"
+    )
+    scan.add_argument("--lines", type=int, default=300_000, help="scan: generated input lines")
     pipe = bench.add_argument_group("pipeline")
     pipe.add_argument("--bootstrap-servers", help="broker to use (default: an embedded Tansu)")
     pipe.add_argument("--workers", type=int, default=2, help="N for the N-worker contender")
@@ -68,7 +73,16 @@ def _bench(args: argparse.Namespace) -> int:
     from screener.measure import bench
 
     console = Console(stderr=args.json)
-    if args.target == "pipeline":
+    if args.target == "scan":
+        from screener.measure.bench_scan import bench_scan
+
+        result = bench_scan(
+            lines=args.lines, repeats=args.repeats, console=console,
+            lexicon=Path(args.lexicon) if args.lexicon else None,
+            rules=[Path(p) for p in args.rules or ()],
+            model=Path(args.model) if args.model else None,
+        )  # fmt: skip
+    elif args.target == "pipeline":
         from screener.measure.bench_pipeline import bench_pipeline
 
         result = bench_pipeline(
