@@ -9,13 +9,16 @@ over the batch instead. Exact matches always come from RE2 on the one message, s
 the same with or without Hyperscan.
 
 Validation used to compile a Hyperscan database per regex (≈ 8 s of CPU for the shipped
-packs' 54); now the prefilter is compiled once per view (≈ 0.9 s) and, when an
-`ArtefactCache` is given, loaded from its serialised form when the patterns are unchanged.
+packs' 54); then the prefilter was compiled once per view (≈ 1.1 s, most of a cold pack
+compile). Now a cold compile returns at once with a literal prefilter (`screener.match.atoms`)
+and compiles the Hyperscan database in a background thread, or loads it from the
+`ArtefactCache` when the patterns are unchanged (see `RegexSet`).
 """
 
 from __future__ import annotations
 
-import re
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,10 +26,18 @@ from typing import Any, Literal
 import numpy as np
 import re2
 
-from screener.artefacts import ArtefactCache, content_key
+from screener.artefacts import ArtefactCache
+from screener.match.atoms import required_atoms
+from screener.match.automaton import Automaton, build_automaton
+from screener.match.hyperscan_db import (
+    _cached_prefilter,
+    _hyperscan_available,
+    _load_prefilter,
+)
 from screener.text.views import BatchText, Layer
 
 RegexView = Literal["folded", "compact", "digits"]
+_log = logging.getLogger(__name__)
 
 _FORBIDDEN = ("\\A", "\\z", "\\Z")
 MAX_PATTERN_CHARS = 20_000
@@ -54,125 +65,6 @@ def _re2(pattern: str) -> Any:
         raise RegexError(raw.decode() if isinstance(raw, bytes) else str(raw)) from exc
 
 
-def _hyperscan_db(patterns: Sequence[str], ids: Sequence[int] | None = None) -> Any:
-    import hyperscan
-
-    flags = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_MULTILINE
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    try:
-        db.compile(
-            expressions=[p.encode("utf-8") for p in patterns],
-            ids=list(range(len(patterns))) if ids is None else list(ids),
-            elements=len(patterns),
-            flags=[flags] * len(patterns),
-        )
-    except hyperscan.error as exc:
-        raise RegexError(f"Hyperscan: {exc}") from exc
-    return db
-
-
-def _prefilter_db(patterns: Sequence[str]) -> tuple[Any, list[int]]:
-    """The prefilter, and the positions of patterns Hyperscan refuses (RE2 searches those).
-
-    Each pattern has `{0,n}` widened to `*` where that still compiles: Hyperscan pays for
-    bounded repeats (`.{0,60}`, `[^.!?]{0,40}`); unbounded ones are cheap, and a looser
-    pattern only admits more candidates, which RE2 then checks exactly. On the shipped packs
-    this cut the prefilter's cost by about 30%. Only when the whole set fails is each pattern
-    tried alone, to find the ones to leave out.
-    """
-    loose = [_unbounded(p) for p in patterns]
-    try:
-        return _hyperscan_db(loose), []
-    except RegexError:
-        pass
-    kept: list[tuple[int, str]] = []
-    refused: list[int] = []
-    for k, (wide, exact) in enumerate(zip(loose, patterns, strict=True)):
-        for candidate in dict.fromkeys((wide, exact)):
-            try:
-                _hyperscan_db([candidate])
-            except RegexError:
-                continue
-            kept.append((k, candidate))
-            break
-        else:
-            refused.append(k)
-    if not kept:
-        return None, refused
-    return _hyperscan_db([p for _, p in kept], [k for k, _ in kept]), refused
-
-
-def _cached_prefilter(patterns: Sequence[str], cache: ArtefactCache) -> tuple[Any, list[int]]:
-    """`_prefilter_db`, through the cache: an entry holds the refused positions and the
-    serialised database (Hyperscan's own format), keyed by patterns, library and machine."""
-    import platform
-
-    import hyperscan
-
-    key = content_key(
-        "prefilter-v1", str(getattr(hyperscan, "__version__", "?")), platform.machine(), *patterns
-    )  # fmt: skip
-    blob = cache.get("hyperscan", key)
-    if blob is not None and len(blob) >= 4:
-        n = int.from_bytes(blob[:4], "little")
-        refused = [int.from_bytes(blob[4 + 4 * i : 8 + 4 * i], "little") for i in range(n)]
-        body = blob[4 + 4 * n :]
-        try:
-            if any(k >= len(patterns) for k in refused):
-                raise ValueError("refused position out of range")
-            if not body:
-                return None, refused
-            db = hyperscan.loadb(body, hyperscan.HS_MODE_BLOCK)
-            db.scratch = hyperscan.Scratch(db)  # a loaded database comes without one
-            db.scan(b"\n", match_event_handler=lambda *_: None)  # usable here, or rebuild
-            return db, refused
-        except (hyperscan.error, ValueError):
-            pass  # damaged or from another build: compile again
-    db, refused = _prefilter_db(patterns)
-    head = len(refused).to_bytes(4, "little") + b"".join(k.to_bytes(4, "little") for k in refused)
-    cache.put("hyperscan", key, head + (hyperscan.dumpb(db) if db is not None else b""))
-    return db, refused
-
-
-_BOUNDED = re.compile(r"\{0,\d+\}\??")
-
-
-def _unbounded(pattern: str) -> str:
-    """`x{0,n}` → `x*` outside character classes and escapes (a superset of the matches)."""
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class and pattern.startswith("[:", i):  # [[:alpha:]]
-            end = pattern.find(":]", i) + 2
-            out.append(pattern[i:end])
-            i = end
-            continue
-        if in_class:
-            in_class = c != "]" or pattern[i - 1] == "[" or pattern[i - 2 : i] == "[^"
-        elif c == "[":
-            in_class = True
-        elif c == "{" and (m := _BOUNDED.match(pattern, i)):
-            out.append("*")
-            i = m.end()
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def _hyperscan_available() -> bool:
-    try:
-        import hyperscan  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def validate(pattern: str) -> None:
     """Raise `RegexError` unless the pattern compiles on RE2 (linear time, bounded memory)."""
     if len(pattern) > MAX_PATTERN_CHARS:
@@ -186,31 +78,81 @@ def validate(pattern: str) -> None:
 class RegexSet:
     """All regexes of a pack, grouped by view; `find` → message → regex index → matches.
 
-    Two passes: a prefilter finds which (message, regex) pairs match at all (Hyperscan: every
-    regex of a view in one scan, end offsets only, so any RE2-valid size of pattern works),
-    then RE2 finds the exact matches inside just those messages. Most messages match no
-    regex, so the exact pass is small.
+    Two passes: a prefilter finds which (message, regex) pairs can match at all, then RE2
+    finds the exact matches inside just those messages. Most messages match no regex, so the
+    exact pass is small. Every prefilter below finds every pair that has a match:
+
+    - Hyperscan, every regex of a view in one scan (end offsets only, so any RE2-valid size
+      of pattern works): the fastest to run, but ≈ 1.1 s to compile for the shipped packs.
+    - Until that database is ready (loaded from the cache at once, or compiled in a
+      background thread: Hyperscan's compiler releases the GIL), and for good without
+      Hyperscan: each regex's required literals in one Aho-Corasick automaton per view
+      (`_AtomFilter`, built in milliseconds; ~3× slower to run on chat text, whose common
+      characters are some regexes' atoms).
+    - RE2 over the whole joined batch, for a regex with neither (Hyperscan refuses it, it
+      has no literals worth using) and for all of them with `prefilter=False`.
+
+    `background=False` compiles the Hyperscan database before returning instead;
+    `hyperscan=False` keeps the literal prefilter for good.
     """
 
-    def __init__(self, specs: Sequence[RegexSpec], cache: ArtefactCache | None = None):
+    def __init__(
+        self,
+        specs: Sequence[RegexSpec],
+        cache: ArtefactCache | None = None,
+        *,
+        prefilter: bool = True,
+        background: bool = True,
+        hyperscan: bool = True,
+    ):
         self.specs = list(specs)
         self._by_view: dict[RegexView, list[RegexSpec]] = {}
         for spec in specs:
             self._by_view.setdefault(spec.view, []).append(spec)
         self._exact = {spec.index: _re2(spec.pattern) for spec in specs}
-        self._hyperscan = _hyperscan_available()
-        self._prefilter: dict[RegexView, Any] = {}
+        self._hyperscan = prefilter and hyperscan and _hyperscan_available()
+        self._atoms: dict[RegexView, _AtomFilter] = {}
         self._re2_only: dict[RegexView, list[int]] = {}
         """per view, positions of the regexes RE2 searches over the batch (no prefilter)."""
+        self._compiled: dict[RegexView, tuple[Any, list[int]]] = {}
+        """per view, once ready: the Hyperscan database and the positions it refused."""
+        self._thread: threading.Thread | None = None
+        pending: dict[RegexView, list[str]] = {}
         for view, group in self._by_view.items():
-            if not self._hyperscan:
-                self._re2_only[view] = list(range(len(group)))
-                continue
             patterns = [s.pattern for s in group]
-            db, refused = (
-                _prefilter_db(patterns) if cache is None else _cached_prefilter(patterns, cache)
+            if self._hyperscan and cache is not None:
+                loaded = _load_prefilter(patterns, range(len(group)), cache)
+                if loaded is not None:
+                    self._compiled[view] = loaded
+                    continue
+            if self._hyperscan:
+                pending[view] = patterns
+            atoms = {k: required_atoms(p) for k, p in enumerate(patterns)} if prefilter else {}
+            routed = {k: a for k, a in atoms.items() if a is not None}
+            if routed:
+                self._atoms[view] = _AtomFilter(routed)
+            self._re2_only[view] = [k for k in range(len(group)) if k not in routed]
+        if pending and background:
+            self._thread = threading.Thread(
+                target=self._compile, args=(pending, cache), name="regex-prefilter", daemon=True
             )
-            self._prefilter[view], self._re2_only[view] = db, refused
+            self._thread.start()
+        elif pending:
+            self._compile(pending, cache)
+
+    def _compile(self, pending: dict[RegexView, list[str]], cache: ArtefactCache | None) -> None:
+        for view, patterns in pending.items():
+            try:
+                self._compiled[view] = _cached_prefilter(patterns, range(len(patterns)), cache)
+            except Exception:  # the literal prefilter stays: results are the same
+                _log.exception("Hyperscan prefilter for the %s view not compiled", view)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the background Hyperscan compile; whether it is done (benchmarks)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
 
     @property
     def engine(self) -> str:
@@ -224,7 +166,7 @@ class RegexSet:
             layer: Layer = "folded" if view in ("folded", "digits") else "compact"
             starts = batch.message_starts(layer).tolist()
             starts.append(len(haystack) + 1)
-            for message, k in self._candidates(view, haystack, batch, layer):
+            for message, k in self._confirmed(group, haystack, starts, batch, layer, view):
                 spec = group[k]
                 lo, hi = starts[message], starts[message + 1] - 1
                 text = haystack[lo:hi]
@@ -237,39 +179,181 @@ class RegexSet:
                     hits.append((o_start, o_end, text[a:b]))
         return out
 
+    def _confirmed(
+        self,
+        group: list[RegexSpec],
+        haystack: str,
+        starts: list[int],
+        batch: BatchText,
+        layer: Layer,
+        view: RegexView,
+    ) -> list[tuple[int, int]]:
+        """The candidate pairs, narrowed by one RE2 pass per regex over its candidate
+        messages joined: a literal prefilter admits many messages without a match (a common
+        atom such as 个), and one search over all of them costs far less than a search per
+        message (`_possible`); only the messages it leaves get the exact per-message pass."""
+        loose = self._compiled.get(view) is None  # literal prefilter (a race only costs time)
+        candidates = self._candidates(view, haystack, batch, layer)
+        if not loose:
+            return candidates  # Hyperscan's are nearly all real
+        by_regex: dict[int, list[int]] = {}
+        for message, k in candidates:
+            by_regex.setdefault(k, []).append(message)
+        pairs: list[tuple[int, int]] = []
+        for k, messages in by_regex.items():
+            if len(messages) >= CONFIRM_MIN:
+                texts = [haystack[starts[m] : starts[m + 1] - 1] for m in messages]
+                regex = self._exact[group[k].index]
+                messages = [messages[i] for i in _possible(regex, texts)]
+            pairs += [(m, k) for m in messages]
+        return sorted(pairs)
+
     def _candidates(
         self, view: RegexView, haystack: str, batch: BatchText, layer: Layer
     ) -> list[tuple[int, int]]:
         """(message, regex position in its view group) pairs that have some match."""
         pairs: set[tuple[int, int]] = set()
-        if self._prefilter.get(view) is not None:
-            ends: list[tuple[int, int]] = []
-
-            def on_match(k: int, start: int, end: int, flags: int, ctx: object) -> None:
-                ends.append((k, end))
-
-            data = haystack.encode("utf-8")
-            self._prefilter[view].scan(data, match_event_handler=on_match)
-            if ends:
-                # a match ending just after a message's last byte belongs to that message
-                messages = _message_of_bytes(data, [max(e - 1, 0) for _, e in ends])
-                pairs.update((m, k) for m, (k, _) in zip(messages, ends, strict=True))
+        starts = batch.message_starts(layer)
+        compiled = self._compiled.get(view)  # read once: the background compile may set it
+        if compiled is None:
+            if view in self._atoms:
+                pairs.update(self._atoms[view].candidates(haystack, starts))
+            re2_only = self._re2_only.get(view, [])
+        else:
+            db, re2_only = compiled
+            if db is not None:
+                pairs.update(self._hyperscan_pairs(db, view, haystack, batch, starts))
         group = self._by_view[view]
-        chars: list[tuple[int, int]] = []
-        for k in self._re2_only.get(view, ()):
-            chars += [(k, m.end()) for m in self._exact[group[k].index].finditer(haystack)]
-        if chars:
-            found = np.asarray(chars, dtype=np.int64)
-            starts = batch.message_starts(layer)
-            owner = np.searchsorted(starts, np.maximum(found[:, 1] - 1, 0), side="right") - 1
-            pairs.update(zip(owner.tolist(), found[:, 0].tolist(), strict=True))
+        spans: list[tuple[int, int, int]] = []
+        for k in re2_only:
+            spans += [(k, *m.span()) for m in self._exact[group[k].index].finditer(haystack)]
+        if spans:
+            pairs.update(_spanned(np.asarray(spans, dtype=np.int64), starts))
         return sorted(pairs)
 
+    @staticmethod
+    def _hyperscan_pairs(
+        db: Any, view: RegexView, haystack: str, batch: BatchText, starts: np.ndarray
+    ) -> list[tuple[int, int]]:
+        ends: list[tuple[int, int]] = []
 
-def _message_of_bytes(data: bytes, offsets: Sequence[int]) -> list[int]:
-    """Index of the newline-separated message each byte offset falls in."""
-    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
-    return np.searchsorted(nl, np.asarray(offsets, dtype=np.int64), side="right").tolist()  # type: ignore[no-any-return]
+        def on_match(k: int, start: int, end: int, flags: int, ctx: object) -> None:
+            ends.append((k, end))
+
+        db.scan(haystack.encode("utf-8"), match_event_handler=on_match)
+        if not ends:
+            return []
+        found = np.asarray(ends, dtype=np.int64)
+        # Hyperscan reports every end offset of every match, so the message a real match
+        # ends in is always reported (one ending at a message's last byte belongs to it).
+        # Messages are found by their byte offsets, not by counting newlines: a message may
+        # itself hold a newline.
+        owner = np.searchsorted(
+            _byte_starts(batch.codes(view), starts), np.maximum(found[:, 1] - 1, 0), side="right"
+        )
+        return list(zip((owner - 1).tolist(), found[:, 0].tolist(), strict=True))
+
+
+class _AtomFilter:
+    """The required literals of a view's routed regexes in one automaton. A regex needs
+    each of its clauses (`screener.match.atoms`) satisfied: one of the clause's atoms
+    starting inside the message (every match lies inside one message and contains an atom
+    of each clause, so no candidate is missed)."""
+
+    def __init__(self, clauses: dict[int, tuple[frozenset[str], ...]]):
+        index: dict[str, int] = {}
+        owners: list[list[int]] = []
+        slot_regex: list[int] = []
+        needed: dict[int, int] = {}
+        for k, required in clauses.items():
+            needed[k] = len(required)
+            for clause in required:
+                slot = len(slot_regex)  # one slot per (regex, clause)
+                slot_regex.append(k)
+                for atom in sorted(clause):
+                    i = index.setdefault(atom, len(index))
+                    if i == len(owners):
+                        owners.append([])
+                    owners[i].append(slot)
+        self._automaton: Automaton = build_automaton(list(index))
+        counts = np.array([len(o) for o in owners], dtype=np.int64)
+        self._counts = counts
+        self._first = np.cumsum(counts) - counts
+        """atom → where its slots start in `_owners` (a CSR layout: one gather per scan)."""
+        self._owners = np.array([k for o in owners for k in o], dtype=np.int64)
+        self._slot_regex = np.array(slot_regex, dtype=np.int64)
+        self._needed = np.zeros(max(clauses) + 1, dtype=np.int64)
+        self._needed[list(needed)] = list(needed.values())
+        self._slots = len(slot_regex)
+        self._width = max(clauses) + 1
+
+    def candidates(self, haystack: str, starts: np.ndarray) -> list[tuple[int, int]]:
+        found = self._automaton.scan(haystack)
+        if not len(found):
+            return []
+        messages = np.searchsorted(starts, found[:, 1], side="right") - 1
+        atom = found[:, 0]
+        counts = self._counts[atom]
+        # each hit, once per slot its atom is in: hit i's j-th slot is _owners[first_i + j]
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        slot = self._owners[np.repeat(self._first[atom], counts) + offsets]
+        filled = np.unique(np.repeat(messages, counts) * self._slots + slot)
+        regex = self._slot_regex[filled % self._slots]
+        pair, satisfied = np.unique((filled // self._slots) * self._width + regex,
+                                    return_counts=True)  # fmt: skip
+        pair = pair[satisfied == self._needed[pair % self._width]]
+        return list(zip((pair // self._width).tolist(), (pair % self._width).tolist(), strict=True))
+
+
+CONFIRM_MIN = 4
+"""Candidates of one regex in a batch from which the joined RE2 pass pays off."""
+
+
+def _possible(regex: Any, texts: list[str]) -> list[int]:
+    """Indexes of the texts that may hold a match: one RE2 pass over them joined by newlines.
+
+    Each text's matches are matches in the joined string too (in multi-line mode `^`, `$`
+    and `\\b` see a newline as they see a text's edge), and a search that finds the leftmost
+    match covers or reaches every one of them; so every text holding a match is touched by a
+    found match (one may run across a newline: every text it touches is kept).
+    """
+    parts = [t.encode("utf-8") for t in texts]
+    data = b"\n".join(parts)
+    edges = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([len(p) + 1 for p in parts], out=edges[1:])
+    low = regex._regexp
+    pos, end = 0, len(data)
+    spans: list[tuple[int, int, int]] = []
+    while pos <= end:
+        a, b = low.Match(_UNANCHORED, data, pos, end)[0]
+        if a < 0:
+            break
+        spans.append((0, a, b))
+        pos = b if b > a else b + 1  # stepping into a character's middle only loses empties
+    if not spans:
+        return []
+    return [m for m, _ in _spanned(np.asarray(spans, dtype=np.int64), edges[:-1])]
+
+
+def _byte_starts(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """UTF-8 byte offset of each message start (`starts` are code-point positions)."""
+    size = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
+    offsets = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(size, out=offsets[1:])
+    return offsets[starts]  # type: ignore[no-any-return]
+
+
+def _spanned(found: np.ndarray, starts: np.ndarray) -> list[tuple[int, int]]:
+    """(message, regex) for every message a (regex, start, end) match of RE2 over the whole
+    joined batch touches. A match running across a separator (`\\s*` matches it) can hide a
+    real one inside any message it covers, so each of them is a candidate; an empty match
+    counts for the message it is in."""
+    first = np.searchsorted(starts, found[:, 1], side="right") - 1
+    last = np.searchsorted(starts, np.maximum(found[:, 2] - 1, found[:, 1]), side="right") - 1
+    pairs = set(zip(first.tolist(), found[:, 0].tolist(), strict=True))
+    for k, a, b in zip(found[:, 0].tolist(), first.tolist(), last.tolist(), strict=True):
+        pairs.update((m, k) for m in range(a + 1, b + 1))
+    return sorted(pairs)
 
 
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED

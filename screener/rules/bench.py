@@ -6,6 +6,11 @@ first start pays: folding tables computed, regex prefilter compiled) and `warm` 
 already holding them (a restart, or a reload whose regexes did not change). Phases are wall
 seconds; `cpu` is the process CPU time of the whole compile (on a shared machine wall time
 includes waiting for a core).
+
+A cold compile returns a pack that screens at once with the literal regex prefilter while
+the Hyperscan database compiles in a background thread (`RegexSet`); `hyperscan (background)`
+is how long after that it took to be ready. It is not part of `total` (nothing waits for
+it: results are the same either way), and each run waits for it before the next starts.
 """
 
 from __future__ import annotations
@@ -24,14 +29,18 @@ from screener.artefacts import ArtefactCache
 from screener.rules.pack import Phases, load_packs
 
 PHASES = ("parse", "tables", "validate", "lexicons", "regexes")
+ROWS = (*PHASES, "total", "cpu", "hyperscan (background)")
 
 
 def _once(paths: Sequence[Path], cache: ArtefactCache) -> dict[str, float]:
     phases = Phases()
     start, cpu = time.perf_counter(), time.process_time()
-    load_packs(paths, cache=cache, phases=phases)
+    pack = load_packs(paths, cache=cache, phases=phases)
     total, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {**{p: phases.get(p, 0.0) for p in PHASES}, "total": total, "cpu": cpu}
+    pack.regexes.wait()
+    background = time.perf_counter() - start - total
+    return {**{p: phases.get(p, 0.0) for p in PHASES}, "total": total, "cpu": cpu,
+            "hyperscan (background)": background}  # fmt: skip
 
 
 def bench_compile(paths: Sequence[Path], repeats: int, console: Console) -> dict[str, Any]:
@@ -46,10 +55,10 @@ def bench_compile(paths: Sequence[Path], repeats: int, console: Console) -> dict
                 runs["cold"].append(_once(paths, ArtefactCache(None)))
                 runs["warm"].append(_once(paths, warm_cache))
     result: dict[str, Any] = {
-        mode: {k: statistics.median(r[k] for r in rs) for k in (*PHASES, "total", "cpu")}
-        for mode, rs in runs.items()
+        mode: {k: statistics.median(r[k] for r in rs) for k in ROWS} for mode, rs in runs.items()
     }
     pack = load_packs(paths, cache=ArtefactCache(None))
+    pack.regexes.wait()
     result["pack"] = {
         "files": len(pack.files), "rules": len(pack.rules), "terms": pack.term_count,
         "regexes": len(pack.regexes.specs), "repeats": repeats,
@@ -58,7 +67,7 @@ def bench_compile(paths: Sequence[Path], repeats: int, console: Console) -> dict
     table.add_column("phase")
     table.add_column("cold", justify="right")
     table.add_column("warm cache", justify="right")
-    for phase in (*PHASES, "total", "cpu"):
+    for phase in ROWS:
         table.add_row(phase, f"{result['cold'][phase]:.3f}", f"{result['warm'][phase]:.3f}")
     console.print(table)
     info = result["pack"]

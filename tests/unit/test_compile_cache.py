@@ -15,7 +15,8 @@ import pytest
 
 from screener.artefacts import ArtefactCache
 from screener.engine import Engine
-from screener.match.regexes import RegexSet, RegexSpec, _prefilter_db
+from screener.match.hyperscan_db import _prefilter_db
+from screener.match.regexes import RegexSet, RegexSpec
 from screener.rules import load_packs
 from screener.rules.bench import bench_compile
 from screener.synthetic import corpus
@@ -73,9 +74,10 @@ def test_a_cache_others_can_write_to_is_not_used(tmp_path: Path) -> None:
 def test_shipped_packs_find_the_same_through_the_cache(tmp_path: Path) -> None:
     cache = ArtefactCache(tmp_path)
     fresh = load_packs([SEEDS / "rules"], cache=ArtefactCache(None))
-    load_packs([SEEDS / "rules"], cache=cache)  # fills the cache
+    assert load_packs([SEEDS / "rules"], cache=cache).regexes.wait(60)  # fills the cache
     assert list((tmp_path / "hyperscan").iterdir())
     cached = load_packs([SEEDS / "rules"], cache=cache)
+    assert cached.regexes._compiled  # Hyperscan from the cache, at once
     texts = corpus.messages(2000, seed=3)
     assert [v.to_dict() for v in Engine(cached).screen_texts(texts)] == [
         v.to_dict() for v in Engine(fresh).screen_texts(texts)
@@ -88,7 +90,7 @@ def test_a_regex_hyperscan_refuses_is_searched_by_re2_alone(tmp_path: Path) -> N
     """RE2 is the only validation: `(ab)*` matches the empty string, which Hyperscan will
     not compile; it is left out of the prefilter and still found."""
     specs = [RegexSpec(0, "folded", "(ab)*"), RegexSpec(1, "folded", "cd")]
-    _, refused = _prefilter_db([s.pattern for s in specs])
+    _, refused = _prefilter_db([s.pattern for s in specs], [0, 1])
     assert refused == [0]
     folding = build_folding()
     batch = BatchText.build(folding, ["xx abab", "cd", "none"])

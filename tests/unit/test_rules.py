@@ -9,7 +9,7 @@ import pytest
 
 from screener.engine import Engine
 from screener.events import parse_obj
-from screener.match.regexes import _unbounded
+from screener.match.hyperscan_db import _unbounded
 from screener.rules import PackError, load_packs
 
 GOOD = """\
