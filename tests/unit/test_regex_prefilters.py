@@ -16,9 +16,9 @@ import re2
 from screener.match.atoms import required_atoms
 from screener.match.regexes import RegexSet, RegexSpec, _find_all, _re2
 from screener.rules import load_packs
+from screener.synthetic import corpus
 from screener.text.folding import build_folding
 from screener.text.views import BatchText
-from screener.tools import corpus
 
 SEEDS = Path(__file__).parents[2] / "seeds"
 MULTILINE = [
