@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from screener.engine import Engine
-from screener.events import Event, ParseError, parse_obj
+from screener.events import Event, Model, ParseError, parse_obj
 from screener.rules.pack import RulePack
 from screener.state.behaviour import BehaviourState
 
@@ -35,7 +35,7 @@ class ExampleResult:
         return self.error is None and self.fired == self.expect_match
 
 
-def _event(example: str | dict[str, Any], n: int) -> Event | ParseError:
+def _event(example: str | dict[str, Any], n: int) -> Model | ParseError:
     base: dict[str, Any] = {"kind": "chat", "id": f"example-{n}", "ts": 0, "user": {"id": "u"}}
     if isinstance(example, str):
         return parse_obj({**base, "text": example})
