@@ -132,7 +132,7 @@ def _run_each(engine: Engine, pack: RulePack) -> list[ExampleResult]:
                     results.append(ExampleResult(rule.id, rule.origin, expect, shown, False,
                                                  events.detail))  # fmt: skip
                     continue
-                batch = events if isinstance(events, list) else [events]
+                batch: list[Event] = events if isinstance(events, list) else [events]
                 fired = _fired(engine, pack, batch, rule.id)
                 results.append(ExampleResult(rule.id, rule.origin, expect, shown, fired))
     return results
