@@ -43,8 +43,15 @@ def _bench_arguments(bench: argparse.ArgumentParser) -> None:
     pipe = bench.add_argument_group("pipeline")
     pipe.add_argument("--bootstrap-servers", help="broker to use (default: an embedded Tansu)")
     pipe.add_argument("--workers", type=int, default=2, help="N for the N-worker contender")
-    pipe.add_argument("--rate", type=float, default=10_000, help="msgs/s fed for latency")
+    pipe.add_argument("--broker", choices=("tansu", "kafka"), default="tansu",
+                      help="embedded Tansu, or Apache Kafka from the Maven jars")  # fmt: skip
+    pipe.add_argument("--rounds", type=int, default=1, help="turns each contender takes")
+    pipe.add_argument("--rate", type=float, help="msgs/s fed for latency (default: a share)")
+    pipe.add_argument("--latency-share", type=float, default=0.5,
+                      help="latency feed as a share of each contender's measured rate")  # fmt: skip
     pipe.add_argument("--duration", type=float, default=5.0, help="seconds fed for latency")
+    pipe.add_argument("--quix-python", metavar="PATH",
+                      help="interpreter with quixstreams for the Quix contender")  # fmt: skip
     group = bench.add_argument_group("bank, state, campaigns")
     group.add_argument("--size", type=int, default=1_000_000, help="bank: hashes in the bank")
     group.add_argument("--queries", type=int, default=10_000, help="bank: queries of each kind")
@@ -88,7 +95,8 @@ def _bench(args: argparse.Namespace) -> int:
         result = bench_pipeline(
             bootstrap_servers=args.bootstrap_servers, messages=args.messages,
             workers=args.workers, rules=[Path(p) for p in args.rules or ()], rate=args.rate,
-            duration=args.duration, console=console,
+            duration=args.duration, console=console, broker=args.broker, rounds=args.rounds,
+            latency_share=args.latency_share, quix=args.quix_python,
         )  # fmt: skip
     elif args.target == "compile":
         from screener.rules.bench import bench_compile

@@ -1,51 +1,46 @@
-"""`screener bench pipeline`: the service end to end over a real broker, beside a pass-through.
+"""`screener bench pipeline`: the service end to end over a real broker, beside yardsticks.
 
-Contenders, measured one after the other in the same run, on the same broker:
+Contenders, fed the same backlog on the same broker, taking turns (`--rounds` times each, in
+the same order every round, so every ratio is between neighbouring runs):
 
-- **pass-through**: the worker itself with the `PassThrough` processor (same consumer and
-  producer settings, same `getmany` batching, same pipelined delivery) copying every record to
-  an output topic, without parsing or screening: what the client and broker alone cost.
-- **screener, 1 worker** and **screener, N workers**: `screener run` as deployed (a real
-  process; a supervisor over N worker processes for N > 1).
+- **minimal aiokafka loop** (`contenders/minimal_aiokafka.py`): the least a Python aiokafka
+  worker does for this job — consume, `json.loads`, four substring checks, produce the hits,
+  commit after the acks — written plainly, importing nothing of screener. The ceiling.
+- **naive Quix Streams filter** (`contenders/quix_filter.py`), when an interpreter with
+  `quixstreams` is found (`--quix-python`, `SCREENER_BENCH_QUIX_PYTHON`, or this one). Quix
+  pins pydantic below what screener uses, so it lives in a venv of its own.
+- **screener, 1 worker** and **screener, N workers**: `screener run` as users run it (a real
+  process, shipped packs with every feature on; a supervisor over N worker processes).
 
-Each contender gets its own consumer group and two phases:
+Each run gets its own consumer group and two phases:
 
 1. **throughput**: a backlog of `--messages` generated events (5% violating) is waiting in
    the input topic; msgs/s = records committed by the group per second, from its first
    commit to its last (process start-up and group join are not counted).
-2. **latency**: events are produced at `--rate` msgs/s for `--duration` s into a fresh topic
-   the contender also reads; latency = time an output record becomes visible to a consumer
-   of the output topic (the review topic; pass-through: its copy topic) − the input record's
-   timestamp. The rate is fixed and the same for every contender, well under capacity, so
-   the percentiles show processing delay, not queueing in a backlog.
+2. **latency** (last round only): events are produced at `--latency-share` (default 0.5) of
+   the contender's own measured rate — or at `--rate` msgs/s for all — for `--duration` s
+   into a fresh topic the contender also reads; latency = time an output record (review
+   item, or the contender's hit) becomes visible to a consumer of the output topic − the
+   input record's timestamp, so at half the sustainable rate the percentiles show the
+   processing delay, not a backlog.
 
 Everything shares the machine (broker, contender, this process feeding and measuring), so
-absolute figures carry the machine they came from; the ratio to the pass-through and the
-CPU µs per message (the contender's own processes, throughput phase) are the figures that
-travel.
+absolute figures carry the machine they came from; the interleaved ratios and the CPU µs per
+message (the contender's own processes, throughput phase) are the figures that travel.
+`--broker kafka` runs Apache Kafka from the Maven jars (as the integration tests do) instead
+of the embedded Tansu.
 
-Measured (`screener bench pipeline`, embedded Tansu, 2-core AMD EPYC VM shared with other
-jobs, 200,000 events, 5.1% flagged, shipped packs): pass-through 72–75k msgs/s (13 µs/msg),
-one worker 66–68k msgs/s (14.2–14.6 µs/msg, 0.88–0.94 of the pass-through), two workers
-117–125k msgs/s. What got it there from ~34k msgs/s and 28 µs/msg: freezing the start-up heap
-out of the GC (`runtime.tune_gc`, −9 µs/msg), a young generation larger than what two
-batches keep alive (`runtime.young_threshold`, −2 µs/msg), overlapping a batch's acks and
-commit with the next batch's screening (`Worker.drain`), linger 0, one offset per partition
-instead of per record, and a leaner engine (clean verdicts are made only when read). The
-one-worker profile (py-spy) is then the engine ~40%, pydantic `validate_json` ~23%, event
-loop and deallocation of the batch ~14%, aiokafka fetch decoding ~7%, producing the output
-~5%, metrics ~3%.
-
-Long: the two phases, the contenders' processes and the result table are one benchmark.
+Long: the phases, the contenders' processes and the result table are one benchmark.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
+import importlib.util
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,12 +66,14 @@ from screener.kafka import (
 )
 from screener.measure.bench import machine
 from screener.pipeline.settings import Settings
-from screener.pipeline.transform import PassThrough
-from screener.pipeline.worker import Worker
 from screener.synthetic import corpus
 
 FLAGGED_SHARE = 0.05
 PHASE_TIMEOUT_S = 300.0
+
+
+CONTENDERS = Path(__file__).resolve().parent / "contenders"
+QUIX_PYTHON_ENV = "SCREENER_BENCH_QUIX_PYTHON"
 
 
 @dataclass
@@ -85,45 +82,28 @@ class Contender:
     argv: list[str]
     output_topic: str
     workers: int = 1
-    msgs_per_s: float = 0.0
+    rates: list[float] = field(default_factory=list)  # msgs/s, one per round
     latencies_ms: list[float] = field(default_factory=list)
-    outputs: int = 0  # output records written for the backlog
-    cpu_us_per_msg: float | None = None  # the contender's processes, throughput phase
+    latency_rate: float = 0.0  # msgs/s asked of the paced feed
+    fed_per_s: float = 0.0  # msgs/s the feed achieved
+    outputs: int = 0  # output records written for the backlog (first round)
+    cpu_us: list[float] = field(default_factory=list)  # the contender's processes, per round
+
+    @property
+    def msgs_per_s(self) -> float:
+        return statistics.median(self.rates) if self.rates else 0.0
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-# -- the pass-through pipe ----------------------------------------------------------------------
-
-
-async def _pass_through(settings: Settings, output_topic: str) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await Worker(settings, PassThrough(output_topic)).run(stop)
-
-
-def pass_through_main(argv: Sequence[str]) -> int:
-    """`python -m screener.measure.bench_pipeline pass-through …` (the bench starts it)."""
-    parser = argparse.ArgumentParser(prog="bench_pipeline pass-through")
-    parser.add_argument("--bootstrap-servers", required=True)
-    parser.add_argument("--input-topics", required=True)
-    parser.add_argument("--output-topic", required=True)
-    parser.add_argument("--group-id", required=True)
-    args = parser.parse_args(argv)
-    settings = Settings(
-        bootstrap_servers=args.bootstrap_servers, input_topics=args.input_topics.split(","),
-        group_id=args.group_id, create_topics=False, metrics_port=0,
-    )  # fmt: skip
-    from screener.runtime import install_service_loop, tune_gc, young_threshold
-
-    install_service_loop()
-    tune_gc(young_threshold(settings.batch_max_records))  # as `screener run` does
-    asyncio.run(_pass_through(settings, args.output_topic))
-    return 0
+def quix_python(explicit: str | None) -> str | None:
+    """An interpreter that can import quixstreams: the one named, else this one if it can."""
+    named = explicit or os.environ.get(QUIX_PYTHON_ENV)
+    if named:
+        return named
+    return sys.executable if importlib.util.find_spec("quixstreams") else None
 
 
 # -- load and measurement -----------------------------------------------------------------------
@@ -257,6 +237,7 @@ async def _latency(
                 timestamp_ms=int(sent * 1000),
             ))  # fmt: skip
         await asyncio.gather(*futures)
+        contender.fed_per_s = len(texts) / max(1e-9, time.monotonic() - started)
         # then wait until the contender has committed all of it and its output is read
         admin = make_admin(_options(bootstrap))
         await admin.start()
@@ -328,36 +309,41 @@ class Process:
 # -- the run ------------------------------------------------------------------------------------
 
 
+def _contenders(
+    python: str, quix: str | None, workers: int, bootstrap: str, tag: str, rules_args: list[str]
+) -> list[Contender]:
+    plan: list[tuple[str, int]] = [("minimal aiokafka loop", 0)]
+    if quix:
+        plan.append(("naive Quix Streams filter", -1))
+    plan.append(("screener, 1 worker", 1))
+    if workers > 1:
+        plan.append((f"screener, {workers} workers", workers))
+    out: list[Contender] = []
+    for k, (name, n) in enumerate(plan):
+        inputs, output = f"bench-{tag}-in,bench-{tag}-paced{k}", f"bench-{tag}-out{k}"
+        group = f"bench-{tag}-g{k}"  # a round's own group: suffixed per round at start
+        if n <= 0:
+            script = CONTENDERS / ("minimal_aiokafka.py" if n == 0 else "quix_filter.py")
+            argv = [python if n == 0 else str(quix), str(script), bootstrap, inputs, output, group]
+        else:
+            argv = [python, "-m", "screener", "run", "--bootstrap-servers", bootstrap,
+                    "--input-topics", inputs, "--review-topic", output,
+                    "--dlq-topic", f"bench-{tag}-dlq{k}", "--group-id", group,
+                    "--workers", str(n), "--metrics-port", "0", *rules_args]  # fmt: skip
+        out.append(Contender(name, argv, output, workers=max(n, 1)))
+    return out
+
+
 async def _run(
-    bootstrap: str, messages: int, workers: int, rules: Sequence[Path], rate: float,
-    duration: float, console: Console,
+    bootstrap: str, messages: int, workers: int, rules: Sequence[Path], rate: float | None,
+    share: float, duration: float, rounds: int, quix: str | None, console: Console,
 ) -> dict[str, Any]:  # fmt: skip
     tag = uuid.uuid4().hex[:8]
     partitions = max(6, workers)
     backlog = f"bench-{tag}-in"
     texts = corpus.messages(messages, seed=17, violating_share=FLAGGED_SHARE)
-    paced_texts = corpus.messages(max(1, int(rate * duration)), seed=19,
-                                  violating_share=FLAGGED_SHARE)  # fmt: skip
     rules_args = ["--rules", ",".join(str(p) for p in rules)] if rules else []
-    python = sys.executable
-    contenders: list[Contender] = []
-    plan = [("pass-through", 0), ("screener, 1 worker", 1)]
-    if workers > 1:
-        plan.append((f"screener, {workers} workers", workers))
-    for name, n in plan:
-        k = len(contenders)
-        inputs = f"{backlog},bench-{tag}-paced{k}"
-        out = f"bench-{tag}-out{k}"
-        if n == 0:
-            argv = [python, "-m", "screener.measure.bench_pipeline", "pass-through",
-                    "--bootstrap-servers", bootstrap, "--input-topics", inputs,
-                    "--output-topic", out, "--group-id", f"bench-{tag}-g{k}"]  # fmt: skip
-        else:
-            argv = [python, "-m", "screener", "run", "--bootstrap-servers", bootstrap,
-                    "--input-topics", inputs, "--review-topic", out,
-                    "--dlq-topic", f"bench-{tag}-dlq{k}", "--group-id", f"bench-{tag}-g{k}",
-                    "--workers", str(n), "--metrics-port", "0", *rules_args]  # fmt: skip
-        contenders.append(Contender(name, argv, out, workers=max(n, 1)))
+    contenders = _contenders(sys.executable, quix, workers, bootstrap, tag, rules_args)
     topics = [backlog] + [f"bench-{tag}-{kind}{k}" for k in range(len(contenders))
                           for kind in ("paced", "out", "dlq")]  # fmt: skip
     await _create_topics(bootstrap, topics, partitions)
@@ -365,42 +351,64 @@ async def _run(
         with console.status(f"producing a backlog of {messages:,} events"):
             await _produce_backlog(bootstrap, backlog, texts)
         parts = [TopicPartition(backlog, p) for p in range(partitions)]
-        for k, c in enumerate(contenders):
-            group = f"bench-{tag}-g{k}"
-            proc = Process(c.name, c.argv)
-            try:
-                with console.status(f"{c.name}: throughput over the backlog"):
-                    c.msgs_per_s = await _throughput(bootstrap, group, parts, messages, proc)
-                c.outputs = await _end_total(bootstrap, c.output_topic, partitions)
-                c.cpu_us_per_msg = proc.cpu_us_per_msg
-                with console.status(f"{c.name}: latency at {rate:,.0f} msgs/s"):
-                    await _latency(bootstrap, c, group, f"bench-{tag}-paced{k}", paced_texts,
-                                   rate, partitions, proc)  # fmt: skip
-            finally:
-                proc.stop()
-            console.print(f"{c.name}: {c.msgs_per_s:,.0f} msgs/s, p50 {c.percentile(0.5):.1f} ms, "
-                          f"p99 {c.percentile(0.99):.1f} ms")  # fmt: skip
+        for r in range(rounds):
+            for k, c in enumerate(contenders):
+                group = f"bench-{tag}-g{k}-r{r}"
+                argv = [group if a == f"bench-{tag}-g{k}" else a for a in c.argv]
+                proc = Process(c.name, argv)
+                try:
+                    with console.status(f"round {r + 1}/{rounds}, {c.name}: throughput"):
+                        c.rates.append(await _throughput(bootstrap, group, parts, messages, proc))
+                    if proc.cpu_us_per_msg is not None:
+                        c.cpu_us.append(proc.cpu_us_per_msg)
+                    if r == 0:
+                        c.outputs = await _end_total(bootstrap, c.output_topic, partitions)
+                    if r == rounds - 1:
+                        c.latency_rate = rate or share * c.msgs_per_s
+                        paced = corpus.messages(max(1, int(c.latency_rate * duration)),
+                                                seed=19, violating_share=FLAGGED_SHARE)  # fmt: skip
+                        with console.status(f"{c.name}: latency at {c.latency_rate:,.0f} msgs/s"):
+                            await _latency(bootstrap, c, group, f"bench-{tag}-paced{k}", paced,
+                                           c.latency_rate, partitions, proc)  # fmt: skip
+                finally:
+                    proc.stop()
+                console.print(f"round {r + 1}: {c.name}: {c.rates[-1]:,.0f} msgs/s")
     finally:
         await _delete_topics(bootstrap, topics)
-    base = contenders[0].msgs_per_s
-    screened = contenders[1]
-    flagged = screened.outputs / messages  # review items written for the backlog
+    return _result(contenders, messages, partitions, share, rate, duration, rounds)
+
+
+def _result(
+    contenders: list[Contender], messages: int, partitions: int, share: float,
+    rate: float | None, duration: float, rounds: int,
+) -> dict[str, Any]:  # fmt: skip
+    names = [c.name for c in contenders]
+    screened = contenders[names.index("screener, 1 worker")]
+    ratios: dict[str, list[float]] = {}
+    for c in contenders:
+        if c is not screened:  # screener ÷ contender, round by round (neighbouring runs)
+            ratios[c.name] = [round(a / b, 3) for a, b in zip(screened.rates, c.rates, strict=True)]
     settings = Settings()
     return {
         "machine": machine(),
         "messages": messages,
         "partitions": partitions,
-        "latency_rate": rate,
+        "rounds": rounds,
+        "latency_share": None if rate else share,
         "latency_duration_s": duration,
-        "flagged_share": round(flagged, 4),
+        "flagged_share": round(screened.outputs / messages, 4),
         "settings": {k: getattr(settings, k) for k in
                      ("batch_max_records", "linger_ms", "max_batch_bytes", "compression")},
+        "screener_1_worker_over": {
+            name: {"per_round": r, "median": statistics.median(r)} for name, r in ratios.items()
+        },
         "contenders": [
             {"name": c.name, "workers": c.workers, "msgs_per_s": round(c.msgs_per_s),
+             "per_round": [round(x) for x in c.rates],
+             "latency_rate": round(c.latency_rate), "fed_per_s": round(c.fed_per_s),
              "p50_ms": round(c.percentile(0.5), 2), "p99_ms": round(c.percentile(0.99), 2),
              "latency_samples": len(c.latencies_ms),
-             "cpu_us_per_msg": None if c.cpu_us_per_msg is None else round(c.cpu_us_per_msg, 2),
-             "ratio": round(c.msgs_per_s / base, 3) if base else None}
+             "cpu_us_per_msg": round(statistics.median(c.cpu_us), 2) if c.cpu_us else None}
             for c in contenders
         ],
     }  # fmt: skip
@@ -418,23 +426,32 @@ async def _end_total(bootstrap: str, topic: str, partitions: int) -> int:
 
 def bench_pipeline(
     *, bootstrap_servers: str | None, messages: int, workers: int, rules: Sequence[Path],
-    rate: float, duration: float, console: Console,
+    rate: float | None, duration: float, console: Console, broker: str = "tansu",
+    rounds: int = 1, latency_share: float = 0.5, quix: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run the benchmark (on an embedded Tansu broker unless `bootstrap_servers` is given),
-    print the table, return the result."""
+    """Run the benchmark (on an embedded Tansu broker, or Apache Kafka from the Maven jars,
+    unless `bootstrap_servers` is given), print the table, return the result."""
     from screener.runtime import install_service_loop
 
     install_service_loop()
+    quix = quix_python(quix)
     with contextlib.ExitStack() as stack:
-        if bootstrap_servers is None:
+        if bootstrap_servers is not None:
+            bootstrap, where = bootstrap_servers, bootstrap_servers
+        elif broker == "kafka":
+            from screener.brokers.kafka import ApacheKafka
+
+            with console.status("starting Apache Kafka"):
+                kafka = stack.enter_context(ApacheKafka(heap="1g"))
+            bootstrap, where = kafka.bootstrap_servers, "Apache Kafka"
+        else:
             from screener.brokers.tansu import EmbeddedBroker
 
             logs = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            broker = stack.enter_context(EmbeddedBroker(log_path=logs / "tansu.log"))
-            bootstrap, where = broker.bootstrap_servers, "embedded Tansu"
-        else:
-            bootstrap, where = bootstrap_servers, bootstrap_servers
-        result = asyncio.run(_run(bootstrap, messages, workers, rules, rate, duration, console))
+            tansu = stack.enter_context(EmbeddedBroker(log_path=logs / "tansu.log"))
+            bootstrap, where = tansu.bootstrap_servers, "embedded Tansu"
+        result = asyncio.run(_run(bootstrap, messages, workers, rules, rate, latency_share,
+                                  duration, rounds, quix, console))  # fmt: skip
     result["broker"] = where
     _print(result, console)
     return result
@@ -442,27 +459,29 @@ def bench_pipeline(
 
 def _print(result: dict[str, Any], console: Console) -> None:
     table = Table(title=f"screener bench pipeline — {result['broker']}, {result['machine']}")
-    columns = ("contender", "msgs/s", "p50 ms", "p99 ms", "ratio to pass-through", "CPU µs/msg")
+    columns = ("contender", "msgs/s (median)", "per round", "latency at msgs/s", "p50 ms",
+               "p99 ms", "CPU µs/msg")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "contender" else "right")
     for c in result["contenders"]:
         cpu = "?" if c["cpu_us_per_msg"] is None else f"{c['cpu_us_per_msg']:.1f}"
-        table.add_row(c["name"], f"{c['msgs_per_s']:,}", f"{c['p50_ms']:.1f}",
-                      f"{c['p99_ms']:.1f}", f"{c['ratio']:.2f}", cpu)  # fmt: skip
+        rounds = " ".join(f"{x:,}" for x in c["per_round"])
+        fed = f"{c['fed_per_s']:,} of {c['latency_rate']:,}"
+        table.add_row(c["name"], f"{c['msgs_per_s']:,}", rounds, fed, f"{c['p50_ms']:.1f}",
+                      f"{c['p99_ms']:.1f}", cpu)  # fmt: skip
     if not console.is_terminal:  # a log or a pipe: no 80-column wrapping of the table
-        console = Console(file=console.file, width=110)
+        console = Console(file=console.file, width=130)
     console.print(table)
+    for name, r in result["screener_1_worker_over"].items():
+        per = ", ".join(f"{x:.2f}" for x in r["per_round"])
+        console.print(f"screener, 1 worker ÷ {name}: {r['median']:.2f} (rounds: {per})")
     s = result["settings"]
+    share = result["latency_share"]
     console.print(
         f"{result['messages']:,} events ({result['flagged_share']:.1%} flagged) over "
-        f"{result['partitions']} partitions; latency at {result['latency_rate']:,.0f} msgs/s for "
-        f"{result['latency_duration_s']:g}s; batch_max_records={s['batch_max_records']} "
+        f"{result['partitions']} partitions, {result['rounds']} round(s); latency "
+        + (f"at {share:.0%} of each contender's rate" if share else "at a fixed rate")
+        + f" for {result['latency_duration_s']:g}s; batch_max_records={s['batch_max_records']} "
         f"linger_ms={s['linger_ms']} max_batch_bytes={s['max_batch_bytes']} "
         f"compression={s['compression']}"
     )
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["pass-through"]:
-        sys.exit(pass_through_main(sys.argv[2:]))
-    sys.exit(f"usage: {os.path.basename(sys.argv[0])} pass-through … (started by the bench)")

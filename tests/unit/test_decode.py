@@ -217,7 +217,7 @@ def test_generated_records_answer_like_pydantic(raw: bytes) -> None:
 def test_verdicts_over_a_generated_corpus_are_identical() -> None:
     from screener.engine import Engine
     from screener.rules import load_packs
-    from screener.tools.generate import GenConfig, Generator
+    from screener.synthetic.generate import GenConfig, Generator
 
     raws = [g.value for g in itertools.islice(Generator(GenConfig(seed=3)), 6000)]
     lean = [decode_event(r) for r in raws]
