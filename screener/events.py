@@ -77,14 +77,19 @@ Model = ChatEvent | MicroblogEvent
 # model costs ~4x that, most of it building the two model objects), immutable, and untracked
 # by the cyclic GC (`gc=False`: they hold only strings, numbers, lists and other structs), so a
 # batch of them neither triggers collections nor costs one to free. Unknown fields are not
-# kept (no rule can read them; the review item carries the original bytes). `ts` is an
+# kept (no rule can read them; the review item carries the original bytes): the `Lax*`
+# mirrors below skip them. `ts` is an
 # integer here: a time string is left to pydantic, whose parsing is the contract.
 
 _NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 _Pdq = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{64}\Z")]  # Python's `$` allows "\n"
 
 
-class LeanUser(msgspec.Struct, frozen=True, gc=False):
+class _Strict(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+    """Unknown fields refused: then msgspec has checked every byte (see screener.decode)."""
+
+
+class LeanUser(_Strict, frozen=True, gc=False):
     id: _NonEmpty
     name: str | None = None
     account_age_days: float | None = None
@@ -92,20 +97,20 @@ class LeanUser(msgspec.Struct, frozen=True, gc=False):
     verified: bool | None = None
 
 
-class LeanMedia(msgspec.Struct, frozen=True, gc=False):
+class LeanMedia(_Strict, frozen=True, gc=False):
     type: Literal["image", "video", "file", "link"]
     url: str | None = None
     sha256: str | None = None
     pdq: _Pdq | None = None
 
 
-class LeanConversation(msgspec.Struct, frozen=True, gc=False):
+class LeanConversation(_Strict, frozen=True, gc=False):
     id: str | None = None
     type: Literal["direct", "group"] | None = None
     members: int | list[str] | None = None
 
 
-class LeanChat(msgspec.Struct, frozen=True, gc=False, tag_field="kind", tag="chat"):
+class LeanChat(_Strict, frozen=True, gc=False, tag_field="kind", tag="chat"):
     kind: ClassVar[Literal["chat"]] = "chat"
     id: _NonEmpty
     ts: int
@@ -116,7 +121,7 @@ class LeanChat(msgspec.Struct, frozen=True, gc=False, tag_field="kind", tag="cha
     conversation: LeanConversation | None = None
 
 
-class LeanMicroblog(msgspec.Struct, frozen=True, gc=False, tag_field="kind", tag="microblog"):
+class LeanMicroblog(_Strict, frozen=True, gc=False, tag_field="kind", tag="microblog"):
     kind: ClassVar[Literal["microblog"]] = "microblog"
     id: _NonEmpty
     ts: int
@@ -127,6 +132,33 @@ class LeanMicroblog(msgspec.Struct, frozen=True, gc=False, tag_field="kind", tag
     repost_of: str | None = None
     visits: int | None = None
     topics: list[str] = []
+
+
+# The same structs for records with unknown fields, which these skip (subclasses: an
+# `isinstance` of the above holds, fields and their order are the same).
+
+
+class LaxUser(LeanUser, frozen=True, gc=False, forbid_unknown_fields=False):
+    pass
+
+
+class LaxMedia(LeanMedia, frozen=True, gc=False, forbid_unknown_fields=False):
+    pass
+
+
+class LaxConversation(LeanConversation, frozen=True, gc=False, forbid_unknown_fields=False):
+    pass
+
+
+class LaxChat(LeanChat, frozen=True, gc=False, forbid_unknown_fields=False):
+    user: LaxUser
+    media: list[LaxMedia] = []  # type: ignore[assignment]  # a subclass of the item type
+    conversation: LaxConversation | None = None
+
+
+class LaxMicroblog(LeanMicroblog, frozen=True, gc=False, forbid_unknown_fields=False):
+    user: LaxUser
+    media: list[LaxMedia] = []  # type: ignore[assignment]
 
 
 Lean = LeanChat | LeanMicroblog

@@ -19,7 +19,16 @@ from typing import Protocol
 
 from screener.decode import decode_event
 from screener.engine import Engine
-from screener.events import ChatEvent, Event, LeanChat, LeanMicroblog, MicroblogEvent, ParseError
+from screener.events import (
+    ChatEvent,
+    Event,
+    LaxChat,
+    LaxMicroblog,
+    LeanChat,
+    LeanMicroblog,
+    MicroblogEvent,
+    ParseError,
+)
 from screener.observe import ENGINE_ERROR, INVALID_KIND, OUTPUT_REFUSED, BatchReport, Partition
 from screener.pipeline.records import Headers, Outgoing, audit_item, dlq_item, review_item
 from screener.pipeline.refused import fit
@@ -32,7 +41,8 @@ LATEST = 20
 """flagged verdicts a report keeps for live views."""
 
 _KIND_OF_CLASS: dict[type[Event], str] = {
-    LeanChat: "chat", LeanMicroblog: "microblog", ChatEvent: "chat", MicroblogEvent: "microblog"
+    LeanChat: "chat", LeanMicroblog: "microblog", LaxChat: "chat", LaxMicroblog: "microblog",
+    ChatEvent: "chat", MicroblogEvent: "microblog",
 }  # fmt: skip
 _TOPIC = attrgetter("topic")
 _CATEGORY_ACTION = attrgetter("category", "action")

@@ -19,6 +19,11 @@ from screener.events import (
     MAX_RECORD_BYTES,
     ChatEvent,
     Conversation,
+    LaxChat,
+    LaxConversation,
+    LaxMedia,
+    LaxMicroblog,
+    LaxUser,
     LeanChat,
     LeanConversation,
     LeanMedia,
@@ -35,7 +40,8 @@ from screener.events import (
 CHAT = {"kind": "chat", "id": "c-1", "ts": 1714564800000, "user": {"id": "u1"}, "text": "hi"}
 PAIRS: list[tuple[type[BaseModel], type[msgspec.Struct]]] = [
     (ChatEvent, LeanChat), (MicroblogEvent, LeanMicroblog), (User, LeanUser), (Media, LeanMedia),
-    (Conversation, LeanConversation),
+    (Conversation, LeanConversation), (ChatEvent, LaxChat), (MicroblogEvent, LaxMicroblog),
+    (User, LaxUser), (Media, LaxMedia), (Conversation, LaxConversation),
 ]  # fmt: skip
 
 
@@ -81,9 +87,10 @@ def test_lean_structs_have_the_models_fields_and_defaults(
 def test_plain_events_take_the_fast_path_with_the_same_values() -> None:
     raw = orjson.dumps({**CHAT, "extra": {"a": [1]}, "user": {"id": "u1", "followers": 3}})
     event = decode_event(raw)
-    assert type(event) is LeanChat and event.kind == "chat"
+    assert type(event) is LaxChat and event.kind == "chat"  # unknown fields: skipped
     assert event.user.followers == 3 and event.text == "hi"
     same(raw)
+    assert type(decode_event(orjson.dumps(CHAT))) is LeanChat
     micro = {
         "kind": "microblog", "id": "m", "ts": 5, "user": {"id": "u", "account_age_days": 3},
         "media": [{"type": "image", "pdq": "ab" * 32}], "topics": ["t"], "visits": 9,
@@ -222,7 +229,7 @@ def test_verdicts_over_a_generated_corpus_are_identical() -> None:
     raws = [g.value for g in itertools.islice(Generator(GenConfig(seed=3)), 6000)]
     lean = [decode_event(r) for r in raws]
     models = [parse_event(r) for r in raws]
-    assert all(type(e) in (LeanChat, LeanMicroblog) for e in lean)  # all on the fast path
+    assert all(isinstance(e, LeanChat | LeanMicroblog) for e in lean)  # all on the fast path
     assert [data(e) for e in lean] == [data(e) for e in models]
     engine = Engine(load_packs([Path(__file__).resolve().parents[1] / "fixtures/behaviour/rules"]))
     fast = engine.screen(lean)  # type: ignore[arg-type]
