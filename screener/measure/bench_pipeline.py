@@ -57,6 +57,7 @@ from rich.table import Table
 
 from screener.kafka import (
     Admin,
+    KafkaError,
     TopicPartition,
     delete_topics,
     ensure_topics,
@@ -147,7 +148,12 @@ async def _delete_topics(bootstrap: str, names: Sequence[str]) -> None:
 
 
 async def _committed(admin: Admin, group: str, parts: list[TopicPartition]) -> int:
-    offsets = await admin.list_consumer_group_offsets(group, partitions=parts)
+    try:
+        offsets = await admin.list_consumer_group_offsets(group, partitions=parts)
+    except KafkaError as exc:  # Kafka: no coordinator until the group's first request
+        if not exc.retriable:
+            raise
+        return 0
     return sum(max(0, offsets[tp].offset) for tp in parts if tp in offsets)
 
 
