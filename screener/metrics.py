@@ -80,6 +80,7 @@ SCREEN_BATCH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 SCREEN_EVENT_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2)
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
+RESTORE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 _TOPIC = attrgetter("topic")
 
@@ -209,6 +210,23 @@ class Metrics:
             "screener_rules_info", "1 for the rule pack version each worker uses (content hash).",
             ("worker", "version"), mode="livemax",
         )  # fmt: skip
+        self.state_entries = gauge(
+            "screener_state_entries", "Keys held in the worker's behaviour state (users and "
+            "campaign signatures, over its partitions), after its last batch.", ("worker",),
+        )  # fmt: skip
+        self.state_evictions = counter(
+            "screener_state_evictions", "Behaviour state keys evicted: the hard cap reached "
+            "(least recently seen first) or expired (TTL in event time).",
+        )  # fmt: skip
+        self.state_restored_records = counter(
+            "screener_state_restored_records", "Changelog records read to restore behaviour "
+            "state (partitions assigned, or re-read after an aborted transaction).",
+        )  # fmt: skip
+        self.state_restore_seconds = histogram(
+            "screener_state_restore_seconds", "Time to restore the behaviour state of the "
+            "partitions newly taken, from their changelog, before screening them.",
+            RESTORE_BUCKETS,
+        )  # fmt: skip
         self.rules_loaded_at = gauge(
             "screener_rules_loaded_timestamp_seconds", "Unix time the rules in use were loaded.",
             mode="livemax",
@@ -230,6 +248,7 @@ class Metrics:
         self.connect_attempts.labels(self.worker).set(0)
         self.ready_gauge.labels(self.worker).set(0)
         self.assigned_partitions.labels(self.worker).set(0)
+        self.state_entries.labels(self.worker).set(0)
 
         self._children: dict[tuple[str, ...], Any] = {}
         self.flush_interval = flush_interval
@@ -319,6 +338,11 @@ class Metrics:
     def tick(self) -> None:
         self.flush()
 
+    def state_restored(self, partitions: int, records: int, seconds: float) -> None:
+        """Partitions' state rebuilt from their changelogs before their first batch."""
+        self.state_restored_records.inc(records)
+        self.state_restore_seconds.observe(seconds)
+
     # -- batches -------------------------------------------------------------------------------
 
     def batch_started(self, records: int) -> None:
@@ -333,6 +357,10 @@ class Metrics:
         n = report.records
         self.inflight.set(0)
         (self.commits if report.committed else self.commit_failures).inc()
+        if report.state_entries is not None:
+            self._child(self.state_entries, self.worker).set(report.state_entries)
+            if report.state_evictions:
+                self._add(self.state_evictions, report.state_evictions)
         if not n:
             return
         add, child = self._add, self._child

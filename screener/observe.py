@@ -50,6 +50,10 @@ class BatchReport:
     """Unix time the broker acknowledged the batch's output."""
     committed: bool = True
     """its offsets were committed (False: the commit was refused; the records are re-read)."""
+    state_entries: int | None = None
+    """keys the worker's behaviour state holds after the batch (None: no state kept)."""
+    state_evictions: int = 0
+    """state keys evicted (capacity or TTL) while screening the batch."""
 
 
 class Observer(Protocol):
@@ -66,6 +70,7 @@ class Observer(Protocol):
     def ready(self, flag: bool) -> None: ...
     def lag(self, per_partition: Mapping[Partition, int]) -> None: ...
     def tick(self) -> None: ...
+    def state_restored(self, partitions: int, records: int, seconds: float) -> None: ...
 
 
 class NullObserver:
@@ -102,6 +107,9 @@ class NullObserver:
         pass
 
     def tick(self) -> None:
+        pass
+
+    def state_restored(self, partitions: int, records: int, seconds: float) -> None:
         pass
 
 
@@ -154,3 +162,7 @@ class Observers:
     def tick(self) -> None:
         for o in self.observers:
             o.tick()
+
+    def state_restored(self, partitions: int, records: int, seconds: float) -> None:
+        for o in self.observers:
+            o.state_restored(partitions, records, seconds)

@@ -13,7 +13,7 @@ Headers = list[tuple[str, bytes]]
 
 
 async def send(
-    producer: AIOKafkaProducer, topic: str, value: bytes, key: bytes | None = None,
+    producer: AIOKafkaProducer, topic: str, value: bytes | None, key: bytes | None = None,
     headers: Headers | None = None, partition: int | None = None,
     timestamp_ms: int | None = None,
 ) -> asyncio.Future[Any]:  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -30,10 +30,11 @@ class TopicRefused(RuntimeError):
 
 async def ensure_topics(
     options: Options, names: Sequence[str], partitions: int, *, replication: int = 1,
-    wait_s: float | None = None,
+    wait_s: float | None = None, config: Mapping[str, str] | None = None,
 ) -> None:  # fmt: skip
     """Create the topics that are missing (idempotent: a concurrent creator is fine); with
-    `wait_s`, then wait that long for every partition of every name to have a leader."""
+    `wait_s`, then wait that long for every partition of every name to have a leader.
+    `config` is the new topics' configuration (e.g. `cleanup.policy=compact`)."""
     admin = AIOKafkaAdminClient(**options)
     await admin.start()
     try:
@@ -41,8 +42,9 @@ async def ensure_topics(
         missing = [n for n in dict.fromkeys(names) if n not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
+                configs = dict(config or {})
                 response = await admin.create_topics(
-                    [NewTopic(n, partitions, replication) for n in missing]
+                    [NewTopic(n, partitions, replication, topic_configs=configs) for n in missing]
                 )
                 for topic, code, *rest in response.topic_errors:
                     if code not in (0, _TOPIC_ALREADY_EXISTS):  # a refusal: retrying won't help

@@ -124,7 +124,9 @@ async def produce_all(
     pending = list(outgoing)
     delay = 0.2
     while pending:
-        futures = [await send(producer, o.topic, o.value, o.key, o.headers) for o in pending]
+        futures = [
+            await send(producer, o.topic, o.value, o.key, o.headers, o.partition) for o in pending
+        ]
         gathering = asyncio.gather(*futures, return_exceptions=True)
         results = await _unless_stopped(gathering, stop, drain_s)
         pending = [_refused(o, r, dlq_topic) if _refused_for_good(o, r, dlq_topic) else o

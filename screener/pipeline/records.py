@@ -15,11 +15,15 @@ Headers = list[tuple[str, bytes]]
 class Outgoing:
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
+    """None only for a changelog tombstone (a state key dropped)."""
     headers: Headers
     source: tuple[str, int, int] | None = None
     """(topic, partition, offset) of the input record a review item is for: its DLQ form
     names it if the item cannot be produced."""
+    partition: int | None = None
+    """set for changelog records (partition p of the input → partition p of its changelog);
+    None: the producer's partitioner picks by key."""
 
 
 def review_item(verdict: Verdict, raw_event: bytes, topic: str) -> Outgoing:

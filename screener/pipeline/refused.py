@@ -33,7 +33,7 @@ DLQ_FORM_BYTES = 64 * 1024
 
 def record_bytes(item: Outgoing) -> int:
     """What the record weighs on the wire before compression (value, key, headers)."""
-    size = len(item.value) + len(item.key or b"")
+    size = len(item.value or b"") + len(item.key or b"")
     return size + sum(len(k) + len(v) for k, v in item.headers)
 
 
@@ -41,7 +41,7 @@ def refused_item(
     item: Outgoing, reason: str, dlq_topic: str, source: tuple[str, int, int]
 ) -> Outgoing:
     """The DLQ form of a review (or audit) item that cannot be produced as it is."""
-    body: dict[str, Any] = orjson.loads(item.value)
+    body: dict[str, Any] = orjson.loads(item.value or b"{}")
     event = body.pop("event", None)
     raw = orjson.dumps(event) if event is not None else b""
     for finding in body.get("findings", ()):

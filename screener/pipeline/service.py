@@ -16,12 +16,14 @@ from screener.kafka.clients import connection_options, start_transactional_produ
 from screener.metrics import Metrics, readiness, serving_registry
 from screener.pipeline.delivery import Unacknowledged
 from screener.pipeline.settings import Settings
+from screener.pipeline.stateful import StatefulScreening, StateTopicMismatch
 from screener.pipeline.transactional import WorkerFenced, transactional_id_prefix
 from screener.pipeline.transform import ScreeningProcessor
 from screener.pipeline.worker import Worker
 from screener.reload.wiring import Reloading
 from screener.rules import RulePack, load_packs
 from screener.runtime import install_service_loop, tune_gc, young_threshold
+from screener.state.partitioned import PartitionedState
 from screener.status_server import StatusServer
 
 EXIT_REFUSED = 2
@@ -31,6 +33,17 @@ EXIT_NO_BROKER = 3
 either (the timeout is the operator's limit), so the supervisor stops too."""
 
 log = logging.getLogger("screener.service")
+
+
+def kept_state(settings: Settings, pack: RulePack) -> StatefulScreening | None:
+    """Behaviour state per partition, with its changelog, when the pack has behaviour rules.
+    Rules reloaded later share it (a pack that only then brings behaviour rules needs a
+    restart for them: without state they never fire, which the worker says once)."""
+    if not pack.behaviour:
+        return None
+    return StatefulScreening(
+        settings, PartitionedState(pack.behaviour, capacity=settings.state_capacity)
+    )
 
 
 def rule_paths(settings: Settings, default: Path) -> list[Path]:
@@ -51,8 +64,10 @@ async def serve(
     metrics = Metrics.for_settings(settings, worker_index)
     metrics.rules_loaded(pack.version)
     server = start_status_server(settings, metrics, worker_index)
-    processor = ScreeningProcessor(Engine(pack, max_text_chars=settings.max_text_chars), settings)
-    worker = Worker(settings, processor, worker_index=worker_index, observer=metrics)
+    state = kept_state(settings, pack)
+    engine = Engine(pack, max_text_chars=settings.max_text_chars)
+    processor = ScreeningProcessor(engine, settings, state)
+    worker = Worker(settings, processor, worker_index=worker_index, observer=metrics, state=state)
 
     def swap(new: RulePack) -> None:
         # Called on the event loop, where a batch is screened synchronously in one go: the
@@ -71,9 +86,9 @@ async def serve(
         await run_until_deadline(worker.run(stop), stop, settings.shutdown_timeout_s)
     except Unacknowledged as exc:  # nothing lost, nothing wrong with the service: one line
         log.warning("worker %d: %s", worker_index, exc)
-    except (TransactionsUnsupported, WorkerFenced, BrokerUnreachable) as exc:
+    except (TransactionsUnsupported, WorkerFenced, BrokerUnreachable, StateTopicMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if isinstance(exc, TransactionsUnsupported):
+        if isinstance(exc, TransactionsUnsupported | StateTopicMismatch):
             return EXIT_REFUSED
         return EXIT_NO_BROKER if isinstance(exc, BrokerUnreachable) else 1
     finally:

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     max_text_chars: int = Field(default=DEFAULT_MAX_TEXT_CHARS, ge=1)
+    # Behaviour state (README "Behaviour state in the service"): at most this many keys per
+    # store per worker (users; campaign signatures), shared among the input partitions;
+    # a restore that cannot read a changelog to its end in this time fails the worker
+    state_capacity: int = Field(default=1_000_000, ge=1024)
+    state_restore_timeout_s: float = Field(default=300.0, gt=0)
     # an output record larger than this goes to the DLQ in a cut form (pipeline/refused.py):
     # keep it at or below the output topics' max.message.bytes (Kafka's default: 1 MiB)
     max_output_bytes: int = Field(default=1_000_000, ge=70_000)

@@ -128,7 +128,10 @@ class Transactional:
         try:
             await producer.begin_transaction()
             output = batch.changelog + batch.outgoing if batch.changelog else batch.outgoing
-            futures = [await send(producer, o.topic, o.value, o.key, o.headers) for o in output]
+            futures = [
+                await send(producer, o.topic, o.value, o.key, o.headers, o.partition)
+                for o in output
+            ]
             offsets = producer.send_offsets_to_transaction(
                 kafka_offsets(batch.offsets), self.settings.group_id
             )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
 from operator import attrgetter
 from typing import Protocol
@@ -105,22 +106,46 @@ class Screened(Batch):
     owners: list[InputRecord] = field(default_factory=list)
 
 
+Screen = Callable[[Sequence[Event], Sequence[InputRecord]], Verdicts]
+"""verdicts for events (parsed from records, position by position): `engine.screen`, or the
+per-partition stateful screening (`pipeline.stateful`)."""
+
+
+class KeptState(Protocol):
+    """Per-partition behaviour state as the processor uses it (`pipeline.stateful`)."""
+
+    def screen(
+        self, engine: Engine, events: Sequence[Event], owners: Sequence[InputRecord]
+    ) -> Verdicts: ...
+    def changelog(self, report: BatchReport) -> list[Outgoing]: ...
+    def invalidate(self, partitions: Iterable[Partition]) -> None: ...
+
+
 class ScreeningProcessor:
     """The service's processor: parse, screen with `engine`, build review/DLQ/audit output.
 
     `engine` may be replaced between batches (a rules reload builds a new `Engine`); a batch
-    is transformed synchronously, so it is screened by one engine from start to end.
+    is transformed synchronously, so it is screened by one engine from start to end. With
+    `state` (behaviour rules), each partition's events are screened against its own state and
+    the batch carries the state's changelog records; the state outlives engine swaps.
     """
 
-    def __init__(self, engine: Engine, settings: Settings):
+    def __init__(self, engine: Engine, settings: Settings, state: KeptState | None = None):
         self.engine = engine
         self.settings = settings
+        self.state = state
 
     def process(self, records: Sequence[InputRecord]) -> Screened:
-        return screen_records(self.engine, records, self.settings)
+        state, engine = self.state, self.engine
+        if state is None or not engine.pack.behaviour:
+            return screen_records(engine, records, self.settings)
+        batch = screen_records(engine, records, self.settings, partial(state.screen, engine))
+        batch.changelog = state.changelog(batch.report)
+        return batch
 
     def rewound(self, batch: Batch) -> None:
-        pass
+        if self.state is not None:  # its changelog (read committed) holds the state again
+            self.state.invalidate(batch.offsets)
 
 
 class PassThrough:
@@ -146,7 +171,9 @@ def next_offsets(records: Sequence[InputRecord]) -> dict[Partition, int]:
     return {tp: offset + 1 for tp, offset in last.items()}
 
 
-def screen_records(engine: Engine, records: Sequence[InputRecord], settings: Settings) -> Screened:
+def screen_records(
+    engine: Engine, records: Sequence[InputRecord], settings: Settings, screen: Screen | None = None
+) -> Screened:
     """Parse and screen a batch (pure: no I/O). Records that are not events go to the DLQ."""
     events: list[Event] = []
     owners: list[InputRecord] = []
@@ -165,7 +192,7 @@ def screen_records(engine: Engine, records: Sequence[InputRecord], settings: Set
             events.append(parsed)
             owners.append(record)
     parsed_owners = owners
-    verdicts, owners = _screen_isolating(engine, events, owners, settings, outgoing)
+    verdicts, owners = _screen_isolating(engine, events, owners, settings, outgoing, screen)
     for i, verdict in verdicts.decided.items():  # only events with findings can be flagged
         if verdict.flagged:
             item = review_item(verdict, owners[i].value or b"", settings.review_topic)
@@ -236,13 +263,14 @@ def _dead(settings: Settings, record: InputRecord, error: str) -> Outgoing:
 
 def _screen_isolating(
     engine: Engine, events: list[Event], owners: list[InputRecord], settings: Settings,
-    outgoing: list[Outgoing],
+    outgoing: list[Outgoing], screen: Screen | None = None,
 ) -> tuple[Verdicts, list[InputRecord]]:  # fmt: skip
     """Screen the batch; if the engine fails, screen one by one so one bad record goes to the
     DLQ with the reason and the rest of the partition keeps moving. Returns the verdicts and
     the records they belong to (position by position)."""
+    screen = screen or (lambda events, _: engine.screen(events))
     try:
-        return engine.screen(events), owners
+        return screen(events, owners), owners
     except Exception:
         log.exception("engine failed on a batch of %d; isolating the record", len(events))
     ids: list[str] = []
@@ -250,7 +278,7 @@ def _screen_isolating(
     decided: dict[int, Verdict] = {}
     for event, record in zip(events, owners, strict=True):
         try:
-            verdict = engine.screen([event]).decided.get(0)
+            verdict = screen([event], [record]).decided.get(0)
         except Exception as exc:  # one poisonous record: DLQ, never a stalled partition
             outgoing.append(_dead(settings, record, f"{ENGINE_ERROR}: {type(exc).__name__}: {exc}"))
             continue

@@ -31,6 +31,7 @@ from screener.kafka.topics import ensure_topics
 from screener.observe import BatchReport, NullObserver, Observer, Observers, Partition
 from screener.pipeline.delivery import AtLeastOnce, Delivery, Health
 from screener.pipeline.settings import Settings
+from screener.pipeline.stateful import StatefulScreening
 from screener.pipeline.transactional import Transactional
 from screener.pipeline.transform import Batch, InputRecord, Processor
 from screener.verdict import Verdict
@@ -89,7 +90,9 @@ class _Listener(RebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # Wait for the batch in flight: it is committed before the partitions move.
         w = self.worker
+        w.rebalancing = True  # records fetched from here on belong to the old assignment
         async with w.lock:
+            w.generation += 1
             await w.delivery.drain()
             gone = {(tp.topic, tp.partition) for tp in revoked}
             w.health.assigned.difference_update(gone)
@@ -98,6 +101,11 @@ class _Listener(RebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         w = self.worker
+        async with w.lock:
+            w.generation += 1
+            w.rebalancing = False
+            if w.state is not None:  # kept: partitions that stay; restored: before their batch
+                w.state.state.retain((tp.topic, tp.partition) for tp in assigned)
         w.health.assigned.update((tp.topic, tp.partition) for tp in assigned)
         w.health.output_ok = True
         w.observer.assigned(set(w.health.assigned))
@@ -107,6 +115,8 @@ class Worker:
     """Runs until `stop` is set, then drains the batch in flight, commits and leaves.
 
     `processor` may be replaced between batches (e.g. a new engine after a rules reload).
+    `state`, the behaviour state the processor screens with (`pipeline.stateful`), is
+    restored here from its changelog before a partition's first batch.
     """
 
     def __init__(
@@ -116,9 +126,15 @@ class Worker:
         *,
         worker_index: int = 0,
         observer: Observer | None = None,
+        state: StatefulScreening | None = None,
     ):
         self.settings = settings
         self.processor = processor
+        self.state = state
+        self.generation = 0
+        """bumped by every revoke and assign: a batch fetched under an older one is dropped
+        (its partitions' positions were reset to the committed offsets: it is read again)."""
+        self.rebalancing = False
         self.worker_index = worker_index
         self.stats = Stats()
         self.observer: Observer = Observers(self.stats, observer) if observer else self.stats
@@ -156,6 +172,12 @@ class Worker:
             await retry(
                 lambda: ensure_topics(options, names, settings.topic_partitions),
                 "create topics", retry_on=(KafkaError, OSError), stop=stop,
+            )  # fmt: skip
+        if self.state is not None:
+            state, options = self.state, connection_options(settings)
+            await retry(
+                lambda: state.prepare_topics(options), "create state changelog topics",
+                retry_on=(KafkaError, OSError), stop=stop,
             )  # fmt: skip
         # Before joining the group: with transactions, InitProducerId finishes or aborts what a
         # predecessor in this slot left open, so the offsets read on assignment are final.
@@ -205,6 +227,7 @@ class Worker:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
+                generation = self.generation
                 fetch = asyncio.ensure_future(
                     consumer.getmany(
                         timeout_ms=timeout, max_records=self.settings.batch_max_records
@@ -221,6 +244,8 @@ class Worker:
                     continue
                 records = [r for tp in sorted(batches) for r in batches[tp]]
                 async with self.lock:
+                    if generation != self.generation or self.rebalancing:
+                        continue  # fetched before a rebalance: read again from the commit
                     await self._process(consumer, records, stop)
             async with self.lock:
                 await self.delivery.drain()  # the last batch's acks and commit, before leaving
@@ -231,11 +256,24 @@ class Worker:
         self, consumer: Consumer, records: list[InputRecord], stop: asyncio.Event
     ) -> None:
         self.observer.batch_started(len(records))
+        if self.state is not None:
+            await self._restore(records)
         loop = asyncio.get_running_loop()
         started = loop.time()
         batch = self.processor.process(records)
         batch.report.screen_seconds = loop.time() - started
         await self.delivery.deliver(consumer, batch, records, stop, self)
+
+    async def _restore(self, records: list[InputRecord]) -> None:
+        """Restore the state of the batch's partitions that have none yet (newly assigned, or
+        invalidated by an aborted transaction), before any of their records is screened."""
+        assert self.state is not None
+        missing = self.state.state.missing({(r.topic, r.partition) for r in records})
+        if missing:
+            options = connection_options(self.settings)
+            read_committed = self.delivery.read_committed
+            count, seconds = await self.state.restore(options, missing, read_committed)
+            self.observer.state_restored(len(missing), count, seconds)
 
     # -- outcomes (called by the delivery strategy) --------------------------------------------
 

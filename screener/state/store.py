@@ -174,6 +174,11 @@ class Store:
         self._gone.clear()
         return out
 
+    def snapshot(self) -> list[tuple[bytes, bytes]]:
+        """Every key's record, as the changelog has it (a pack whose windows change carries
+        the counts over into a store of the new layout through `restore`)."""
+        return [(_key_bytes(k), encode(self, slot)) for k, slot in self.index.items()]
+
     def restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> int:
         """Apply changelog records (oldest first; the newest per key wins).
 

@@ -1,0 +1,147 @@
+"""Per-partition behaviour state in the worker's processor (no broker: the pure part).
+
+What the broker tests (tests/integration/test_state_changelog.py) rely on: each partition's
+events are counted against its own state, the batch carries that state's changelog records
+for partition p of the changelog, a new owner restoring those records continues the counts,
+an aborted batch is forgotten, and the state outlives an engine swap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from screener.engine import Engine
+from screener.kafka import ConsumerRecord
+from screener.pipeline.settings import Settings
+from screener.pipeline.stateful import StatefulScreening, changelog_topic
+from screener.pipeline.transform import ScreeningProcessor
+from screener.rules.pack import RulePack, load_packs
+from screener.state.codec import MAGIC
+from screener.state.partitioned import PartitionedState
+
+T0 = 1_724_515_200_000
+RULE = "volume.burst"
+
+
+def _pack(tmp_path: Path, threshold: int = 5, window: str = "10m") -> RulePack:
+    path = tmp_path / f"p{threshold}{window}.yaml"
+    path.write_text(
+        f"""name: t
+rules:
+  - id: {RULE}
+    category: spam
+    score: 5
+    action: review
+    condition: user.events({window}) > {threshold}
+""",
+        encoding="utf-8",
+    )
+    return load_packs([path])
+
+
+def _record(partition: int, offset: int, user: str) -> ConsumerRecord[bytes, bytes]:
+    value = orjson.dumps(
+        {"kind": "chat", "id": f"{user}-{offset}", "ts": T0 + offset * 1000,
+         "user": {"id": user}, "text": "hello"}
+    )  # fmt: skip
+    return ConsumerRecord("in", partition, offset, 0, 0, user.encode(), value, None, 1, 1, [])
+
+
+def _processor(pack: RulePack, settings: Settings) -> ScreeningProcessor:
+    state = StatefulScreening(settings, PartitionedState(pack.behaviour, capacity=4096))
+    return ScreeningProcessor(Engine(pack), settings, state)
+
+
+def _flagged(batch: object) -> list[str]:
+    return sorted(v.event_id for v in batch.verdicts if v.flagged)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(input_topics=["in"], group_id="g")
+
+
+def test_counts_are_kept_per_partition_and_logged_to_its_changelog_partition(
+    tmp_path: Path, settings: Settings
+) -> None:
+    processor = _processor(_pack(tmp_path), settings)
+    # u on partition 0 posts 8 times, v on partition 1 posts 8 times, interleaved
+    records = [_record(p, i, "u" if p == 0 else "v") for i in range(8) for p in (0, 1)]
+    batch = processor.process(records)
+    assert _flagged(batch) == ["u-5", "u-6", "u-7", "v-5", "v-6", "v-7"]  # the 6th on
+    topic = changelog_topic(settings, "in")
+    assert topic == "g-in-state-changelog"
+    by_partition = {(o.topic, o.partition, o.key) for o in batch.changelog}
+    assert by_partition == {(topic, 0, b"uu"), (topic, 1, b"uv")}
+    assert all(o.value is not None and o.value.startswith(MAGIC) for o in batch.changelog)
+    assert batch.report.state_entries == 2
+    # nothing changed: no changelog records
+    assert processor.process([]).changelog == []
+
+
+def test_a_new_owner_restoring_the_changelog_continues_the_count(
+    tmp_path: Path, settings: Settings
+) -> None:
+    pack = _pack(tmp_path)
+    first = _processor(pack, settings)
+    log = first.process([_record(0, i, "u") for i in range(4)]).changelog
+    second = _processor(pack, settings)
+    assert second.state is not None
+    second.state.state.restore(("in", 0), [(o.key, o.value) for o in log])  # type: ignore[attr-defined, misc]
+    batch = second.process([_record(0, i, "u") for i in range(4, 8)])
+    assert _flagged(batch) == ["u-5", "u-6", "u-7"]  # 5th, 6th… counted from 4 on
+    fresh = _processor(pack, settings).process([_record(0, i, "u") for i in range(4, 8)])
+    assert _flagged(fresh) == []  # without the restore the count starts again at zero
+
+
+def test_an_aborted_batch_is_forgotten_and_restored_again(
+    tmp_path: Path, settings: Settings
+) -> None:
+    processor = _processor(_pack(tmp_path), settings)
+    state = processor.state
+    assert isinstance(state, StatefulScreening)
+    batch = processor.process([_record(0, i, "u") for i in range(4)])
+    assert state.state.missing([("in", 0)]) == []
+    processor.rewound(batch)
+    assert state.state.missing([("in", 0), ("in", 1)]) == [("in", 0), ("in", 1)]
+
+
+def test_the_state_survives_an_engine_swap_even_when_the_windows_change(
+    tmp_path: Path, settings: Settings
+) -> None:
+    processor = _processor(_pack(tmp_path, 5), settings)
+    processor.process([_record(0, i, "u") for i in range(4)])
+    processor.engine = Engine(_pack(tmp_path, 5))  # same windows: the state as it is
+    assert _flagged(processor.process([_record(0, 4, "u"), _record(0, 5, "u")])) == ["u-5"]
+    # a pack with another window too: counts carried over into the new layout
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        f"""name: t
+rules:
+  - id: {RULE}
+    category: spam
+    score: 5
+    action: review
+    condition: user.events(10m) > 7 or user.events(1h) > 100
+""",
+        encoding="utf-8",
+    )
+    processor.engine = Engine(load_packs([path]))
+    # events 0..5 counted before: the 8th (u-7) is over 7
+    assert _flagged(processor.process([_record(0, i, "u") for i in (6, 7, 8)])) == ["u-7", "u-8"]
+
+
+def test_a_pack_without_behaviour_rules_keeps_no_state(tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "plain.yaml"
+    path.write_text(
+        "name: t\nrules:\n  - {id: a.b, category: spam, score: 5, action: review, "
+        "condition: 'len(text) > 3'}\n",
+        encoding="utf-8",
+    )
+    pack = load_packs([path])
+    assert not pack.behaviour
+    batch = ScreeningProcessor(Engine(pack), settings).process([_record(0, 0, "u")])
+    assert batch.changelog == [] and batch.report.state_entries is None
