@@ -23,6 +23,7 @@ from screener.kafka import (
     BrokerUnreachable,
     KafkaError,
     RebalanceListener,
+    TopicPartition,
     retry,
     wait_for_broker,
 )
@@ -132,8 +133,7 @@ class Worker:
         self.processor = processor
         self.state = state
         self.generation = 0
-        """bumped by every revoke and assign: a batch fetched under an older one is dropped
-        (its partitions' positions were reset to the committed offsets: it is read again)."""
+        """bumped by every revoke and assign: a batch fetched across one is read again."""
         self.rebalancing = False
         self.worker_index = worker_index
         self.stats = Stats()
@@ -245,7 +245,8 @@ class Worker:
                 records = [r for tp in sorted(batches) for r in batches[tp]]
                 async with self.lock:
                     if generation != self.generation or self.rebalancing:
-                        continue  # fetched before a rebalance: read again from the commit
+                        _refetch(consumer, records)  # fetched across a rebalance
+                        continue
                     await self._process(consumer, records, stop)
             async with self.lock:
                 await self.delivery.drain()  # the last batch's acks and commit, before leaving
@@ -285,6 +286,21 @@ class Worker:
 
     def rewound(self, batch: Batch) -> None:
         self.processor.rewound(batch)
+
+
+def _refetch(consumer: Consumer, records: list[InputRecord]) -> None:
+    """Drop a batch fetched across a rebalance and read it again: seek each partition still
+    assigned back to the batch's first offset. (Records fetched under the old assignment
+    would otherwise be screened twice — once now, once from the committed offset the new
+    assignment starts at — and their state counted twice; those fetched under the new one
+    would be skipped.) Partitions that moved are read by their new owner from the commit."""
+    assigned = consumer.assignment()
+    first: dict[TopicPartition, int] = {}
+    for r in records:
+        first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
+    for tp, offset in first.items():
+        if tp in assigned:
+            consumer.seek(tp, offset)
 
 
 async def consumer_lag(consumer: Consumer) -> dict[Partition, int]:
