@@ -219,6 +219,16 @@ def test_digit_class(tmp_path: Path, folding) -> None:  # type: ignore[no-untype
     assert model.digit_class and load(tmp_path / "m").digit_class
     probs = model.predict(BatchText.build(folding, ["加我13812345678", "加我19987654321"]))
     assert probs[0] == pytest.approx(probs[1])
+    from screener.cli import main
+
+    data = tmp_path / "mine.csv"
+    rows = [f"{t},porn" for t in PORN] + [f"{t},benign" for t in FINE]
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    args = ["train", str(data), "--bits", "10", "--epochs", "3", "--out"]
+    assert main([*args, str(tmp_path / "c"), "--digit-class", "--l2", "1e-5"]) == 0
+    assert main([*args, str(tmp_path / "d")]) == 0
+    assert load(tmp_path / "c").digit_class and load(tmp_path / "c").meta["l2"] == 1e-5
+    assert not load(tmp_path / "d").digit_class
     meta = json.loads((tmp_path / "m" / "model.json").read_text("utf-8"))
     meta["digit_class"] = "yes"
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta), "utf-8")
