@@ -31,10 +31,12 @@ def lexicon_pack(tmp_path: Path, file: str) -> Path:
 
 
 def refused(paths: list[Path], **kwargs: object) -> list[str]:
-    start = time.monotonic()
+    # CPU time of this process, not wall time: the bound is about the loader's work, and a
+    # loaded CI host must not turn it into a flake.
+    start = time.process_time()
     with pytest.raises(PackError) as info:
         load_packs(paths, **kwargs)  # type: ignore[arg-type]
-    assert time.monotonic() - start < 10, "refusals must be fast"
+    assert time.process_time() - start < 10, "refusals must be fast"
     return info.value.problems
 
 
@@ -103,9 +105,9 @@ def test_big_files_are_refused_by_size_before_parsing(tmp_path: Path) -> None:
         f.write("rules:\n")
         line = "  - {id: r, category: porn, condition: hit(words)}\n"
         f.write(line * (50_000_000 // len(line)))
-    start = time.monotonic()
+    start = time.process_time()
     (problem,) = refused([big])
-    assert time.monotonic() - start < 2
+    assert time.process_time() - start < 2
     assert problem.startswith(f"{big}:1: ") and "over the 4000000 limit" in problem
 
 
