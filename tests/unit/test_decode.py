@@ -158,6 +158,10 @@ EDGES = [
     b'{"kind":"microblog","id":"a","ts":1,"user":{"id":"u"},"topics":["a",1]}',
     b'{"kind":"microblog","id":"a","ts":1,"user":{"id":"u"},"visits":2.5}',
     b'{"kind":"microblog","id":"a","ts":1,"user":{"id":"u"},"conversation":{"id":"c"}}',
+    b'{"x":[1],"kind":"chat","id":"a","ts":1,"user":{"id":"u"}}',  # unknown before the tag
+    b'{"x":"\xff","kind":"chat","id":"a","ts":1,"user":{"id":"u"}}',
+    b'{"x":1,"kind":"chat","id":"","ts":1,"user":{"id":"u"}}',
+    b'{"user":{"x":1,"id":"u"},"kind":"microblog","id":"a","ts":1,"topics":[1]}',
 ]  # fmt: skip
 
 
