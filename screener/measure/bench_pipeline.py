@@ -478,6 +478,11 @@ def _print(result: dict[str, Any], console: Console) -> None:
     if not console.is_terminal:  # a log or a pipe: no 80-column wrapping of the table
         console = Console(file=console.file, width=130)
     console.print(table)
+    for c in result["contenders"]:
+        if c["fed_per_s"] < 0.9 * c["latency_rate"]:  # the feeder, not the contender, lagged
+            console.print(f"[yellow]{c['name']}: the feed reached {c['fed_per_s']:,} of "
+                          f"{c['latency_rate']:,} msgs/s: its latency is not at the asked "
+                          "rate (a busy host)[/]")  # fmt: skip
     for name, r in result["screener_1_worker_over"].items():
         per = ", ".join(f"{x:.2f}" for x in r["per_round"])
         console.print(f"screener, 1 worker ÷ {name}: {r['median']:.2f} (rounds: {per})")
