@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import orjson
+import pytest
 from pipeline_support import ROOT
 
 from screener.measure.bench_pipeline import quix_python
@@ -33,3 +34,21 @@ def test_bench_pipeline_reports_every_contender_against_the_yardsticks() -> None
     # the generated stream has 5% violations and the shipped packs flag them
     assert 0.03 < result["flagged_share"] < 0.08
     assert "contender" in out.stderr.decode()  # the table went to stderr beside the JSON
+
+
+@pytest.mark.kafka
+def test_bench_pipeline_on_apache_kafka() -> None:
+    """`--broker kafka`: the bench starts Apache Kafka from the Maven jars itself (Kafka has no
+    group coordinator until a group's first request: the bench must wait for it)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "screener", "bench", "pipeline", "--broker", "kafka",
+         "--messages", "10000", "--duration", "1", "--workers", "1", "--json"],
+        capture_output=True, timeout=900, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    result = orjson.loads(out.stdout)
+    assert result["broker"] == "Apache Kafka"
+    names = [c["name"] for c in result["contenders"]]
+    quix = ["naive Quix Streams filter"] if quix_python(None) else []
+    assert names == ["minimal aiokafka loop", *quix, "screener, 1 worker"]
+    assert all(c["msgs_per_s"] > 0 and c["latency_samples"] > 0 for c in result["contenders"])
