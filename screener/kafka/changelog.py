@@ -26,10 +26,16 @@ class RestoreTimeout(TimeoutError):
 
 async def read_to_end(
     options: Options, partitions: Sequence[Partition], *, read_committed: bool,
-    timeout_s: float = 300.0,
+    timeout_s: float = 300.0, settle_s: float = 10.0,
 ) -> dict[Partition, list[Record]]:  # fmt: skip
     """(key, value) of every keyed record of each partition, oldest first (value None: a
-    tombstone). Raises `RestoreTimeout` if the end is not reached within `timeout_s`."""
+    tombstone). Raises `RestoreTimeout` if the end is not reached within `timeout_s`.
+
+    Read committed, a partition whose last stable offset is below its high watermark has a
+    transaction still open: most often the previous owner's last one, committed a moment ago
+    and its markers not yet written everywhere. Up to `settle_s` is given for it to settle
+    (a zombie's transaction that never will is aborted at its timeout: what is committed up
+    to the last stable offset is then the state, and reading stops there)."""
     out: dict[Partition, list[Record]] = {tp: [] for tp in partitions}
     if not partitions:
         return out
@@ -44,7 +50,8 @@ async def read_to_end(
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         listed = await consumer.end_offsets(tps)
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        deadline = started + timeout_s
         pending = set(tps)
         while pending:
             if time.monotonic() > deadline:
@@ -59,7 +66,10 @@ async def read_to_end(
                 seen = consumer.last_stable_offset(tp) if read_committed else consumer.highwater(tp)
                 if seen is None:  # no fetch response yet: the end is not known
                     continue
-                if await consumer.position(tp) >= max(listed[tp], seen):
+                if await consumer.position(tp) < max(listed[tp], seen):
+                    continue
+                open_txn = read_committed and (consumer.highwater(tp) or 0) > seen
+                if not open_txn or time.monotonic() - started > settle_s:
                     pending.discard(tp)
         return out
     finally:

@@ -5,6 +5,9 @@ review topic says per user. Imported as `state_support` (like `pipeline_support`
 from __future__ import annotations
 
 import asyncio
+import os
+import random
+import signal
 import time
 import urllib.request
 import uuid
@@ -15,7 +18,7 @@ import pytest
 from pipeline_support import ROOT, Collector, Service, partitions_of
 
 from screener.brokers._process import free_port
-from screener.kafka import make_admin, murmur2
+from screener.kafka import KafkaError, make_admin, make_consumer, murmur2
 
 PACKS = ROOT / "screener" / "packs"
 SHIPPED = ("--rules", f"{PACKS / 'common.yaml'},{PACKS / 'behaviour.yaml'}")
@@ -111,7 +114,14 @@ async def until_committed(bootstrap: str, group: str, topic: str, n: int, timeou
     """Poll until the group has committed exactly the `n` records produced so far (counted
     from our own produce calls: Tansu reports end offsets short)."""
     deadline = time.monotonic() + timeout
-    while (done := await committed(bootstrap, group, topic)) < n:
+    done = 0
+    while True:
+        try:  # Kafka: the group's coordinator may not be elected yet
+            done = await committed(bootstrap, group, topic)
+        except KafkaError:
+            done = 0
+        if done >= n:
+            break
         if time.monotonic() > deadline:
             pytest.fail(f"group {group} committed {done} of {n} records after {timeout}s")
         await asyncio.sleep(0.2)  # poll interval inside the deadline
@@ -123,3 +133,50 @@ def tag() -> str:
 
 
 __all__ = ["free_port"]
+
+
+class TransactionGap:
+    """Records of a topic written but not yet committed: high watermark − last stable offset."""
+
+    def __init__(self, bootstrap: str, topic: str):
+        options = {"bootstrap_servers": bootstrap}
+        self.bootstrap, self.topic = bootstrap, topic
+        self.raw = make_consumer(options)
+        self.stable = make_consumer(options, isolation_level="read_committed")
+
+    async def __aenter__(self) -> TransactionGap:
+        await self.raw.start()
+        await self.stable.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.raw.stop()
+        await self.stable.stop()
+
+    async def __call__(self) -> int:
+        parts = await partitions_of(self.bootstrap, self.topic)
+        hw = await self.raw.end_offsets(parts)
+        lso = await self.stable.end_offsets(parts)
+        return sum(hw[tp] - lso[tp] for tp in parts)
+
+
+async def kill_inside_a_transaction(svc: Service, bootstrap: str, topic: str) -> None:
+    """SIGSTOP the worker until it is caught with a transaction open on `topic` (records
+    written, not committed, and staying so while it is frozen), then SIGKILL it there."""
+    assert svc.proc is not None
+    pid = svc.proc.pid
+    rng = random.Random(1)
+    deadline = time.monotonic() + 120
+    async with TransactionGap(bootstrap, topic) as open_records:
+        while time.monotonic() < deadline:
+            assert svc.alive(), svc.stderr()[-3000:]
+            os.kill(pid, signal.SIGSTOP)
+            frozen_until = time.monotonic() + 0.5  # a commit already sent settles well before
+            while await open_records() > 0:
+                if time.monotonic() > frozen_until:
+                    os.kill(pid, signal.SIGKILL)
+                    assert svc.wait(10) == -signal.SIGKILL
+                    return
+            os.kill(pid, signal.SIGCONT)
+            await asyncio.sleep(rng.uniform(0.0, 0.05))  # jitter: freeze elsewhere next time
+    pytest.fail("never caught the worker inside a transaction")

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import orjson
 from pipeline_support import Collector, Service, new_topics, produce
 from state_support import (
+    PACKS,
+    VOLUME_RULE,
     established,
     flagged_by,
     free_port,
+    kill_inside_a_transaction,
     metric,
     post,
     service,
@@ -27,8 +34,17 @@ from state_support import (
     user_on,
 )
 
-from screener.brokers import EmbeddedBroker
+from screener.brokers import ApacheKafka, EmbeddedBroker
+from screener.state.codec import decode
+from screener.state.windows import WindowSpec
+from screener.synthetic.generate import GenConfig, Generator
+from screener.synthetic.presets import take
 
+SCAN_RULES = ("--rules", str(PACKS / "common.yaml"), "--rules", str(PACKS / "behaviour.yaml"))
+BEHAVIOUR_RULES = {
+    VOLUME_RULE, "illicit_ads.posting_burst", "illicit_ads.advert_many_groups",
+    "illicit_ads.campaign_ring", "solicitation.contact_only_new_account",
+}  # fmt: skip
 FLAGGED_FROM = 100
 """post numbers from 0: the 101st image (post 100) is the first over `user.media(1h) > 100`"""
 
@@ -95,3 +111,90 @@ async def test_a_rebalance_moves_the_state_with_the_partition(
     assert metric(ports[0], "screener_state_entries") >= 1
     assert second.stop() == 0, second.stderr()[-3000:]
     assert first.stop() == 0, first.stderr()[-3000:]
+
+
+async def test_exactly_once_an_aborted_batchs_changelog_records_are_not_restored(
+    apache_kafka: ApacheKafka, services: list[Service], topic_factory: Any
+) -> None:
+    bootstrap = apache_kafka.bootstrap_servers
+    topics = await new_topics(topic_factory, bootstrap)
+    group, t = f"g-{tag()}", tag()
+    user = user_on(1, 3, t)
+    burst = [post(user, i) for i in range(400)]
+    await produce(bootstrap, topics["input"], established(60, t) + burst[:100])
+    args = (bootstrap, topics, group, "--guarantee", "exactly-once", "--batch-max-records", "2",
+            "--metrics-port", "0")  # fmt: skip
+    first = service(*args).start()
+    services.append(first)
+    await until_committed(bootstrap, group, topics["input"], 160, 180)
+    # from here on every batch is the bursting account's: any open transaction carries its
+    # changelog record; the worker is killed with one open, which its successor aborts
+    await produce(bootstrap, topics["input"], burst[100:])
+    changelog = f"{group}-{topics['input']}-state-changelog"
+    await kill_inside_a_transaction(first, bootstrap, changelog)
+    second = service(*args).start()
+    services.append(second)
+    await until_committed(bootstrap, group, topics["input"], 460, 240)
+    async with Collector(bootstrap, topics["review"], "read_committed") as review:
+        await review.drain()
+    ids = review.id_list()
+    assert len(ids) == len(set(ids)), "duplicate review items under exactly-once"
+    # had the aborted batch's changelog record been restored, its posts would count twice
+    # (once restored, once re-read) and the rule would trip before the 101st image
+    assert flagged_by(review) == {user: list(range(FLAGGED_FROM, 400))}
+    async with Collector(bootstrap, changelog) as raw, Collector(
+        bootstrap, changelog, "read_committed"
+    ) as committed:  # fmt: skip
+        await raw.drain()
+        await committed.drain()
+    assert len(raw.records) > len(committed.records)  # the aborted records are in the log
+    # the account's last committed state counts each of its 400 images once (all within the
+    # hour): restoring the aborted batch's record and re-reading that batch would count its
+    # images twice
+    last = [value for key, value, _ in committed.records if key == b"u" + user.encode()][-1]
+    _, rows = decode(last)
+    assert int(rows[WindowSpec("media", 3600)][1].sum()) == 400
+    assert "restored:" in second.stderr()
+    assert second.stop() == 0, second.stderr()[-3000:]
+
+
+async def test_scan_and_run_give_the_same_verdicts_over_one_stateful_sequence(
+    tansu: EmbeddedBroker, services: list[Service], topic_factory: Any, tmp_path: Path
+) -> None:
+    """Generated traffic with the four behaviour episodes woven in (an image flood, an
+    advert into many groups, a campaign ring, a contact-only account), screened offline by
+    `screener scan` and online by `screener run` (one input partition: campaign counts span
+    all users only there), flags the same events with the same rules and actions."""
+    bootstrap = tansu.bootstrap_servers
+    t = tag()
+    topics = {"input": f"in-{t}", "review": f"review-{t}", "dlq": f"dlq-{t}"}
+    await topic_factory(bootstrap, 1, topics["input"])
+    for name in (topics["review"], topics["dlq"]):
+        await topic_factory(bootstrap, 3, name)
+    generator = Generator(GenConfig(seed=5, users=2_000, id_prefix=f"s{t}"))
+    events = [g.value for g in take(generator, "behaviour", 9_000)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(events) + b"\n")
+    offline = subprocess.run(
+        [sys.executable, "-m", "screener", "scan", *SCAN_RULES, str(path)],
+        capture_output=True, check=True, timeout=600,
+    ).stdout  # fmt: skip
+    expected = {
+        v["event_id"]: (v["action"], sorted(f["rule"] for f in v["findings"]))
+        for v in map(orjson.loads, offline.splitlines()) if v["flagged"]
+    }  # fmt: skip
+    behaviour_rules = {r for _, rules in expected.values() for r in rules if r in BEHAVIOUR_RULES}
+    assert {VOLUME_RULE, "illicit_ads.campaign_ring"} <= behaviour_rules, behaviour_rules
+    await produce(bootstrap, topics["input"], events)
+    run = service(bootstrap, topics, f"g-{t}", "--metrics-port", "0").start()
+    services.append(run)
+    await until_committed(bootstrap, f"g-{t}", topics["input"], len(events), 300)
+    async with Collector(bootstrap, topics["review"]) as review:
+        await review.until(lambda: len(review.records) >= len(expected), 60, "every review item")
+        await review.drain()
+    online = {
+        item["event_id"]: (item["action"], sorted(f["rule"] for f in item["findings"]))
+        for item in (orjson.loads(value) for _, value, _ in review.records)
+    }
+    assert online == expected
+    assert run.stop() == 0, run.stderr()[-3000:]
