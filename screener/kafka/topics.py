@@ -104,3 +104,21 @@ async def delete_topics(options: Options, names: Sequence[str], timeout: float =
             await asyncio.wait_for(admin.delete_topics(list(names)), timeout)
         finally:
             await admin.close()
+
+
+async def topic_config(options: Options, name: str) -> dict[str, str]:
+    """A topic's configuration as the cluster reports it (DescribeConfigs): name → value."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    finally:
+        await admin.close()
+    out: dict[str, str] = {}
+    for response in responses:
+        for resource in response.resources:
+            for entry in resource[4]:  # (name, value, read_only, …) per config entry
+                out[str(entry[0])] = str(entry[1])
+    return out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pipeline_support import Collector, Service, new_topics, produce
+from pipeline_support import Collector, Service, new_topics, partitions_of, produce
 from state_support import (
     PACKS,
     VOLUME_RULE,
@@ -35,6 +35,7 @@ from state_support import (
 )
 
 from screener.brokers import ApacheKafka, EmbeddedBroker
+from screener.kafka.topics import topic_config
 from screener.state.codec import decode
 from screener.state.windows import WindowSpec
 from screener.synthetic.generate import GenConfig, Generator
@@ -155,6 +156,10 @@ async def test_exactly_once_an_aborted_batchs_changelog_records_are_not_restored
     _, rows = decode(last)
     assert int(rows[WindowSpec("media", 3600)][1].sum()) == 400
     assert "restored:" in second.stderr()
+    # created compacted, with the input's partition count
+    config = await topic_config({"bootstrap_servers": bootstrap}, changelog)
+    assert config.get("cleanup.policy") == "compact"
+    assert len(await partitions_of(bootstrap, changelog)) == 3
     assert second.stop() == 0, second.stderr()[-3000:]
 
 
