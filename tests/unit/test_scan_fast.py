@@ -63,3 +63,13 @@ def test_json_scan_bytes_equal_the_verdicts(engine: Engine) -> None:
     slow, fast = _both(engine, samples + out.getvalue(), as_text=False)
     assert fast == slow
     assert b'"error":' in fast and b"behaviour." in fast and b'"flagged":false' in fast
+
+
+def test_plain_lines_are_not_one_account(engine: Engine) -> None:
+    """Text lines have no user or time: the same flagged line 50 times is 50 independent
+    verdicts, never an escalation of one pseudo-user's "third flagged message in an hour"."""
+    data = ("约炮加V信 123456\n" * 50).encode()
+    verdicts = list(scan(engine, [io.BytesIO(data)], as_text=True))
+    assert all(v.flagged for v in verdicts)
+    assert len({(v.action, v.score, tuple(v.categories)) for v in verdicts}) == 1
+    assert not any("escalat" in str(v.to_json()) for v in verdicts)
