@@ -15,13 +15,16 @@ used only if it is a real directory owned by this user and writable by no one el
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import logging
 import os
 import re
 import stat
 from pathlib import Path
 
 CACHE_ENV = "SCREENER_CACHE_DIR"
+_log = logging.getLogger(__name__)
 MAX_ENTRY_BYTES = 256_000_000
 KEEP_PER_KIND = 32
 """Entries kept per kind (oldest removed): a reload per hour keeps the last day's packs."""
@@ -65,7 +68,9 @@ class ArtefactCache:
                 private = info.st_uid == os.getuid() and not info.st_mode & 0o022
                 if not stat.S_ISDIR(info.st_mode) or not private:
                     return None
-        except OSError:
+        except OSError as exc:
+            if create:
+                _unwritable(str(self.root), exc.strerror or type(exc).__name__)
             return None
         return path
 
@@ -105,7 +110,8 @@ class ArtefactCache:
                 f.write(data)
             os.replace(tmp, where / key)
             self._prune(where)
-        except OSError:
+        except OSError as exc:
+            _unwritable(str(self.root), exc.strerror or type(exc).__name__)
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
 
@@ -117,3 +123,13 @@ class ArtefactCache:
         entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEEP_PER_KIND:]:
             old.unlink(missing_ok=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _unwritable(root: str, reason: str) -> None:
+    """Say once per process, directory and reason that nothing is cached (a read-only root
+    filesystem, say): every start then compiles cold, which is slower but correct."""
+    _log.warning(
+        "artefact cache %s is not writable (%s); compiling without it (set %s to a writable "
+        "directory, or to off)", root, reason, CACHE_ENV,
+    )  # fmt: skip

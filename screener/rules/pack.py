@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -185,9 +186,16 @@ def load_packs(
 
 @contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cycle collector while a pack is compiled: a big lexicon makes millions of
-    acyclic objects, and each full collection re-scans all of them (a 1M-term file took 45 s
-    of CPU with it, and ~10× the 100k-term time; nothing here is freed by it)."""
+    """Pause the cycle collector while a pack is compiled on the main thread: a big lexicon
+    makes millions of acyclic objects, and each full collection re-scans all of them (a
+    1M-term file took 45 s of CPU with it, and ~10× the 100k-term time; nothing here is
+    freed by it). The collector is process-wide, so a compile in another thread (a worker's
+    hot reload) leaves it running: pausing it there would pause it for the screening loop
+    too; and a worker's tuned thresholds (`screener.runtime.tune_gc`) make full collections
+    rare anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     was = gc.isenabled()
     gc.disable()
     try:

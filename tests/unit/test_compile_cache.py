@@ -6,7 +6,11 @@ finds; a damaged or unsafe cache is ignored, never trusted.
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from screener.match.hyperscan_db import _prefilter_db
 from screener.match.regexes import RegexSet, RegexSpec
 from screener.rules import load_packs
 from screener.rules.bench import bench_compile
+from screener.rules.pack import Phases
 from screener.synthetic import corpus
 from screener.text.folding import Folding, build_folding, compute_folding, load_or_build
 from screener.text.views import BatchText
@@ -108,3 +113,54 @@ def test_bench_compile_prints_every_phase(capsys: pytest.CaptureFixture[str]) ->
         assert phase in out and result["cold"][phase] >= 0 and result["warm"][phase] >= 0
     assert result["warm"]["regexes"] < result["cold"]["regexes"]
     assert result["pack"]["rules"] > 40
+
+
+def test_an_unwritable_cache_warns_once_and_compiles_cold(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read-only root filesystem: the cache directory cannot be made. (Tests run as root,
+    which a mode bit would not stop, so the directory's parent is a plain file.)"""
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    cache = ArtefactCache(blocked / "screener")
+    texts = corpus.messages(300, seed=4)
+    reference = [v.to_dict() for v in Engine(load_packs([SEEDS / "rules"])).screen_texts(texts)]
+    with caplog.at_level("WARNING", logger="screener.artefacts"):
+        for _ in range(2):
+            pack = load_packs([SEEDS / "rules"], cache=cache)
+            assert pack.regexes.wait(60)
+            assert [v.to_dict() for v in Engine(pack).screen_texts(texts)] == reference
+    warnings = [r for r in caplog.records if "not writable" in r.getMessage()]
+    assert len(warnings) == 1 and str(blocked / "screener") in warnings[0].getMessage()
+    assert blocked.read_text() == ""
+
+
+class _GcDuring(Phases):
+    """Records whether the cycle collector runs while the lexicons compile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enabled: list[bool] = []
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if name == "lexicons":
+            self.enabled.append(gc.isenabled())
+        with super().__call__(name):
+            yield
+
+
+def test_a_compile_in_a_thread_leaves_the_cycle_collector_running() -> None:
+    """A hot reload compiles in a thread while the loop screens: the collector is
+    process-wide, so only a compile on the main thread pauses it."""
+    assert gc.isenabled()
+    main = _GcDuring()
+    load_packs([SEEDS / "rules"], phases=main)
+    threaded = _GcDuring()
+    worker = threading.Thread(target=load_packs, args=([SEEDS / "rules"],),
+                              kwargs={"phases": threaded})  # fmt: skip
+    worker.start()
+    worker.join(120)
+    assert main.enabled and not any(main.enabled)
+    assert threaded.enabled and all(threaded.enabled)
+    assert gc.isenabled()
