@@ -2,80 +2,18 @@
 
 Mixed Chinese/English chat of ~40 characters on average, with a share of violating messages
 written with the evasions offenders use, and a lexicon of realistic size drawn from the same
-character set so that matches happen at a realistic rate.
+character set so that matches happen at a realistic rate. The corpus mode of the synthetic
+package: its templates live with the others in `screener.synthetic.texts`.
 """
 
 from __future__ import annotations
 
 import random
 
-# The most frequent simplified characters, roughly in frequency order.
-COMMON = (
-    "的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就那要下以生会自着去之过家学"
-    "对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头"
-    "面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向"
-    "情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信"
-    "北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难"
-    "神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物"
-    "台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指"
-    "思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必城父强步"
-    "完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双"
-)
-WORDS_EN = [
-    "ok",
-    "see",
-    "you",
-    "later",
-    "tonight",
-    "thanks",
-    "lol",
-    "what",
-    "time",
-    "meeting",
-    "free",
-    "call",
-    "me",
-    "maybe",
-    "the",
-    "club",
-    "game",
-    "photo",
-    "share",
-    "happy",
-    "birthday",
-    "coffee",
-    "work",
-    "home",
-    "train",
-    "late",
-    "sorry",
-    "good",
-    "morning",
-    "weekend",
-    "plan",
-    "movie",
-    "dinner",
-    "where",
-    "are",
-    "you",
-    "send",
-    "link",
-    "price",
-    "order",
-    "ship",
-    "today",
-    "news",
-    "great",
-    "love",
-    "this",
-]
-VIOLATIONS = (
-    "约炮加V信{id}", "包夜 上门服务 薇❤信 {id}", "兼职刷单日结 加ｑｑ{qq}",
-    "网赌上分 充值送彩金 {url}", "高清无码视频 私聊 vx:{id}", "不给钱就把你的裸照发给你家人",
-    "同城約炮 1⃣8⃣8⃣{phone}", "escort service call {phone2} tonight",
-    "代开发票 办证 电话{phone2}", "百家乐 稳赚不赔 加微{id}",
-)  # fmt: skip
+from screener.synthetic.texts import CORPUS_VIOLATIONS, RANKED_COMMON, WORDS_EN
 
+COMMON = RANKED_COMMON
+VIOLATIONS = CORPUS_VIOLATIONS
 
 TWO_CHAR_SHARE = 0.03
 

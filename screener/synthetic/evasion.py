@@ -13,8 +13,10 @@ import random
 import re
 from collections.abc import Callable
 from functools import cache
+from typing import TYPE_CHECKING
 
-import opencc
+if TYPE_CHECKING:
+    import opencc
 
 ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 SEPARATORS = (" ", "-", ".", "*", "_", "~", "|", "/", "❤", "💋", "🌹", "⭐", "、")
@@ -130,6 +132,8 @@ def spaced_digits(digits: str, rng: random.Random) -> str:
 
 @cache
 def _s2t() -> opencc.OpenCC:
+    import opencc  # imported on first use: the corpus and sample modes never need it
+
     return opencc.OpenCC("s2t")
 
 
