@@ -117,8 +117,16 @@ def _generate_arguments(gen: argparse.ArgumentParser) -> None:
     gen.add_argument("--bank-out", help="write the known-bad PDQ hashes here, one per line")
     gen.add_argument(
         "--preset",
-        choices=["image-flood", "advert-groups", "campaign-ring", "contact-only", "behaviour"],
-        help="weave behaviour episodes (floods, campaigns, contact-only accounts) into the stream",
+        choices=[
+            "image-flood",
+            "advert-groups",
+            "campaign-ring",
+            "contact-only",
+            "behaviour",
+            "samples",
+        ],
+        help="weave behaviour episodes (floods, campaigns, contact-only accounts) into the "
+        "stream; samples: the shipped sample events instead (--seed 20140825: seeds/events)",
     )
 
 

@@ -9,7 +9,9 @@ carries the episode's category; the background keeps its own.
 - `advert-groups`: one new account pushing an advert with small edits into 60 groups;
 - `campaign-ring`: 10 new accounts sending the same advert (edited) 40 times between them;
 - `contact-only`: a new account posting nothing but a contact id, 8 times;
-- `behaviour`: all four in turn.
+- `behaviour`: all four in turn;
+- `samples`: not a weave but the shipped sample events' mode (`screener.synthetic.samples`),
+  seeded by the generator's seed (20140825 gives seeds/events); the other options are unused.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from typing import Any
 import orjson
 
 from screener.campaigns.measure import ADVERTS, _edit
+from screener.synthetic import samples
 from screener.synthetic.generate import Generated, Generator
 
 PRESETS = ("image-flood", "advert-groups", "campaign-ring", "contact-only", "behaviour")
+SAMPLES = "samples"
 EVERY = 2_000
 
 
@@ -80,4 +84,6 @@ def preset_stream(generator: Generator, preset: str) -> Iterator[Generated]:
 
 
 def take(generator: Generator, preset: str, count: int) -> Iterator[Generated]:
+    if preset == SAMPLES:
+        return itertools.islice(samples.stream(generator.config.seed), count)
     return itertools.islice(preset_stream(generator, preset), count)

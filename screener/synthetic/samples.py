@@ -36,13 +36,14 @@ import json
 import random
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from screener.synthetic.fake import Faker
+from screener.synthetic.generate import Generated
 from screener.synthetic.texts import (
     CHAT_BENIGN_EN,
     CHAT_BENIGN_ZH,
@@ -234,10 +235,33 @@ class Generator:
         return events, labels
 
 
+def jsonl_line(event: Event) -> bytes:
+    """The event as the shipped files write it (compact, UTF-8, no trailing newline)."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _ms(ts: str | int) -> int:
+    return ts if isinstance(ts, int) else int(datetime.fromisoformat(ts).timestamp() * 1000)
+
+
+def stream(seed: int = DEFAULT_SEED, chat: int = 240, microblog: int = 200) -> Iterator[Generated]:
+    """The sample events as the generator's items: `screener generate --preset samples`.
+
+    The chat events, then the microblog ones, each value the exact line of seeds/events
+    (so `--seed 20140825 --no-labels` prints chat.jsonl followed by microblog.jsonl).
+    """
+    gen = Generator(seed)
+    for events, labels in (gen.chat(chat), gen.microblog(microblog)):
+        for event, label in zip(events, labels, strict=True):
+            key = str(event["user"]["id"]).encode()
+            value = jsonl_line(event)
+            yield Generated(event["kind"], event["id"], key, value, _ms(event["ts"]), label)
+
+
 def write_jsonl(path: Path, events: list[Event]) -> None:
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
+    with path.open("wb") as fh:
         for event in events:
-            fh.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+            fh.write(jsonl_line(event) + b"\n")
 
 
 def check(events: list[Event], labels: list[str], name: str) -> None:

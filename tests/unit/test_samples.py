@@ -26,3 +26,18 @@ def test_writing_the_shipped_samples_outside_a_checkout_says_so(
     err = capsys.readouterr().err  # type: ignore[attr-defined]
     assert "needs a source checkout" in err and "--out DIR" in err
     assert not (tmp_path / "seeds").exists()
+
+
+def test_screener_generate_has_the_samples_as_a_preset(tmp_path: Path) -> None:
+    """One generator: `screener generate --preset samples` emits exactly the shipped lines."""
+    from screener.cli import main
+
+    out = tmp_path / "samples.jsonl"
+    args = ["generate", "--preset", "samples", "--seed", str(samples.DEFAULT_SEED)]
+    assert main([*args, "--no-labels", "--count", "10000", "--out", str(out)]) == 0
+    shipped = (EVENTS / "chat.jsonl").read_bytes() + (EVENTS / "microblog.jsonl").read_bytes()
+    assert out.read_bytes() == shipped
+    labelled = tmp_path / "labelled.jsonl"
+    assert main([*args, "--count", "5", "--out", str(labelled)]) == 0
+    lines = labelled.read_bytes().splitlines()
+    assert len(lines) == 5 and all(b'"_label":"' in line for line in lines)
