@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 
 from screener.measure.holdout import select
+from screener.regular_files import Unreadable, read_regular
 
 MAX_FILE_BYTES = 1 << 30
 MAX_FIELD_CHARS = 1 << 20
@@ -75,13 +76,10 @@ def read_rows(
     path: Path, text_column: str | None = None, label_column: str | None = None
 ) -> list[_Row]:
     """Rows of a TSV/CSV (header row) or JSONL file, by column name."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise DataError(f"{path}: {exc.strerror or exc}") from None
-    if size > MAX_FILE_BYTES:
-        raise DataError(f"{path}: {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
-    raw = path.read_bytes()
+    try:  # a regular file only: a FIFO or device named as data would block a read
+        raw = read_regular(path, MAX_FILE_BYTES)
+    except Unreadable as exc:
+        raise DataError(f"{path}: {exc}") from None
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from screener.model.features import batch_ngrams, scale, segment_sums
+from screener.regular_files import Unreadable, read_regular
 from screener.text.views import BatchText
 
 FORMAT = "screener-linear-1"
@@ -118,13 +119,10 @@ def save(model: LinearModel, out: Path) -> LinearModel:
 
 
 def _read_limited(path: Path, limit: int) -> bytes:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read model file: {exc.strerror or exc}") from None
-    if size > limit:
-        raise ModelError(f"{path}: {size} bytes, over the {limit}-byte limit")
-    return path.read_bytes()
+    try:  # a regular file only: a FIFO or device named as a model file would block a read
+        return read_regular(path, limit)
+    except Unreadable as exc:
+        raise ModelError(f"{path}: model file: {exc}") from None
 
 
 def _meta(path: Path, raw: bytes) -> dict[str, Any]:

@@ -11,9 +11,9 @@ non-blocking, must be a regular file, and is read up to a byte cap. Every refusa
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
+from screener.regular_files import Unreadable, read_regular
 from screener.rules.errors import PackError
 
 ALLOW_EXTERNAL_ENV = "SCREENER_RULES_ALLOW_EXTERNAL"
@@ -47,36 +47,14 @@ def confined(base: Path, name: str, where: str, *, allow_external: bool) -> Path
 def read_text(path: Path, max_bytes: int, where: str | None = None) -> str:
     """The UTF-8 text of a regular file of at most `max_bytes` bytes.
 
-    Opened with O_NONBLOCK so a FIFO or device cannot block the open; checked to be a regular
-    file with fstat on the open descriptor (no race with a swapped path); read with a cap so a
-    file that grows while read cannot exhaust memory.
+    Read by `screener.regular_files.read_regular`: a FIFO or device cannot block the open, the
+    file must be regular (fstat on the open descriptor), and the read is capped.
     """
     at = where or f"{path}:1"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except OSError as exc:
-        raise PackError([f"{at}: cannot read {path}: {exc.strerror or exc}"]) from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise PackError([f"{at}: {path} is not a regular file"])
-        if info.st_size > max_bytes:
-            raise PackError([f"{at}: {path} is {info.st_size} bytes, over the {max_bytes} limit"])
-        chunks: list[bytes] = []
-        size = 0
-        while size <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > max_bytes:
-            raise PackError([f"{at}: {path} grew over the {max_bytes} byte limit while read"])
-    except OSError as exc:
-        raise PackError([f"{at}: cannot read {path}: {exc.strerror or exc}"]) from exc
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
+        data = read_regular(path, max_bytes)
+    except Unreadable as exc:
+        raise PackError([f"{at}: {exc}"]) from exc
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
