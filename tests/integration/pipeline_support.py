@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +28,53 @@ from screener.synthetic import corpus
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "tests" / "unit" / "packs" / "basic.yaml"
 MALFORMED = [b"{not json", b"\xff\xfe\xfd", b"[1, 2, 3]", b'{"kind": "chat", "id": "no-user"}']
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """GET `url` as (status, body); (0, "") while nothing answers (a service still starting)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def _value(check: Callable[[], Any]) -> Any:
+    """`check()`, or None while what it asks cannot connect yet (OSError)."""
+    try:
+        return check()
+    except OSError:
+        return None
+
+
+class _Deadline:
+    def __init__(self, timeout: float, what: str):
+        self.at, self.timeout, self.what = time.monotonic() + timeout, timeout, what
+
+    def fail_if_passed(self) -> None:
+        if time.monotonic() > self.at:
+            pytest.fail(f"timed out after {self.timeout}s waiting for {self.what}")
+
+
+def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `check()` until it returns a true value (returned), failing after `timeout` s."""
+    deadline = _Deadline(timeout, what)
+    while not (value := _value(check)):
+        deadline.fail_if_passed()
+        time.sleep(0.2)  # poll interval inside the deadline
+    return value
+
+
+async def until_async(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """`until` for async tests: `check` runs in a thread (it may do blocking HTTP), so the
+    event loop (producers, collectors) keeps running between polls."""
+    deadline = _Deadline(timeout, what)
+    while not (value := await asyncio.to_thread(_value, check)):
+        deadline.fail_if_passed()
+        await asyncio.sleep(0.1)  # poll interval inside the deadline
+    return value
 
 
 def make_events(n: int, prefix: str, seed: int = 3) -> list[bytes]:

@@ -11,11 +11,10 @@ import signal
 import time
 import urllib.request
 import uuid
-from typing import Any
 
 import orjson
 import pytest
-from pipeline_support import ROOT, Collector, Service, partitions_of
+from pipeline_support import ROOT, Collector, Service, partitions_of, until
 
 from screener.brokers._process import free_port
 from screener.kafka import KafkaError, make_admin, make_consumer, murmur2
@@ -83,21 +82,6 @@ def metric(port: int, name: str) -> float:
     )  # fmt: skip
 
 
-def until(check: Any, timeout: float, what: str) -> Any:
-    """Poll `check()` until truthy (its value), failing after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except OSError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)  # poll interval inside the deadline
-
-
 async def committed(bootstrap: str, group: str, topic: str) -> int:
     """Records of `topic` (fresh: offsets from 0) the group has committed, over partitions."""
     admin = make_admin({"bootstrap_servers": bootstrap})
@@ -132,7 +116,7 @@ def tag() -> str:
     return uuid.uuid4().hex[:8]
 
 
-__all__ = ["free_port"]
+__all__ = ["free_port", "until"]
 
 
 class TransactionGap:

@@ -10,43 +10,24 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pipeline_support import (
     Collector,
     Service,
+    http_get,
     make_events,
     offline_flagged,
     partitions_of,
     produce,
+    until,
 )
 
 from screener.brokers import EmbeddedBroker
 from screener.brokers._process import free_port
 
 NO_TOPICS = {"input": "in-wait", "review": "review-wait", "dlq": "dlq-wait"}
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
-
-
-def _until(what: str, timeout: float, done: Any) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)  # poll interval inside the deadline
 
 
 async def test_run_waits_for_a_broker_that_appears_later(
@@ -60,14 +41,14 @@ async def test_run_waits_for_a_broker_that_appears_later(
     service = Service(bootstrap, topics, "g-wait", "--metrics-port", str(metrics_port)).start()
     services.append(service)
     attempts = re.compile(r"connecting to Kafka at .* failed \(attempt (\d+)")
-    _until("two logged attempts", 60,
-           lambda: len(attempts.findall(service.stderr())) >= 2 or not service.alive())  # fmt: skip
+    until(lambda: len(attempts.findall(service.stderr())) >= 2 or not service.alive(), 60,
+          "two logged attempts")  # fmt: skip
     assert service.alive(), service.stderr()
     found = [int(n) for n in attempts.findall(service.stderr())]
     assert found == list(range(1, len(found) + 1))  # one line per attempt, none repeated
-    code, why = _get(metrics + "/readyz")
+    code, why = http_get(metrics + "/readyz")
     assert code == 503 and "waiting for Kafka" in why, why
-    _, body = _get(metrics + "/metrics")
+    _, body = http_get(metrics + "/metrics")
     assert re.search(r"^screener_broker_connect_failures_total [1-9]", body, re.M), body[-2000:]
 
     events = make_events(400, "bw", seed=5)
@@ -78,7 +59,7 @@ async def test_run_waits_for_a_broker_that_appears_later(
         async with Collector(bootstrap, topics["review"]) as review:
             await review.until(lambda: review.ids() >= expected, 120, "the flagged ids")
         assert review.ids() == expected
-        _until("/readyz ready", 60, lambda: _get(metrics + "/readyz")[0] == 200)
+        until(lambda: http_get(metrics + "/readyz")[0] == 200, 60, "/readyz ready")
         assert service.stop() == 0, service.stderr()
     assert "Traceback" not in service.stderr()
 

@@ -15,12 +15,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -34,35 +31,22 @@ from pipeline_support import (
     ROOT,
     Collector,
     Service,
+    http_get,
     make_events,
     new_topics,
     offline_flagged,
     produce,
+    until_async,
 )
 
 from screener.brokers import BrokerProcess
+from screener.brokers._process import free_port
 from screener.reload.bundle import collect
 from screener.rules import load_packs
 from screener.synthetic import corpus
 
 EDIT = ("  - id: greet\n", "  - id: greet.renamed\n")
 """an edit that changes the pack's version (a rule id) and nothing a test screens on."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
 
 
 def _sample(metrics: str, name: str, **labels: str) -> float:
@@ -75,13 +59,6 @@ def _sample(metrics: str, name: str, **labels: str) -> float:
         if all(f'{k}="{v}"' in head for k, v in labels.items()):
             total += float(value)
     return total
-
-
-async def _until(what: str, timeout: float, check: Any) -> None:
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(check):
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        await asyncio.sleep(0.1)  # poll interval inside the deadline
 
 
 class Traffic:
@@ -142,7 +119,7 @@ async def test_editing_the_pack_under_two_workers_swaps_every_worker_within_5s_e
     pack_file = rules_dir / "basic.yaml"
     shutil.copy(PACK, pack_file)
     old = load_packs([rules_dir]).version
-    port = _free_port()
+    port = free_port()
     service = Service(
         bootstrap, topics, f"g-{uuid.uuid4().hex[:6]}", "--workers", "2", "--rules",
         str(rules_dir), "--verdicts-topic", verdicts, "--metrics-port", str(port),
@@ -150,7 +127,9 @@ async def test_editing_the_pack_under_two_workers_swaps_every_worker_within_5s_e
     ).start()  # fmt: skip
     services.append(service)
     metrics_url = f"http://127.0.0.1:{port}"
-    await _until("both workers ready", 120, lambda: _get(metrics_url + "/readyz")[0] == 200)
+    await until_async(
+        lambda: http_get(metrics_url + "/readyz")[0] == 200, 120, "both workers ready"
+    )
 
     traffic = Traffic(bootstrap, topics["input"], "rl")
     producing = asyncio.create_task(traffic.run())
@@ -165,13 +144,13 @@ async def test_editing_the_pack_under_two_workers_swaps_every_worker_within_5s_e
         assert new != old
 
         def both_workers_on(version: str) -> bool:
-            body = _get(metrics_url + "/metrics")[1]
+            body = http_get(metrics_url + "/metrics")[1]
             return all(_sample(body, "screener_rules_info", worker=w, version=version) == 1
                        for w in ("0", "1"))  # fmt: skip
 
-        await _until("both workers on the new version", 5, lambda: both_workers_on(new))
+        await until_async(lambda: both_workers_on(new), 5, "both workers on the new version")
         assert time.monotonic() - edited < 5
-        ready = _get(metrics_url + "/readyz")
+        ready = http_get(metrics_url + "/readyz")
         assert ready[0] == 200 and f"worker 0 rules {new}" in ready[1], ready
         assert f"worker 1 rules {new}" in ready[1], ready
         await asyncio.sleep(6)  # traffic keeps flowing for a while after the swap
@@ -181,10 +160,10 @@ async def test_editing_the_pack_under_two_workers_swaps_every_worker_within_5s_e
         broken_at = time.monotonic()
 
         def refused_by_both() -> bool:
-            body = _get(metrics_url + "/metrics")[1]
+            body = http_get(metrics_url + "/metrics")[1]
             return _sample(body, "screener_rules_reloads_total", result="failure") == 2
 
-        await _until("both workers refusing the broken edit", 10, refused_by_both)
+        await until_async(refused_by_both, 10, "both workers refusing the broken edit")
         await asyncio.sleep(2)
         traffic.stop.set()
         await producing
@@ -217,7 +196,7 @@ async def test_editing_the_pack_under_two_workers_swaps_every_worker_within_5s_e
     after_break = [eid for eid, (at, _, _) in traffic.sent.items() if at > broken_at]
     assert after_break and all(audit[eid] == new for eid in after_break)  # old pack kept
 
-    body = _get(metrics_url + "/metrics")[1]
+    body = http_get(metrics_url + "/metrics")[1]
     assert _sample(body, "screener_rules_reloads_total", result="success") == 2
     _alert_fires_on(body, tmp_path)
     assert service.stop(signal.SIGTERM, timeout=60) == 0
@@ -288,7 +267,7 @@ async def test_two_processes_on_the_kafka_source_converge_on_a_published_pack_wi
     tag = uuid.uuid4().hex[:6]
     rules_topic, status_topic, group = f"rules-{tag}", f"status-{tag}", f"g-{tag}"
     fallback = load_packs([PACK]).version
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     for port in ports:  # two separate processes (as on two machines), one group
         services.append(Service(
             bootstrap, topics, group, "--rules-source", "kafka", "--rules-topic", rules_topic,
@@ -298,12 +277,13 @@ async def test_two_processes_on_the_kafka_source_converge_on_a_published_pack_wi
     urls = [f"http://127.0.0.1:{p}" for p in ports]
 
     def all_on(version: str) -> bool:
-        return all(_sample(_get(u + "/metrics")[1], "screener_rules_info", version=version) == 1
+        return all(_sample(http_get(u + "/metrics")[1], "screener_rules_info", version=version) == 1
                    for u in urls)  # fmt: skip
 
-    await _until("both workers running the fallback pack", 120, lambda: all_on(fallback))
-    await _until("both workers ready", 120,
-                 lambda: all(_get(u + "/readyz")[0] == 200 for u in urls))  # fmt: skip
+    await until_async(lambda: all_on(fallback), 120, "both workers running the fallback pack")
+    await until_async(
+        lambda: all(http_get(u + "/readyz")[0] == 200 for u in urls), 120, "both workers ready"
+    )
 
     # a pack that does not compile is refused by `publish` itself, with file:line
     broken_dir = tmp_path / "broken"
@@ -326,7 +306,7 @@ async def test_two_processes_on_the_kafka_source_converge_on_a_published_pack_wi
                               "--rules-topic", rules_topic)  # fmt: skip
         at = time.monotonic()
         assert published.returncode == 0 and new in published.stdout, published.stderr
-        await _until("both processes on the published pack", 5, lambda: all_on(new))
+        await until_async(lambda: all_on(new), 5, "both processes on the published pack")
         assert time.monotonic() - at < 5
 
         # a published pack that does not compile (written past `publish`'s check): ignored
@@ -335,10 +315,10 @@ async def test_two_processes_on_the_kafka_source_converge_on_a_published_pack_wi
         await publish({"bootstrap_servers": bootstrap}, rules_topic, collect([broken_dir]))
 
         def both_refused() -> bool:
-            return all(_sample(_get(u + "/metrics")[1], "screener_rules_reloads_total",
+            return all(_sample(http_get(u + "/metrics")[1], "screener_rules_reloads_total",
                                result="failure") == 1 for u in urls)  # fmt: skip
 
-        await _until("both processes refusing the invalid pack", 10, both_refused)
+        await until_async(both_refused, 10, "both processes refusing the invalid pack")
         assert all_on(new)
         refused_at = time.monotonic()
         # traffic keeps flowing past the 5 s mark and after the refusal
@@ -396,7 +376,7 @@ async def test_a_shadow_rule_is_counted_and_on_audit_verdicts_and_the_review_top
     (rules / "shadow.yaml").write_text(SHADOW, "utf-8")
     events = make_events(3000, "sh", seed=9)
     expected_review = offline_flagged(tmp_path, events)  # the pack without the shadow rule
-    port = _free_port()
+    port = free_port()
     service = Service(bootstrap, topics, f"g-{uuid.uuid4().hex[:6]}", "--rules", str(rules),
                       "--verdicts-topic", verdicts, "--metrics-port", str(port),
                       "--status-topic", "").start()  # fmt: skip
@@ -422,8 +402,8 @@ async def test_a_shadow_rule_is_counted_and_on_audit_verdicts_and_the_review_top
         assert "watch.any_contact" not in [f["rule"] for f in item["findings"]]
 
     def counted() -> bool:
-        body = _get(f"http://127.0.0.1:{port}/metrics")[1]
+        body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
         return _sample(body, "screener_shadow_hits_total", rule="watch.any_contact") == len(hits)
 
-    await _until("the shadow hits in the metrics", 10, counted)
+    await until_async(counted, 10, "the shadow hits in the metrics")
     assert service.stop(signal.SIGTERM, timeout=60) == 0

@@ -15,10 +15,8 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -28,9 +26,10 @@ from typing import Any
 
 import pytest
 import yaml
-from pipeline_support import MALFORMED, Service, make_events, new_topics
+from pipeline_support import MALFORMED, Service, http_get, make_events, new_topics
 
 from screener.brokers import BrokerProcess
+from screener.brokers._process import free_port
 from screener.kafka import make_producer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,22 +99,6 @@ def test_promtool_test_rules_covers_every_alert() -> None:
 # -- a real Prometheus scraping a real service ----------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except OSError:
-        return 0, b""
-
-
 class Prometheus:
     def __init__(self, tmp: Path, target: str, port: int):
         self.url = f"http://127.0.0.1:{port}"
@@ -138,7 +121,7 @@ class Prometheus:
         url = f"{self.url}/api/v1/{path}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        code, body = _get(url)
+        code, body = http_get(url)
         if not body:
             return {"status": "unreachable", "code": code}
         return json.loads(body)
@@ -160,7 +143,7 @@ class Prometheus:
 @pytest.fixture
 def prometheus_port() -> int:
     _tool("prometheus")
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
@@ -211,7 +194,7 @@ async def test_prometheus_sees_both_workers_and_every_dashboard_and_alert_query(
 ) -> None:  # fmt: skip
     bootstrap = tansu.bootstrap_servers
     topics = await new_topics(topic_factory, bootstrap)
-    metrics_port = _free_port()
+    metrics_port = free_port()
     service = Service(bootstrap, topics, f"g-{uuid.uuid4().hex[:6]}", "--workers", "2",
                       "--metrics-port", str(metrics_port)).start()  # fmt: skip
     started.append(service)
@@ -223,8 +206,8 @@ async def test_prometheus_sees_both_workers_and_every_dashboard_and_alert_query(
         # the supervisor serves both workers: ready once both are connected with partitions
         await _until(
             "/readyz of the supervisor", 120,
-            lambda: (_get(f"http://127.0.0.1:{metrics_port}/readyz")[0] == 200,
-                     _get(f"http://127.0.0.1:{metrics_port}/readyz")),
+            lambda: (http_get(f"http://127.0.0.1:{metrics_port}/readyz")[0] == 200,
+                     http_get(f"http://127.0.0.1:{metrics_port}/readyz")),
         )  # fmt: skip
         workers = await _until(
             "one scrape showing two running workers", 120,
