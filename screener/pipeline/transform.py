@@ -30,6 +30,7 @@ from screener.events import (
     MicroblogEvent,
     ParseError,
 )
+from screener.kafka.structs import KafkaRecord
 from screener.observe import ENGINE_ERROR, INVALID_KIND, OUTPUT_REFUSED, BatchReport, Partition
 from screener.pipeline.records import Headers, Outgoing, audit_item, dlq_item, review_item
 from screener.pipeline.refused import fit
@@ -52,23 +53,8 @@ _RULE = attrgetter("rule")
 _FLAGGED = attrgetter("flagged")
 
 
-class InputRecord(Protocol):
-    """What a processor reads of a consumed record (aiokafka's ConsumerRecord has it)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def timestamp(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+InputRecord = KafkaRecord[bytes]
+"""What a processor reads of a consumed record."""
 
 
 @dataclass(slots=True)

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
 import orjson
 import zstandard
+
+from screener.kafka.structs import KafkaRecord
 
 MAGIC = b"SCRREC\x00\x01"
 FORMAT_VERSION = 1
@@ -65,25 +67,12 @@ class Recorded(NamedTuple):
     timestamp_type: int = 0  # 0 CreateTime, 1 LogAppendTime
 
 
-class RecordLike(Protocol):
-    """What `encode` reads: a `Recorded` or aiokafka's `ConsumerRecord`."""
+class RecordLike(KafkaRecord[bytes | None], Protocol):
+    """What `encode` reads: a `Recorded` or aiokafka's `ConsumerRecord` (the consumed-record
+    shape, plus how its timestamp was set)."""
 
     @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def timestamp(self) -> int: ...
-    @property
     def timestamp_type(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[Header]: ...
 
 
 def encode(rec: RecordLike, out: bytearray) -> None:
