@@ -54,18 +54,29 @@ def shingles(codes: npt.NDArray[np.uint32], starts: I64, ends: I64) -> tuple[U64
     return h[ok], owner[ok]
 
 
+def _with_shingles(
+    h: U64, owner: I64, messages: int
+) -> tuple[npt.NDArray[np.bool_], U64, I64, I64]:
+    """Which messages have enough 3-grams for a signature; the hashes and owners of those
+    messages only; and where each such message's run of hashes starts (`owner` is sorted), so
+    both signatures reduce per message with one `reduceat`. No such message: `first` is empty."""
+    has = np.bincount(owner, minlength=messages) >= MIN_SHINGLES
+    if not has.any():
+        return has, h[:0], owner[:0], np.zeros(0, np.int64)
+    sel = has[owner]
+    h, owner = h[sel], owner[sel]
+    first = np.concatenate([[0], np.nonzero(np.diff(owner))[0] + 1])
+    return has, h, owner, first
+
+
 def minhash_bands(h: U64, owner: I64, messages: int) -> tuple[U64, npt.NDArray[np.bool_]]:
     """(messages, BANDS) band keys, and which messages have enough 3-grams to have them."""
     keys = np.zeros((messages, BANDS), np.uint64)
-    counts = np.bincount(owner, minlength=messages)
-    has = counts >= MIN_SHINGLES
-    if not has.any():
+    has, h, owner, first = _with_shingles(h, owner, messages)
+    if not len(first):
         return keys, has
-    sel = has[owner]
-    h, owner = h[sel], owner[sel]
     with np.errstate(over="ignore"):
         perm = (h[:, None] * _MUL[None, :K]) >> np.uint64(32)  # (S, K) multiply-shift
-    first = np.concatenate([[0], np.nonzero(np.diff(owner))[0] + 1])
     mins = np.minimum.reduceat(perm, first, axis=0)  # (messages with shingles, K)
     rows = mins.reshape(len(first), BANDS, ROWS)
     with np.errstate(over="ignore"):
@@ -80,15 +91,11 @@ def minhash_bands(h: U64, owner: I64, messages: int) -> tuple[U64, npt.NDArray[n
 def simhash_bands(h: U64, owner: I64, messages: int) -> tuple[U64, npt.NDArray[np.bool_]]:
     """(messages, 4) 16-bit chunks of each message's 64-bit SimHash (tagged with the chunk)."""
     keys = np.zeros((messages, 4), np.uint64)
-    counts = np.bincount(owner, minlength=messages)
-    has = counts >= MIN_SHINGLES
-    if not has.any():
+    has, h, owner, first = _with_shingles(h, owner, messages)
+    if not len(first):
         return keys, has
-    sel = has[owner]
-    h, owner = h[sel], owner[sel]
     bits = np.unpackbits(h.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)
     signs = bits.astype(np.int16) * 2 - 1
-    first = np.concatenate([[0], np.nonzero(np.diff(owner))[0] + 1])
     sums = np.add.reduceat(signs, first, axis=0)
     packed = np.packbits(sums > 0, axis=1).view(">u8").astype(np.uint64).ravel()
     low = np.uint64(0xFFFF)

@@ -40,6 +40,22 @@ def test_spacing_and_emoji_do_not_change_the_signature() -> None:
     assert np.array_equal(keys[0], keys[1])
 
 
+def test_both_signatures_skip_the_same_short_messages_and_sign_the_rest() -> None:
+    """A short message between two signed ones: neither signature shifts onto the wrong row."""
+    folding = load_packs([PACKS]).folding
+    spam = "兼职刷单日结三百元加微信abc12345详聊"
+    texts = [spam, "好的", spam, "周末一起去爬山吧天气很好"]  # the last message ends the batch
+    batch = BatchText.build(folding, texts)
+    codes, starts = batch.codes("compact"), batch.message_starts("compact")
+    h, owner = signatures.shingles(codes, starts, np.append(starts[1:], len(codes)))
+    for bands in (signatures.minhash_bands, signatures.simhash_bands):
+        keys, has = bands(h, owner, len(texts))
+        assert has.tolist() == [True, False, True, True], bands
+        assert not keys[1].any() and keys[0].all() and np.array_equal(keys[0], keys[2]), bands
+    none, nothing = signatures.simhash_bands(h[:0], owner[:0], 2)
+    assert none.shape == (2, 4) and not none.any() and not nothing.any()
+
+
 def test_bank_build_from_hash_lists(tmp_path: Path) -> None:
     digest = hashlib.sha256(b"x").hexdigest()
     (tmp_path / "sha.txt").write_text(f"# list\n{digest}\n", encoding="utf-8")
