@@ -281,34 +281,36 @@ HOSTILE_ATOMS = st.one_of(
     TEXT,
 )  # fmt: skip
 ATOMS = st.one_of(VALID_ATOMS, VALID_ATOMS, VALID_ATOMS, HOSTILE_ATOMS)
-CONDITION = st.recursive(
-    ATOMS,
-    lambda inner: st.one_of(
-        st.builds("not {}".format, inner),
-        st.builds("({})".format, inner),
-        st.builds("{} and {}".format, inner, inner),
-        st.builds("{} or {}".format, inner, inner),
-    ),
-    max_leaves=12,
-)
 
 
-VALID_CONDITION = st.recursive(
-    VALID_ATOMS,
-    lambda inner: st.one_of(
-        st.builds("not {}".format, inner),
-        st.builds("({})".format, inner),
-        st.builds("{} and {}".format, inner, inner),
-        st.builds("{} or {}".format, inner, inner),
-    ),
-    max_leaves=12,
-)
+def _conditions(atoms: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Conditions built from `atoms` with the pack language's not/parentheses/and/or."""
+    return st.recursive(
+        atoms,
+        lambda inner: st.one_of(
+            st.builds("not {}".format, inner),
+            st.builds("({})".format, inner),
+            st.builds("{} and {}".format, inner, inner),
+            st.builds("{} or {}".format, inner, inner),
+        ),
+        max_leaves=12,
+    )
+
+
+CONDITION = _conditions(ATOMS)
+VALID_CONDITION = _conditions(VALID_ATOMS)
+
+
+def _base_pack() -> dict[str, Any]:
+    """The basic test pack, parsed afresh: the pack strategies below vary its slots."""
+    parsed: dict[str, Any] = yaml.safe_load(PACK.read_text(encoding="utf-8"))
+    return parsed
 
 
 @st.composite
 def valid_packs(draw: st.DrawFn) -> dict[str, Any]:
     """The basic pack with generated rules that should compile: evaluation gets exercised."""
-    base = yaml.safe_load(PACK.read_text(encoding="utf-8"))
+    base = _base_pack()
     rules = [{
         "id": f"r{i}", "category": draw(st.sampled_from(["porn", "abuse", "fraud"])),
         "score": draw(st.integers(0, 10)), "condition": draw(VALID_CONDITION),
@@ -320,7 +322,7 @@ def valid_packs(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def packs(draw: st.DrawFn) -> dict[str, Any]:
     """A pack shaped like the real ones, with hostile values in every slot."""
-    base = yaml.safe_load(PACK.read_text(encoding="utf-8"))
+    base = _base_pack()
     rules = [{
         "id": draw(IDENT), "category": draw(st.sampled_from(["porn", "abuse", "x", ""])),
         "score": draw(st.one_of(st.integers(-10, 10), st.integers(-10, 10), st.floats(),
