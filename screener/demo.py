@@ -27,7 +27,6 @@ from screener.defaults import CHAT_TOPIC, MICROBLOG_TOPIC
 from screener.engine import Engine
 from screener.kafka import connection_options, ensure_topics, make_producer
 from screener.metrics import Metrics
-from screener.pipeline.delivery import Unacknowledged
 from screener.pipeline.service import start_status_server
 from screener.pipeline.settings import Settings
 from screener.pipeline.transform import ScreeningProcessor
@@ -172,10 +171,11 @@ async def _demo(load: Callable[[], RulePack], samples_dir: Path, duration: float
         if server is not None:
             server.close()
         for task in tasks:
-            # Unacknowledged: the stop came while a batch's output was in flight; it arises
-            # only once the demo stops, and the in-memory broker goes with it: not a failure.
+            # A stop drains the output in flight (delivery waits half the shutdown deadline and
+            # the embedded broker is still up), so any error here, Unacknowledged included,
+            # is a real one.
             exc = task.exception()
-            if exc is not None and not isinstance(exc, Unacknowledged):
+            if exc is not None:
                 raise exc  # the CLI words it as one line
         if started is None:
             raise DemoError(
