@@ -206,7 +206,7 @@ class BehaviourState:
         n = len(events)
         codes = batch.codes("compact")
         starts = batch.message_starts("compact")
-        ends = np.append(starts[1:], len(codes))
+        ends = batch.message_ends("compact")
         h, owner = signatures.shingles(codes, starts, ends)
         if evidence is not None:
             signed = np.zeros(n, bool)

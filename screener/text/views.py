@@ -143,6 +143,12 @@ class BatchText:
             self._starts[layer] = starts.astype(np.int64)
         return self._starts[layer]
 
+    def message_ends(self, layer: Layer) -> Positions:
+        """End (exclusive) of each message in a view layer: the next start less the SEP between
+        them, so nothing read per message (shingles, signatures) spans into its neighbour."""
+        starts = self.message_starts(layer)
+        return np.append(starts[1:] - 1, len(self.codes(layer))).astype(np.int64)
+
     # -- mapping matches back to the original text --------------------------------------------
 
     def to_folded(self, layer: View, start: int, end: int) -> tuple[int, int]:

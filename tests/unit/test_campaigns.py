@@ -34,10 +34,24 @@ def test_spacing_and_emoji_do_not_change_the_signature() -> None:
     ]
     batch = BatchText.build(folding, texts)
     codes, starts = batch.codes("compact"), batch.message_starts("compact")
-    h, owner = signatures.shingles(codes, starts, np.append(starts[1:], len(codes)))
+    h, owner = signatures.shingles(codes, starts, batch.message_ends("compact"))
     keys, has = signatures.minhash_bands(h, owner, len(texts))
     assert has.tolist() == [True, True, False]  # "好的" is too short to sign
     assert np.array_equal(keys[0], keys[1])
+
+
+def test_a_message_signs_the_same_wherever_it_sits_in_the_batch() -> None:
+    """No 3-gram spans the separator into the next message: the same advert last in a batch
+    (no separator after it) and in the middle get the same bands."""
+    folding = load_packs([PACKS]).folding
+    spam = "兼职刷单日结三百元加微信abc12345详聊"
+    batch = BatchText.build(folding, [spam, "周末一起去爬山吧天气很好", spam])
+    codes, starts = batch.codes("compact"), batch.message_starts("compact")
+    h, owner = signatures.shingles(codes, starts, batch.message_ends("compact"))
+    assert np.bincount(owner).tolist()[0] == np.bincount(owner).tolist()[2]
+    for bands in (signatures.minhash_bands, signatures.simhash_bands):
+        keys, _ = bands(h, owner, 3)
+        assert np.array_equal(keys[0], keys[2]), bands
 
 
 def test_both_signatures_skip_the_same_short_messages_and_sign_the_rest() -> None:
@@ -47,7 +61,7 @@ def test_both_signatures_skip_the_same_short_messages_and_sign_the_rest() -> Non
     texts = [spam, "好的", spam, "周末一起去爬山吧天气很好"]  # the last message ends the batch
     batch = BatchText.build(folding, texts)
     codes, starts = batch.codes("compact"), batch.message_starts("compact")
-    h, owner = signatures.shingles(codes, starts, np.append(starts[1:], len(codes)))
+    h, owner = signatures.shingles(codes, starts, batch.message_ends("compact"))
     for bands in (signatures.minhash_bands, signatures.simhash_bands):
         keys, has = bands(h, owner, len(texts))
         assert has.tolist() == [True, False, True, True], bands
