@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -59,6 +59,25 @@ def encode(store: Columns, slot: int) -> bytes:
         parts.append(series.cells[slot].tobytes())
     n = len(parts) // 2
     return _HEAD.pack(MAGIC, int(store.last[slot]), n) + b"".join(parts)
+
+
+def encode_many(store: Columns, slots: Sequence[int]) -> list[bytes]:
+    """`encode` of many slots at once, byte for byte: one structured array filled with one
+    fancy-indexed copy per series. Profiled in `screener run` with the behaviour pack, encoding
+    the changelog one slot at a time (numpy scalar reads per series) was ~12% of a worker."""
+    at = np.asarray(slots, np.int64)
+    layout = bulk_dtype(tuple(store.series))
+    rows = np.zeros(len(at), layout)
+    rows["magic"] = MAGIC
+    rows["last"] = store.last[at]
+    rows["n"] = len(store.series)
+    for i, (spec, series) in enumerate(store.series.items()):
+        rows[f"k{i}"] = KINDS.index(spec.kind)
+        rows[f"s{i}"] = spec.seconds
+        rows[f"h{i}"] = series.head[at]
+        rows[f"c{i}"] = series.cells[at]
+    data, size = rows.tobytes(), layout.itemsize
+    return [data[j : j + size] for j in range(0, len(data), size)]
 
 
 def decode(value: bytes) -> tuple[int, dict[WindowSpec, tuple[int, np.ndarray]]]:

@@ -15,7 +15,7 @@ from itertools import repeat
 
 import numpy as np
 
-from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode
+from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode, encode_many
 from screener.state.windows import I64, KINDS, RING, Series, WindowSpec
 
 Key = str | int
@@ -166,10 +166,9 @@ class Store:
     def changes(self) -> list[tuple[bytes, bytes | None]]:
         """Changelog records since the last call: (key, latest row) or (key, None) if dropped."""
         out: list[tuple[bytes, bytes | None]] = [(_key_bytes(k), None) for k in self._gone]
-        for slot in sorted(self._dirty):
-            key = self.keys[slot]
-            if key is not None:
-                out.append((_key_bytes(key), encode(self, slot)))
+        slots = [slot for slot in sorted(self._dirty) if self.keys[slot] is not None]
+        keys = [_key_bytes(self.keys[slot]) for slot in slots]  # type: ignore[arg-type]
+        out.extend(zip(keys, encode_many(self, slots), strict=True))
         self._dirty.clear()
         self._gone.clear()
         return out

@@ -118,3 +118,19 @@ def test_bulk_restore_refuses_a_record_of_the_right_size_but_wrong_layout() -> N
     forged = b"XYZ" + record[3:]
     with pytest.raises(CodecError, match="does not match"):
         Store([EVENTS], capacity=16).restore([(b"x", forged)])
+
+
+def test_changelog_records_encoded_in_bulk_equal_one_by_one() -> None:
+    """`Store.changes` encodes every dirty slot at once; the bytes must be `encode`'s."""
+    from screener.state.codec import encode, encode_many
+    from screener.state.store import Store
+
+    rng = np.random.default_rng(5)
+    store = Store([WindowSpec("events", 600), WindowSpec("contacts", 3600)], capacity=64)
+    for series in store.series.values():
+        series.head[:] = rng.integers(0, 1 << 40, len(series.head))
+        series.cells[:] = rng.integers(0, 1 << 31, series.cells.shape).astype(series.cells.dtype)
+    store.last[:] = rng.integers(0, 1 << 40, len(store.last))
+    slots = [0, 3, 17, 63]
+    assert encode_many(store, slots) == [encode(store, s) for s in slots]
+    assert encode_many(store, []) == []
