@@ -8,7 +8,7 @@ back, and whole-word and spacing checks run on all of them at once with numpy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,13 +86,20 @@ def word_breaks(folding: Folding, text: str, folded: str | None = None) -> froze
     return frozenset(b for b in breaks if b < kept)
 
 
-def pinyin_terms(folding: Folding, term: Term) -> list[Term]:
-    """The term spelled in toneless pinyin (加微信 → "jia wei xin"), matched as Latin words with
-    or without the spaces between syllables (jiaweixin, jia wei xin, JIA-WEI-XIN)."""
+def _lazy_pinyin(text: str) -> list[str]:
     from pypinyin import lazy_pinyin
 
+    return [s for s in lazy_pinyin(text) if s]
+
+
+def pinyin_terms(
+    folding: Folding, term: Term, spell: Callable[[str], list[str]] = _lazy_pinyin
+) -> list[Term]:
+    """The term spelled in toneless pinyin (加微信 → "jia wei xin"), matched as Latin words with
+    or without the spaces between syllables (jiaweixin, jia wei xin, JIA-WEI-XIN). `spell` is
+    pypinyin's, or its answers remembered (`match.spellings`)."""
     compact = compile_pattern(folding, term.text, "compact")
-    syllables = [s for s in lazy_pinyin(compact) if s]
+    syllables = spell(compact)
     spelled = " ".join(syllables)
     if not spelled.isascii() or spelled.replace(" ", "") == compact:
         return []  # nothing Chinese to spell out

@@ -37,6 +37,7 @@ from screener.match.lexicon import (
 )
 from screener.match.regexes import RegexError, RegexSet, validate
 from screener.match.regexes import RegexSpec as RegexEntry
+from screener.match.spellings import Spellings
 from screener.model.floors import model_floors
 from screener.model.linear import LinearModel, ModelError
 from screener.model.linear import load as load_model
@@ -305,6 +306,8 @@ class _Builder:
         self.folding = folding
         self.phase = phases
         self.file_terms = 0
+        self._spell = Spellings(ArtefactCache(None))
+        """pinyin spellings of terms; `build` gives it the artefact cache."""
         """terms read from lexicon files so far (bounded by `MAX_SET_FILE_TERMS`)."""
 
     def fail(self, source: SourceFile, key: PathKey, reason: str) -> None:
@@ -324,8 +327,10 @@ class _Builder:
                                  "rules: everything would be allowed")  # fmt: skip
         if self.problems:
             raise PackError(self.problems)
+        self._spell = Spellings(ArtefactCache(None) if cache is None else cache)
         with self.phase("lexicons"):
             lexicon_index, terms, digest, thresholds = self._lexicons(specs)
+            self._spell.save()
         with self.phase("regexes"):
             regexes = self._regexes(specs)
         with self.phase("validate"):
@@ -553,7 +558,7 @@ class _Builder:
             term = Term(spec.term, index, tags, word, False, view, breaks, pattern=pattern)
             out.append(term)
             if lex.pinyin if spec.pinyin is None else spec.pinyin:
-                out.extend(pinyin_terms(self.folding, term))
+                out.extend(pinyin_terms(self.folding, term, self._spell))
         out.extend(self._allow(source, ("lexicons", name, "allow"), index, lex.allow))
         return out
 
