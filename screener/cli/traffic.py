@@ -126,7 +126,8 @@ def _generate_arguments(gen: argparse.ArgumentParser) -> None:
             "samples",
         ],
         help="weave behaviour episodes (floods, campaigns, contact-only accounts) into the "
-        "stream; samples: the shipped sample events instead (--seed 20140825: seeds/events)",
+        "stream; samples: the sample-events preset instead "
+        "(--seed 20140825 --count 440: seeds/events)",
     )
 
 

@@ -2,15 +2,23 @@
 
 Mixed Chinese/English chat of ~40 characters on average, with a share of violating messages
 written with the evasions offenders use, and a lexicon of realistic size drawn from the same
-character set so that matches happen at a realistic rate. The corpus mode of the synthetic
-package: its templates live with the others in `screener.synthetic.texts`.
+character set so that matches happen at a realistic rate. The messages are the text-only view
+of the one traffic generator (`screener.synthetic.generate.Generator`, "corpus" text style);
+`lexicon()` is not traffic but the term list matched against it, a separate small helper.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 
-from screener.synthetic.texts import CORPUS_VIOLATIONS, RANKED_COMMON, WORDS_EN
+from screener.synthetic.generate import GenConfig, Generator
+from screener.synthetic.texts import (
+    CORPUS_VIOLATIONS,
+    RANKED_COMMON,
+    corpus_benign,
+    corpus_violation,
+)
 
 COMMON = RANKED_COMMON
 VIOLATIONS = CORPUS_VIOLATIONS
@@ -18,35 +26,20 @@ VIOLATIONS = CORPUS_VIOLATIONS
 TWO_CHAR_SHARE = 0.03
 
 
-def _cjk_word(rng: random.Random) -> str:
-    return "".join(rng.choice(COMMON) for _ in range(rng.randint(1, 4)))
-
-
 def message(rng: random.Random, violating: bool) -> str:
-    """One chat message: CJK words and English words, ~40 characters."""
-    if violating:
-        template = rng.choice(VIOLATIONS)
-        return template.format(
-            id=f"ab{rng.randint(1000, 99999)}", qq=rng.randint(10**7, 10**9),
-            url=f"www.{rng.choice(['win88', 'lucky', 'bet365x'])}.com",
-            phone=f"{rng.randint(10**7, 10**8 - 1)}", phone2=f"13{rng.randint(10**8, 10**9 - 1)}",
-        )  # fmt: skip
-    parts: list[str] = []
-    length = 0
-    target = rng.choice((8, 16, 24, 40, 40, 48, 64, 80))
-    while length < target:
-        if rng.random() < 0.7:
-            piece = "".join(_cjk_word(rng) for _ in range(rng.randint(1, 4)))
-        else:
-            piece = " ".join(rng.choice(WORDS_EN) for _ in range(rng.randint(1, 3)))
-        parts.append(piece)
-        length += len(piece) + 1
-    return rng.choice(("，", " ", "！", "。")).join(parts)
+    """One corpus line (the writers `Generator` uses in its "corpus" text style)."""
+    return corpus_violation(rng) if violating else corpus_benign(rng)
+
+
+def config(seed: int = 7, violating_share: float = 0.05) -> GenConfig:
+    """The corpus preset of the one generator (a minimal population: only texts are read)."""
+    return GenConfig(seed=seed, users=1, conversations=1, offenders=1, bad_bank_size=0,
+                     violation_rate=violating_share, texts="corpus")  # fmt: skip
 
 
 def messages(n: int, seed: int = 7, violating_share: float = 0.05) -> list[str]:
-    rng = random.Random(seed)
-    return [message(rng, rng.random() < violating_share) for _ in range(n)]
+    """`n` corpus lines: the text-only view of `Generator(config(seed, violating_share))`."""
+    return list(itertools.islice(Generator(config(seed, violating_share)).texts(), n))
 
 
 def _gb2312_level1() -> str:

@@ -32,10 +32,13 @@ import orjson
 
 from screener.synthetic import evasion
 from screener.synthetic import texts as traffic
+from screener.synthetic.fake import Faker
 
 LABEL_HEADER = "screener-label"
 EVASIONS_HEADER = "screener-evasions"
 BENIGN = "benign"
+TEXTS = ("stream", "corpus", "samples")
+"""Text styles: the stream's templates, the benchmark corpus's lines, the sample events'."""
 START_MS = 1_724_515_200_000  # 2024-08-25T00:00:00+08:00, the seed report's month
 
 
@@ -62,8 +65,12 @@ class GenConfig:
     id_prefix: str = "g"
     platform_chat: str = "wechat"
     platform_microblog: str = "weibo"
+    texts: str = "stream"
+    """Which writers fill the text (`TEXTS`); the population and draws are the same engine."""
 
     def __post_init__(self) -> None:
+        if self.texts not in TEXTS:
+            raise ValueError(f"unknown text style {self.texts!r} (one of {', '.join(TEXTS)})")
         unknown = set(self.mix) - set(traffic.CATEGORIES)
         if unknown:
             raise ValueError(f"unknown categories in mix: {sorted(unknown)}")
@@ -110,6 +117,7 @@ class Generator:
     def __init__(self, config: GenConfig):
         self.config = c = config
         self.rng = random.Random(c.seed)
+        self.fake = Faker(self.rng)
         self._users = Zipf(c.users, c.zipf_s)
         self._convs = Zipf(c.conversations, c.zipf_s)
         self._offenders = Zipf(max(1, c.offenders), c.zipf_s)
@@ -124,6 +132,7 @@ class Generator:
         self._burst_left = 0
         self._burst_user = ""
         self._bursts = 0
+        self._captions = traffic.FLOOD_CAPTIONS if c.texts == "samples" else traffic.IMAGE_CAPTIONS
 
     # -- entities -----------------------------------------------------------------------------
 
@@ -181,7 +190,18 @@ class Generator:
         x = r.random() * self._cat_cum[-1]
         return self._cats[bisect.bisect_right(self._cat_cum, x)]
 
+    def _benign(self, r: random.Random, kind: str) -> str:
+        if self.config.texts == "corpus":
+            return traffic.corpus_benign(r)
+        if self.config.texts == "samples":
+            return traffic.sample_benign(self.fake, kind)
+        return traffic.benign_text(r, kind)
+
     def _violation(self, r: random.Random, category: str) -> tuple[str, tuple[str, ...]]:
+        if self.config.texts == "corpus":
+            return traffic.corpus_violation(r), ()
+        if self.config.texts == "samples":  # the sample writers disguise contacts themselves
+            return traffic.VIOLATION_WRITERS[category](self.fake), ()
         template = traffic.fill(r.choice(traffic.VIOLATIONS[category]), r)
         if r.random() < self.config.evasion_rate:
             text, used = evasion.apply(template, r)
@@ -191,6 +211,19 @@ class Generator:
     def __iter__(self) -> Iterator[Generated]:
         for index in itertools.count():
             yield self.event(index)
+
+    def texts(self) -> Iterator[str]:
+        """Text-only view: each message's violating roll and text, without the entities.
+
+        The benchmark corpus is this (`screener.synthetic.corpus.messages`): hundreds of
+        thousands of lines where users, media and JSON would only cost time.
+        """
+        r, rate = self.rng, self.config.violation_rate
+        while True:
+            if r.random() < rate:
+                yield self._violation(r, self._category(r))[0]
+            else:
+                yield self._benign(r, "chat")
 
     def event(self, index: int) -> Generated:
         """The next event (call with consecutive indexes; the stream is sequential)."""
@@ -214,7 +247,7 @@ class Generator:
             text, used = self._violation(r, label)
             user = self._user(f"o-{self._offenders.draw(r)}", offender=True)
         else:
-            text = traffic.benign_text(r, kind)
+            text = self._benign(r, kind)
             user = None
         event: dict[str, Any] = {"kind": kind, "id": event_id, "ts": ts}
         if kind == "chat":
@@ -250,7 +283,7 @@ class Generator:
         user = {**user, "id": self._burst_user}
         event = {
             "kind": "microblog", "id": event_id, "ts": ts, "user": user,
-            "text": r.choice(traffic.IMAGE_CAPTIONS),
+            "text": r.choice(self._captions),
             "media": self._media(r, r.randint(1, 9), True),
             "platform": self.config.platform_microblog,
             "visits": int(r.paretovariate(1.2) * 2000), "topics": [],

@@ -10,7 +10,7 @@ carries the episode's category; the background keeps its own.
 - `campaign-ring`: 10 new accounts sending the same advert (edited) 40 times between them;
 - `contact-only`: a new account posting nothing but a contact id, 8 times;
 - `behaviour`: all four in turn;
-- `samples`: not a weave but the shipped sample events' mode (`screener.synthetic.samples`),
+- `samples`: not a weave but the sample-events preset of the same generator (`samples.config`),
   seeded by the generator's seed (20140825 gives seeds/events); the other options are unused.
 """
 
@@ -85,5 +85,5 @@ def preset_stream(generator: Generator, preset: str) -> Iterator[Generated]:
 
 def take(generator: Generator, preset: str, count: int) -> Iterator[Generated]:
     if preset == SAMPLES:
-        return itertools.islice(samples.stream(generator.config.seed), count)
+        return samples.stream(generator.config.seed, count)
     return itertools.islice(preset_stream(generator, preset), count)

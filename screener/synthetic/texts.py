@@ -227,6 +227,34 @@ CORPUS_VIOLATIONS = (
     "代开发票 办证 电话{phone2}", "百家乐 稳赚不赔 加微{id}",
 )  # fmt: skip
 
+
+def corpus_violation(rng: random.Random) -> str:
+    """A benchmark-corpus violation: one of `CORPUS_VIOLATIONS` with fictitious contacts."""
+    return rng.choice(CORPUS_VIOLATIONS).format(
+        id=f"ab{rng.randint(1000, 99999)}", qq=rng.randint(10**7, 10**9),
+        url=f"www.{rng.choice(['win88', 'lucky', 'bet365x'])}.com",
+        phone=f"{rng.randint(10**7, 10**8 - 1)}", phone2=f"13{rng.randint(10**8, 10**9 - 1)}",
+    )  # fmt: skip
+
+
+def corpus_benign(rng: random.Random) -> str:
+    """A benchmark-corpus line: CJK words over `RANKED_COMMON` and English words, ~40 chars."""
+    parts: list[str] = []
+    length = 0
+    target = rng.choice((8, 16, 24, 40, 40, 48, 64, 80))
+    while length < target:
+        if rng.random() < 0.7:
+            piece = "".join(
+                "".join(rng.choice(RANKED_COMMON) for _ in range(rng.randint(1, 4)))
+                for _ in range(rng.randint(1, 4))
+            )
+        else:
+            piece = " ".join(rng.choice(WORDS_EN) for _ in range(rng.randint(1, 3)))
+        parts.append(piece)
+        length += len(piece) + 1
+    return rng.choice(("，", " ", "！", "。")).join(parts)
+
+
 TOPICS = ("#日常#", "#美食#", "#旅行#", "#读书#", "#跑步#", "#音乐#", "#萌宠#", "#电影#", "#工作#")
 EMOJI = ("😂", "👍", "🙏", "❤️", "😭", "🎉", "🤔", "😅", "🌸", "☕")
 CITIES = ("北京", "上海", "广州", "深圳", "东莞", "佛山", "哈尔滨", "成都", "重庆", "杭州")
@@ -521,3 +549,14 @@ VIOLATION_WRITERS: dict[str, Callable[[Faker], str]] = {
     "extortion": extortion,
     "abuse": abuse,
 }
+
+
+def sample_benign(f: Faker, kind: str) -> str:
+    """An everyday sample line (chat or microblog, mostly Chinese) with its slots filled."""
+    if kind == "chat":
+        pool = CHAT_BENIGN_EN if f.rng.random() < 0.2 else CHAT_BENIGN_ZH
+    else:
+        pool = MICROBLOG_BENIGN_EN if f.rng.random() < 0.15 else MICROBLOG_BENIGN_ZH
+    return f.pick(pool).format(
+        food=f.pick(FOODS), place=f.pick(PLACES), time=f.pick(TIMES), name=f.pick(NAMES)
+    )

@@ -34,7 +34,7 @@ def test_screener_generate_has_the_samples_as_a_preset(tmp_path: Path) -> None:
 
     out = tmp_path / "samples.jsonl"
     args = ["generate", "--preset", "samples", "--seed", str(samples.DEFAULT_SEED)]
-    assert main([*args, "--no-labels", "--count", "10000", "--out", str(out)]) == 0
+    assert main([*args, "--no-labels", "--count", str(samples.COUNT), "--out", str(out)]) == 0
     shipped = (EVENTS / "chat.jsonl").read_bytes() + (EVENTS / "microblog.jsonl").read_bytes()
     assert out.read_bytes() == shipped
     labelled = tmp_path / "labelled.jsonl"
