@@ -279,3 +279,33 @@ async def until_caught_up(bootstrap: str, group: str, topic: str, timeout: float
         if time.monotonic() > deadline:
             pytest.fail(f"group {group} still {left} records behind on {topic} after {timeout}s")
         await asyncio.sleep(0.2)  # poll interval inside the deadline
+
+
+class TransactionGap:
+    """Records of a topic written but not yet committed: high watermark − last stable offset."""
+
+    def __init__(self, bootstrap: str, topic: str):
+        self.topic = topic
+        self.bootstrap = bootstrap
+        self.parts: list[TopicPartition] = []
+        self.raw = make_consumer({"bootstrap_servers": bootstrap})
+        self.stable = make_consumer(
+            {"bootstrap_servers": bootstrap}, isolation_level="read_committed"
+        )
+
+    async def __aenter__(self) -> TransactionGap:
+        await self.raw.start()
+        await self.stable.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.raw.stop()
+        await self.stable.stop()
+
+    async def __call__(self) -> int:
+        if not self.parts:
+            self.parts = await partitions_of(self.bootstrap, self.topic)
+        parts = self.parts
+        hw = await self.raw.end_offsets(parts)
+        lso = await self.stable.end_offsets(parts)
+        return sum(hw[tp] - lso[tp] for tp in parts)

@@ -14,10 +14,10 @@ import uuid
 
 import orjson
 import pytest
-from pipeline_support import ROOT, Collector, Service, partitions_of, until
+from pipeline_support import ROOT, Collector, Service, TransactionGap, partitions_of, until
 
 from screener.brokers._process import free_port
-from screener.kafka import KafkaError, make_admin, make_consumer, murmur2
+from screener.kafka import KafkaError, make_admin, murmur2
 
 PACKS = ROOT / "screener" / "packs"
 SHIPPED = ("--rules", f"{PACKS / 'common.yaml'},{PACKS / 'behaviour.yaml'}")
@@ -117,31 +117,6 @@ def tag() -> str:
 
 
 __all__ = ["free_port", "until"]
-
-
-class TransactionGap:
-    """Records of a topic written but not yet committed: high watermark − last stable offset."""
-
-    def __init__(self, bootstrap: str, topic: str):
-        options = {"bootstrap_servers": bootstrap}
-        self.bootstrap, self.topic = bootstrap, topic
-        self.raw = make_consumer(options)
-        self.stable = make_consumer(options, isolation_level="read_committed")
-
-    async def __aenter__(self) -> TransactionGap:
-        await self.raw.start()
-        await self.stable.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.raw.stop()
-        await self.stable.stop()
-
-    async def __call__(self) -> int:
-        parts = await partitions_of(self.bootstrap, self.topic)
-        hw = await self.raw.end_offsets(parts)
-        lso = await self.stable.end_offsets(parts)
-        return sum(hw[tp] - lso[tp] for tp in parts)
 
 
 async def kill_inside_a_transaction(svc: Service, bootstrap: str, topic: str) -> None:

@@ -18,14 +18,13 @@ import pytest
 from pipeline_support import (
     Collector,
     Service,
-    partitions_of,
+    TransactionGap,
     produce,
     scenario,
     until_caught_up,
 )
 
 from screener.brokers import ApacheKafka, EmbeddedBroker
-from screener.kafka import TopicPartition, make_consumer
 
 EXACTLY_ONCE = ("--guarantee", "exactly-once")
 
@@ -48,36 +47,6 @@ def test_exactly_once_is_refused_on_tansu_in_one_line(
     assert "exactly-once needs a broker with transactions" in errors[0]
     assert "Traceback" not in stderr
     assert "supervisor" not in stderr  # refused before any worker was spawned
-
-
-class TransactionGap:
-    """Records of a topic written but not yet committed: high watermark − last stable offset."""
-
-    def __init__(self, bootstrap: str, topic: str):
-        self.topic = topic
-        self.bootstrap = bootstrap
-        self.parts: list[TopicPartition] = []
-        self.raw = make_consumer({"bootstrap_servers": bootstrap})
-        self.stable = make_consumer(
-            {"bootstrap_servers": bootstrap}, isolation_level="read_committed"
-        )
-
-    async def __aenter__(self) -> TransactionGap:
-        await self.raw.start()
-        await self.stable.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.raw.stop()
-        await self.stable.stop()
-
-    async def __call__(self) -> int:
-        if not self.parts:
-            self.parts = await partitions_of(self.bootstrap, self.topic)
-        parts = self.parts
-        hw = await self.raw.end_offsets(parts)
-        lso = await self.stable.end_offsets(parts)
-        return sum(hw[tp] - lso[tp] for tp in parts)
 
 
 async def _kill_inside_a_transaction(service: Service, bootstrap: str, topic: str) -> None:
