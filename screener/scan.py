@@ -58,11 +58,16 @@ class _TextEvents:
         return text_event(text, event_id)
 
 
+def too_large() -> ParseError:
+    """A line over the record limit (skipped to its newline, never held)."""
+    return ParseError("too_large", f"line exceeds {MAX_RECORD_BYTES} bytes")
+
+
 def _decode(
     raw: bytes | None, lineno: int, as_text: bool, make: Callable[[str, str], Event] = text_event
 ) -> Event | ParseError:
     if raw is None:
-        return ParseError("too_large", f"line exceeds {MAX_RECORD_BYTES} bytes")
+        return too_large()
     if as_text:
         try:
             return make(raw.decode("utf-8"), str(lineno))
@@ -73,10 +78,23 @@ def _decode(
 
 
 Pending = list[tuple[int, Event | ParseError]]
+Numbered = Iterable[tuple[int, bytes | None]]
+"""Input lines with their 1-based line numbers (None: over the record limit)."""
+
+
+def numbered(
+    streams: Iterable[BinaryIO], limit: int = MAX_RECORD_BYTES
+) -> Iterator[tuple[int, bytes | None]]:
+    """Every line of every stream with its line number (counted across the streams)."""
+    lineno = 0
+    for stream in streams:
+        for raw in read_lines(stream, limit):
+            lineno += 1
+            yield lineno, raw
 
 
 def _batches(
-    engine: Engine, streams: Iterable[BinaryIO], as_text: bool, batch_bytes: int
+    engine: Engine, lines: Numbered, as_text: bool, batch_bytes: int
 ) -> Iterator[tuple[Pending, Verdicts]]:
     """Input lines in batches, each with the verdicts of its events (errors have none)."""
     # Plain lines carry no user and no time (`text_event`: one anonymous user at ts 0), so
@@ -85,7 +103,6 @@ def _batches(
     behaviour = engine.pack.behaviour if not as_text else None
     state = BehaviourState(behaviour) if behaviour else None
     make = _TextEvents() if as_text else text_event
-    lineno = 0
     pending: Pending = []
     pending_bytes = 0
 
@@ -98,18 +115,22 @@ def _batches(
         done, pending = pending, []
         return done, verdicts
 
-    for stream in streams:
-        for raw in read_lines(stream):
-            lineno += 1
-            if raw is not None and not raw.strip():
-                continue
-            pending.append((lineno, _decode(raw, lineno, as_text, make)))
-            pending_bytes += len(raw) if raw is not None else 0
-            if len(pending) >= BATCH_LINES or pending_bytes >= batch_bytes:
-                pending_bytes = 0
-                yield flush()
+    for lineno, raw in lines:
+        if raw is not None and not raw.strip():
+            continue
+        pending.append((lineno, _decode(raw, lineno, as_text, make)))
+        pending_bytes += len(raw) if raw is not None else 0
+        if len(pending) >= BATCH_LINES or pending_bytes >= batch_bytes:
+            pending_bytes = 0
+            yield flush()
     if pending:
         yield flush()
+
+
+def stateless(engine: Engine, as_text: bool) -> bool:
+    """Whether lines can be screened independently of each other (in any process, in any
+    batches): plain lines always are; events are unless the pack keeps behaviour state."""
+    return as_text or not engine.pack.behaviour
 
 
 def _error(version: str, n: int, item: ParseError) -> Verdict:
@@ -126,7 +147,7 @@ def scan(
     `BehaviourState` the service keeps per partition, so offline and online verdicts agree.
     Plain-text input (`as_text`) has no users or times, so it is screened without it."""
     version = engine.pack.version
-    for pending, verdicts in _batches(engine, streams, as_text, batch_bytes):
+    for pending, verdicts in _batches(engine, numbered(streams), as_text, batch_bytes):
         screened = iter(verdicts)
         for n, item in pending:
             yield _error(version, n, item) if isinstance(item, ParseError) else next(screened)
@@ -138,14 +159,24 @@ def scan_json(
 ) -> Iterator[bytes]:  # fmt: skip
     """`scan`'s verdicts as the JSON lines `Verdict.to_json` gives, one bytes per batch.
 
-    What `screener scan` prints. Most lines of a feed are clean, and a clean verdict is the
-    same bytes but for its id: those are joined from a prefix and suffix rendered once,
-    instead of building a `Verdict`, its dict and its JSON per line (profiled: ~1/8 of a
-    `--text` scan once events were cheap). test_scan_fast checks the bytes equal `scan`'s."""
+    What `screener scan` prints (`render_json` over every numbered line of the input)."""
+    return render_json(engine, numbered(streams), as_text, batch_bytes)
+
+
+def render_json(
+    engine: Engine, lines: Numbered, as_text: bool = False, batch_bytes: int = BATCH_BYTES
+) -> Iterator[bytes]:
+    """Numbered lines' verdicts as JSON lines, one bytes per batch (`scan_json`'s body; the
+    parallel scan's workers run it on their chunks).
+
+    Most lines of a feed are clean, and a clean verdict is the same bytes but for its id:
+    those are joined from a prefix and suffix rendered once, instead of building a `Verdict`,
+    its dict and its JSON per line (profiled: ~1/8 of a `--text` scan once events were
+    cheap). test_scan_fast checks the bytes equal `scan`'s."""
     version = engine.pack.version
     head, _, tail = Verdict(_MARK, version).to_json().partition(orjson.dumps(_MARK))
     dumps = orjson.dumps
-    for pending, verdicts in _batches(engine, streams, as_text, batch_bytes):
+    for pending, verdicts in _batches(engine, lines, as_text, batch_bytes):
         decided = verdicts.decided
         out: list[bytes] = []
         k = 0
@@ -158,6 +189,11 @@ def scan_json(
             k += 1
         out.append(b"")
         yield b"\n".join(out)
+
+
+def error_json(version: str, lineno: int, item: ParseError) -> bytes:
+    """An input error's verdict line, as `render_json` prints it."""
+    return _error(version, lineno, item).to_json() + b"\n"
 
 
 _MARK = "\u2063scan-id\u2063"

@@ -22,12 +22,35 @@ def _arguments(scan: argparse.ArgumentParser) -> None:
     scan.add_argument("--model", metavar="DIR", help=MODEL_HELP)
     scan.add_argument("--max-text-chars", type=int, default=DEFAULT_MAX_TEXT_CHARS)
     scan.add_argument("--allow-external-files", action="store_true", help=EXTERNAL_HELP)
+    scan.add_argument("--jobs", type=_jobs, metavar="N", help=JOBS_HELP)
+
+
+JOBS_HELP = (
+    "worker processes for lines that carry no behaviour state (every --text line; events "
+    "when the packs keep none), output in input order (default: the CPUs this process may "
+    "use; 1: screen in this process)"
+)
+
+
+def _jobs(value: str) -> int:
+    jobs = int(value)
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {jobs})")
+    return jobs
+
+
+def _default_jobs() -> int:
+    """The CPUs this process may run on: its affinity mask (taskset, a container's cpuset),
+    not the machine's count."""
+    import os
+
+    return len(os.sched_getaffinity(0))
 
 
 def _scan(args: argparse.Namespace) -> int:
     from screener.engine import Engine
     from screener.runtime import tune_gc, young_threshold
-    from screener.scan import BATCH_LINES, scan_json
+    from screener.scan import BATCH_LINES, scan_json, stateless
 
     out = sys.stdout.buffer
     streams: list[BinaryIO] = []
@@ -36,9 +59,15 @@ def _scan(args: argparse.Namespace) -> int:
         streams = [open(f, "rb") for f in args.files] if args.files else [sys.stdin.buffer]  # noqa: SIM115
         pack = load(args.rules, args.allow_external_files, args.model)
         engine = Engine(pack, max_text_chars=args.max_text_chars)
-        tune_gc(young_threshold(BATCH_LINES))
-        for chunk in scan_json(engine, streams, as_text=args.text):
-            out.write(chunk)
+        tune_gc(young_threshold(BATCH_LINES))  # before any fork: frozen pages stay shared
+        jobs = args.jobs if args.jobs is not None else _default_jobs()
+        if jobs > 1 and stateless(engine, args.text):
+            from screener.scan_jobs import scan_parallel
+
+            scan_parallel(engine, streams, out, jobs=jobs, as_text=args.text)
+        else:
+            for chunk in scan_json(engine, streams, as_text=args.text):
+                out.write(chunk)
     except BrokenPipeError:
         return 0
     finally:

@@ -147,6 +147,9 @@ def bench_scan(
     rounds = [p.wall_s / o.wall_s for o, p in zip(ours, plain, strict=True)]
     result: dict[str, object] = {
         "machine": machine(),
+        # `screener scan` forks one worker per CPU it may use (`--jobs` default); the plain
+        # script is one process, as anyone would write it: so both wall and CPU ratios
+        "scan_jobs": len(os.sched_getaffinity(0)),
         "load_average": os.getloadavg()[0],
         "lines": lines,
         "mean_chars": round(chars, 1),
@@ -179,6 +182,8 @@ def bench_scan(
     console.print(
         f"screener scan / plain script = {result['ratio']}× wall (per round "
         f"{result['ratio_per_round']}), {result['cpu_ratio']}× CPU; plain lexicon: "
-        f"{result['plain_lexicon']}; load average {result['load_average']:.1f}"
+        f"{result['plain_lexicon']}; load average {result['load_average']:.1f}; screener "
+        f"scan ran {result['scan_jobs']} worker process(es) (--jobs default: the CPUs it may "
+        "use), the plain script one"
     )
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,4 @@ def test_bench_scan_runs_both_contenders_over_the_same_lines(tmp_path: Path) -> 
     assert len(ours["wall_s"]) == len(plain["wall_s"]) == 1
     assert result["ratio"] == result["ratio_per_round"][0] > 0  # type: ignore[index]
     assert result["plain_lexicon"] == str(lexicon)
+    assert result["scan_jobs"] == len(os.sched_getaffinity(0)) and result["cpu_ratio"] > 0
