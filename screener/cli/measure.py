@@ -52,6 +52,9 @@ def _bench_arguments(bench: argparse.ArgumentParser) -> None:
     pipe.add_argument("--duration", type=float, default=5.0, help="seconds fed for latency")
     pipe.add_argument("--quix-python", metavar="PATH",
                       help="interpreter with quixstreams for the Quix contender")  # fmt: skip
+    pipe.add_argument("--sweep", action="append", metavar="SETTING=V1,V2",
+                      help="add a 1-worker screener contender per value of a `run` setting "
+                      "(e.g. fetch_max_wait_ms=5,20; repeatable)")  # fmt: skip
     group = bench.add_argument_group("bank, state, campaigns")
     group.add_argument("--size", type=int, default=1_000_000, help="bank: hashes in the bank")
     group.add_argument("--queries", type=int, default=10_000, help="bank: queries of each kind")
@@ -90,13 +93,18 @@ def _bench(args: argparse.Namespace) -> int:
             model=Path(args.model) if args.model else None,
         )  # fmt: skip
     elif args.target == "pipeline":
-        from screener.measure.bench_pipeline import bench_pipeline
+        from screener.measure.bench_pipeline import bench_pipeline, parse_sweep
 
+        try:
+            sweep = [parse_sweep(spec) for spec in args.sweep or ()]
+        except ValueError as exc:
+            print(f"screener bench pipeline: {exc}", file=sys.stderr)
+            return 2
         result = bench_pipeline(
             bootstrap_servers=args.bootstrap_servers, messages=args.messages,
             workers=args.workers, rules=[Path(p) for p in args.rules or ()], rate=args.rate,
             duration=args.duration, console=console, broker=args.broker, rounds=args.rounds,
-            latency_share=args.latency_share, quix=args.quix_python,
+            latency_share=args.latency_share, quix=args.quix_python, sweep=sweep,
         )  # fmt: skip
     elif args.target == "compile":
         from screener.rules.bench import bench_compile

@@ -17,14 +17,19 @@ Each run gets its own consumer group and two phases:
 1. **throughput**: a backlog of `--messages` generated events (5% violating) is waiting in
    the input topic; msgs/s = records committed by the group per second, from its first
    commit to its last (process start-up and group join are not counted).
-2. **latency** (last round only): events are produced at `--latency-share` (default 0.5) of
-   the contender's own measured rate — or at `--rate` msgs/s for all — for `--duration` s
-   into a fresh topic the contender also reads; latency = time an output record (review
-   item, or the contender's hit) becomes visible to a consumer of the output topic − the
-   input record's timestamp, so at half the sustainable rate the percentiles show the
-   processing delay, not a backlog.
+2. **latency** (last round only): a feeder process of its own (`measure.feed`: the one
+   generator's traffic, paced by the traffic tools) produces at `--latency-share` (default
+   0.5) of the contender's own measured rate — or at `--rate` msgs/s for all — for
+   `--duration` s into a fresh topic the contender also reads, stamping each record with its
+   production time; latency = time the record's output (review item, or the contender's
+   hit) becomes visible to a consumer of the output topic − that stamp (record → review), so
+   at half the sustainable rate the percentiles show the processing delay, not a backlog.
 
-Everything shares the machine (broker, contender, this process feeding and measuring), so
+`--sweep SETTING=V1,V2` adds a 1-worker screener contender per value of one `screener run`
+setting (fetch_max_wait_ms, batch_max_records, linger_ms, compression, …), taking turns with
+the rest: how a knob moves throughput and latency, measured side by side.
+
+Everything shares the machine (broker, contender, feeder, this process measuring), so
 absolute figures carry the machine they came from; the interleaved ratios and the CPU µs per
 message (the contender's own processes, throughput phase) are the figures that travel.
 `--broker kafka` runs Apache Kafka from the Maven jars (as the integration tests do) instead
@@ -66,11 +71,13 @@ from screener.kafka import (
     make_producer,
 )
 from screener.measure.bench import machine
+from screener.measure.feed import event, index_of, key, read_stamps
 from screener.pipeline.settings import Settings
 from screener.synthetic import corpus
 
 FLAGGED_SHARE = 0.05
 PHASE_TIMEOUT_S = 300.0
+PACED_PREFIX = "p"
 
 
 CONTENDERS = Path(__file__).resolve().parent / "contenders"
@@ -110,14 +117,6 @@ def quix_python(explicit: str | None) -> str | None:
 # -- load and measurement -----------------------------------------------------------------------
 
 
-def _event(i: int, text: str, prefix: str, sent_at: float | None = None) -> bytes:
-    body: dict[str, Any] = {"kind": "chat", "id": f"{prefix}-{i}", "ts": 1_700_000_000_000 + i,
-                            "user": {"id": f"u{i % 9973}"}, "text": text}  # fmt: skip
-    if sent_at is not None:
-        body["bench_t"] = sent_at  # unknown fields are kept and ignored (Event contract)
-    return orjson.dumps(body)
-
-
 async def _produce_backlog(bootstrap: str, topic: str, texts: list[str]) -> None:
     producer = make_producer(
         _options(bootstrap), linger_ms=20, max_batch_size=512 * 1024, compression_type="lz4",
@@ -127,9 +126,7 @@ async def _produce_backlog(bootstrap: str, topic: str, texts: list[str]) -> None
     try:
         futures = []
         for i, text in enumerate(texts):
-            futures.append(
-                await producer.send(topic, _event(i, text, "b"), key=f"u{i % 9973}".encode())
-            )
+            futures.append(await producer.send(topic, event(i, text, "b"), key=key(i)))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -187,28 +184,20 @@ async def _throughput(
         await admin.close()
 
 
-def _sent_at(value: bytes) -> float | None:
-    event = orjson.loads(value)
-    if "event" in event:  # a review item: verdict + the original event
-        event = event["event"]
-    t = event.get("bench_t")
-    return float(t) if t is not None else None
-
-
 async def _latency(
-    bootstrap: str, contender: Contender, group: str, paced: str, texts: list[str],
+    bootstrap: str, contender: Contender, group: str, paced: str, count: int,
     rate: float, partitions: int, proc: Process,
 ) -> None:  # fmt: skip
-    """Feed `texts` at `rate` into `paced` while a consumer of the output topic notes, for
-    every output record of those events, visible-time − record timestamp."""
+    """A feeder process (`measure.feed`) produces `count` events at `rate` into `paced`, each
+    stamped with its production time; a consumer of the output topic notes when each one's
+    output record (review item, or the contender's hit) becomes visible: latency = visible −
+    stamp, record → review."""
     consumer = make_consumer(
         _options(bootstrap), contender.output_topic, group_id=None,
         auto_offset_reset="latest", enable_auto_commit=False, fetch_max_wait_ms=5,
     )  # fmt: skip
-    producer = make_producer(_options(bootstrap), linger_ms=1, acks="all")
     await consumer.start()
-    await producer.start()
-    latencies = contender.latencies_ms
+    seen: dict[int, float] = {}  # event index -> first time its output was visible (ms)
     try:
         deadline = time.monotonic() + 60
         while not consumer.assignment():
@@ -221,36 +210,27 @@ async def _latency(
         async def collect(until: asyncio.Event) -> None:
             while not until.is_set():
                 batch = await consumer.getmany(timeout_ms=50)
-                seen = time.time()
+                now = time.time() * 1000
                 for records in batch.values():
                     for r in records:
-                        t = _sent_at(r.value) if r.value else None
-                        if t is not None:
-                            latencies.append((seen - t) * 1000)
+                        i = _paced_index(r.value)
+                        if i is not None and i not in seen:  # at-least-once: first copy
+                            seen[i] = now
 
         finished = asyncio.Event()
         collector = asyncio.create_task(collect(finished))
-        started = time.monotonic()
-        futures = []
-        for i, text in enumerate(texts):
-            due = started + i / rate
-            ahead = due - time.monotonic()
-            if ahead > 0.002:
-                await asyncio.sleep(ahead)  # pacing the feed, not synchronisation
-            sent = time.time()
-            futures.append(await producer.send(
-                paced, _event(i, text, "p", sent), key=f"u{i % 9973}".encode(),
-                timestamp_ms=int(sent * 1000),
-            ))  # fmt: skip
-        await asyncio.gather(*futures)
-        contender.fed_per_s = len(texts) / max(1e-9, time.monotonic() - started)
+        with tempfile.TemporaryDirectory() as tmp:
+            stamps_file = Path(tmp) / "stamps"
+            summary = await _feed(bootstrap, paced, rate, count, stamps_file, proc)
+            stamps = read_stamps(stamps_file)
+        contender.fed_per_s = float(summary["per_s"])
         # then wait until the contender has committed all of it and its output is read
         admin = make_admin(_options(bootstrap))
         await admin.start()
         try:
             parts = [TopicPartition(paced, p) for p in range(partitions)]
             deadline = time.monotonic() + PHASE_TIMEOUT_S
-            while await _committed(admin, group, parts) < len(texts):
+            while await _committed(admin, group, parts) < count:
                 proc.check()
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{contender.name}: paced events not all committed")
@@ -266,8 +246,60 @@ async def _latency(
         finished.set()
         await collector
     finally:
-        await producer.stop()
         await consumer.stop()
+    contender.latencies_ms = [t - stamps[i] for i, t in seen.items() if i < len(stamps)]
+
+
+def _paced_index(value: bytes | None) -> int | None:
+    """The paced event's index from an output record: a review item carries the event, the
+    yardsticks' hits are the event."""
+    if not value:
+        return None
+    item = orjson.loads(value)
+    if not isinstance(item, dict):
+        return None
+    event = item.get("event", item)
+    return index_of(event.get("id") if isinstance(event, dict) else None, PACED_PREFIX)
+
+
+async def _feed(
+    bootstrap: str, topic: str, rate: float, count: int, stamps: Path, proc: Process
+) -> dict[str, Any]:
+    """Run the feeder process: wait for its `ready`, say go, wait for its summary."""
+    with tempfile.TemporaryFile() as log:
+        return await _feeder(bootstrap, topic, rate, count, stamps, proc, log)
+
+
+async def _feeder(
+    bootstrap: str, topic: str, rate: float, count: int, stamps: Path, proc: Process, log: IO[bytes]
+) -> dict[str, Any]:
+    feeder = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "screener.measure.feed", bootstrap, topic, "--rate", str(rate),
+        "--count", str(count), "--stamps", str(stamps), "--prefix", PACED_PREFIX,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+    )  # fmt: skip
+    assert feeder.stdin is not None and feeder.stdout is not None
+    try:
+        line = await asyncio.wait_for(feeder.stdout.readline(), 120)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"feeder did not start: {line!r}")
+        feeder.stdin.write(b"go\n")
+        await feeder.stdin.drain()
+        budget = count / rate + PHASE_TIMEOUT_S
+        out, _ = await asyncio.wait_for(feeder.communicate(), budget)
+        proc.check()
+        if feeder.returncode != 0:
+            log.seek(0)
+            tail = log.read()[-2000:].decode("utf-8", "replace")
+            raise RuntimeError(f"feeder exited with {feeder.returncode}: {tail}")
+        summary: dict[str, Any] = orjson.loads(out.splitlines()[-1])
+        if summary["errors"]:
+            raise RuntimeError(f"feeder: {summary['errors']} records not acknowledged")
+        return summary
+    finally:
+        if feeder.returncode is None:
+            feeder.kill()
+            await feeder.wait()
 
 
 class Process:
@@ -315,17 +347,46 @@ class Process:
 # -- the run ------------------------------------------------------------------------------------
 
 
+def parse_sweep(spec: str) -> tuple[str, list[str]]:
+    """`SETTING=V1,V2,…` (a `screener run` setting, e.g. `fetch_max_wait_ms=5,20`): one
+    1-worker screener contender per value, everything else as shipped."""
+    name, sep, values = spec.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not values.strip():
+        raise ValueError(f"--sweep {spec!r}: expected SETTING=V1,V2,…")
+    if name not in Settings.model_fields or name in _SET_BY_BENCH:
+        allowed = ", ".join(sorted(set(Settings.model_fields) - _SET_BY_BENCH))
+        raise ValueError(f"--sweep: {name!r} is not a setting the bench can vary ({allowed})")
+    chosen = [v.strip() for v in values.split(",") if v.strip()]
+    for v in chosen:
+        Settings.model_validate({name: v})  # a bad value fails here, not in a contender
+    return name, chosen
+
+
+_SET_BY_BENCH = frozenset({"bootstrap_servers", "input_topics", "review_topic", "dlq_topic",
+                           "group_id", "workers", "metrics_port", "rules"})  # fmt: skip
+
+
 def _contenders(
-    python: str, quix: str | None, workers: int, bootstrap: str, tag: str, rules_args: list[str]
+    python: str,
+    quix: str | None,
+    workers: int,
+    bootstrap: str,
+    tag: str,
+    rules_args: list[str],
+    sweep: Sequence[tuple[str, list[str]]] = (),
 ) -> list[Contender]:
-    plan: list[tuple[str, int]] = [("minimal aiokafka loop", 0)]
+    plan: list[tuple[str, int, list[str]]] = [("minimal aiokafka loop", 0, [])]
     if quix:
-        plan.append(("naive Quix Streams filter", -1))
-    plan.append(("screener, 1 worker", 1))
+        plan.append(("naive Quix Streams filter", -1, []))
+    plan.append(("screener, 1 worker", 1, []))
     if workers > 1:
-        plan.append((f"screener, {workers} workers", workers))
+        plan.append((f"screener, {workers} workers", workers, []))
+    for setting, values in sweep:
+        flag = "--" + setting.replace("_", "-")
+        plan += [(f"screener, 1 worker, {setting}={v}", 1, [flag, v]) for v in values]
     out: list[Contender] = []
-    for k, (name, n) in enumerate(plan):
+    for k, (name, n, extra) in enumerate(plan):
         inputs, output = f"bench-{tag}-in,bench-{tag}-paced{k}", f"bench-{tag}-out{k}"
         group = f"bench-{tag}-g{k}"  # a round's own group: suffixed per round at start
         if n <= 0:
@@ -335,7 +396,7 @@ def _contenders(
             argv = [python, "-m", "screener", "run", "--bootstrap-servers", bootstrap,
                     "--input-topics", inputs, "--review-topic", output,
                     "--dlq-topic", f"bench-{tag}-dlq{k}", "--group-id", group,
-                    "--workers", str(n), "--metrics-port", "0", *rules_args]  # fmt: skip
+                    "--workers", str(n), "--metrics-port", "0", *rules_args, *extra]  # fmt: skip
         out.append(Contender(name, argv, output, workers=max(n, 1)))
     return out
 
@@ -343,13 +404,14 @@ def _contenders(
 async def _run(
     bootstrap: str, messages: int, workers: int, rules: Sequence[Path], rate: float | None,
     share: float, duration: float, rounds: int, quix: str | None, console: Console,
+    sweep: Sequence[tuple[str, list[str]]] = (),
 ) -> dict[str, Any]:  # fmt: skip
     tag = uuid.uuid4().hex[:8]
     partitions = max(6, workers)
     backlog = f"bench-{tag}-in"
     texts = corpus.messages(messages, seed=17, violating_share=FLAGGED_SHARE)
     rules_args = ["--rules", ",".join(str(p) for p in rules)] if rules else []
-    contenders = _contenders(sys.executable, quix, workers, bootstrap, tag, rules_args)
+    contenders = _contenders(sys.executable, quix, workers, bootstrap, tag, rules_args, sweep)
     topics = [backlog] + [f"bench-{tag}-{kind}{k}" for k in range(len(contenders))
                           for kind in ("paced", "out", "dlq")]  # fmt: skip
     await _create_topics(bootstrap, topics, partitions)
@@ -371,8 +433,7 @@ async def _run(
                         c.outputs = await _end_total(bootstrap, c.output_topic, partitions)
                     if r == rounds - 1:
                         c.latency_rate = rate or share * c.msgs_per_s
-                        paced = corpus.messages(max(1, int(c.latency_rate * duration)),
-                                                seed=19, violating_share=FLAGGED_SHARE)  # fmt: skip
+                        paced = max(1, int(c.latency_rate * duration))
                         with console.status(f"{c.name}: latency at {c.latency_rate:,.0f} msgs/s"):
                             await _latency(bootstrap, c, group, f"bench-{tag}-paced{k}", paced,
                                            c.latency_rate, partitions, proc)  # fmt: skip
@@ -404,7 +465,8 @@ def _result(
         "latency_duration_s": duration,
         "flagged_share": round(screened.outputs / messages, 4),
         "settings": {k: getattr(settings, k) for k in
-                     ("batch_max_records", "linger_ms", "max_batch_bytes", "compression")},
+                     ("batch_max_records", "batch_timeout_ms", "fetch_max_wait_ms",
+                      "linger_ms", "max_batch_bytes", "compression")},
         "screener_1_worker_over": {
             name: {"per_round": r, "median": statistics.median(r)} for name, r in ratios.items()
         },
@@ -412,7 +474,8 @@ def _result(
             {"name": c.name, "workers": c.workers, "msgs_per_s": round(c.msgs_per_s),
              "per_round": [round(x) for x in c.rates],
              "latency_rate": round(c.latency_rate), "fed_per_s": round(c.fed_per_s),
-             "p50_ms": round(c.percentile(0.5), 2), "p99_ms": round(c.percentile(0.99), 2),
+             "p50_ms": round(c.percentile(0.5), 2), "p95_ms": round(c.percentile(0.95), 2),
+             "p99_ms": round(c.percentile(0.99), 2), "max_ms": round(c.percentile(1.0), 2),
              "latency_samples": len(c.latencies_ms),
              "cpu_us_per_msg": round(statistics.median(c.cpu_us), 2) if c.cpu_us else None}
             for c in contenders
@@ -434,6 +497,7 @@ def bench_pipeline(
     *, bootstrap_servers: str | None, messages: int, workers: int, rules: Sequence[Path],
     rate: float | None, duration: float, console: Console, broker: str = "tansu",
     rounds: int = 1, latency_share: float = 0.5, quix: str | None = None,
+    sweep: Sequence[tuple[str, list[str]]] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """Run the benchmark (on an embedded Tansu broker, or Apache Kafka from the Maven jars,
     unless `bootstrap_servers` is given), print the table, return the result."""
@@ -457,7 +521,7 @@ def bench_pipeline(
             tansu = stack.enter_context(EmbeddedBroker(log_path=logs / "tansu.log"))
             bootstrap, where = tansu.bootstrap_servers, "embedded Tansu"
         result = asyncio.run(_run(bootstrap, messages, workers, rules, rate, latency_share,
-                                  duration, rounds, quix, console))  # fmt: skip
+                                  duration, rounds, quix, console, sweep))  # fmt: skip
     result["broker"] = where
     _print(result, console)
     return result
@@ -466,15 +530,15 @@ def bench_pipeline(
 def _print(result: dict[str, Any], console: Console) -> None:
     table = Table(title=f"screener bench pipeline — {result['broker']}, {result['machine']}")
     columns = ("contender", "msgs/s (median)", "per round", "latency at msgs/s", "p50 ms",
-               "p99 ms", "CPU µs/msg")  # fmt: skip
+               "p95 ms", "p99 ms", "max ms", "CPU µs/msg")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "contender" else "right")
     for c in result["contenders"]:
         cpu = "?" if c["cpu_us_per_msg"] is None else f"{c['cpu_us_per_msg']:.1f}"
         rounds = " ".join(f"{x:,}" for x in c["per_round"])
         fed = f"{c['fed_per_s']:,} of {c['latency_rate']:,}"
-        table.add_row(c["name"], f"{c['msgs_per_s']:,}", rounds, fed, f"{c['p50_ms']:.1f}",
-                      f"{c['p99_ms']:.1f}", cpu)  # fmt: skip
+        lat = [f"{c[k]:.1f}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
+        table.add_row(c["name"], f"{c['msgs_per_s']:,}", rounds, fed, *lat, cpu)
     if not console.is_terminal:  # a log or a pipe: no 80-column wrapping of the table
         console = Console(file=console.file, width=130)
     console.print(table)
@@ -493,6 +557,7 @@ def _print(result: dict[str, Any], console: Console) -> None:
         f"{result['partitions']} partitions, {result['rounds']} round(s); latency "
         + (f"at {share:.0%} of each contender's rate" if share else "at a fixed rate")
         + f" for {result['latency_duration_s']:g}s; batch_max_records={s['batch_max_records']} "
+        f"batch_timeout_ms={s['batch_timeout_ms']} fetch_max_wait_ms={s['fetch_max_wait_ms']} "
         f"linger_ms={s['linger_ms']} max_batch_bytes={s['max_batch_bytes']} "
         f"compression={s['compression']}"
     )

@@ -10,6 +10,7 @@ import pytest
 from pipeline_support import ROOT
 
 from screener.measure.bench_pipeline import quix_python
+from screener.pipeline.settings import Settings
 
 
 def test_bench_pipeline_reports_every_contender_against_the_yardsticks() -> None:
@@ -25,7 +26,9 @@ def test_bench_pipeline_reports_every_contender_against_the_yardsticks() -> None
     assert names == ["minimal aiokafka loop", *quix, "screener, 1 worker", "screener, 2 workers"]
     for c in result["contenders"]:
         assert len(c["per_round"]) == 2 and all(x > 0 for x in c["per_round"])
-        assert c["latency_samples"] > 0 and 0 < c["p50_ms"] <= c["p99_ms"]
+        assert c["latency_samples"] > 0
+        assert 0 < c["p50_ms"] <= c["p95_ms"] <= c["p99_ms"] <= c["max_ms"]
+        assert c["fed_per_s"] > 0  # the feeder process reports the rate it reached
         # latency is measured at half the contender's own sustainable rate
         assert abs(c["latency_rate"] - 0.5 * c["msgs_per_s"]) <= 1
     over = result["screener_1_worker_over"]
@@ -52,3 +55,25 @@ def test_bench_pipeline_on_apache_kafka() -> None:
     quix = ["naive Quix Streams filter"] if quix_python(None) else []
     assert names == ["minimal aiokafka loop", *quix, "screener, 1 worker"]
     assert all(c["msgs_per_s"] > 0 and c["latency_samples"] > 0 for c in result["contenders"])
+
+
+def test_bench_pipeline_sweeps_a_setting_beside_the_defaults() -> None:
+    """`--sweep`: one more 1-worker screener per value, measured like the others."""
+    out = subprocess.run(
+        [sys.executable, "-m", "screener", "bench", "pipeline", "--messages", "6000",
+         "--duration", "1", "--workers", "1", "--sweep", "fetch_max_wait_ms=20", "--json"],
+        capture_output=True, timeout=900, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    result = orjson.loads(out.stdout)
+    by_name = {c["name"]: c for c in result["contenders"]}
+    swept = by_name["screener, 1 worker, fetch_max_wait_ms=20"]
+    assert swept["msgs_per_s"] > 0 and swept["latency_samples"] > 0
+    assert swept["p50_ms"] <= swept["p99_ms"] <= swept["max_ms"]
+    assert result["settings"]["fetch_max_wait_ms"] == Settings().fetch_max_wait_ms  # as shipped
+    assert "screener, 1 worker, fetch_max_wait_ms=20" in result["screener_1_worker_over"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "screener", "bench", "pipeline", "--sweep", "nonsense=1"],
+        capture_output=True, timeout=120, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2 and b"nonsense" in refused.stderr

@@ -1,0 +1,44 @@
+"""`bench pipeline`'s settings sweep and the paced events' ids (no broker needed)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from screener.measure.bench_pipeline import _contenders, _paced_index, parse_sweep
+from screener.measure.feed import event, index_of
+
+
+def test_a_sweep_names_a_run_setting_and_its_values() -> None:
+    assert parse_sweep("fetch_max_wait_ms=5, 20") == ("fetch_max_wait_ms", ["5", "20"])
+    assert parse_sweep("linger-ms=0,5") == ("linger_ms", ["0", "5"])
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["fetch_max_wait_ms", "fetch_max_wait_ms=", "no_such_setting=1", "group_id=x",
+     "fetch_max_wait_ms=-1", "compression=brotli"],
+)  # fmt: skip
+def test_a_bad_sweep_is_refused_before_anything_runs(spec: str) -> None:
+    with pytest.raises(ValueError):
+        parse_sweep(spec)
+
+
+def test_each_swept_value_is_a_one_worker_screener_with_that_flag() -> None:
+    plan = _contenders("py", None, 1, "b:1", "t", [], [parse_sweep("linger_ms=0,5")])
+    names = [c.name for c in plan]
+    swept = ["screener, 1 worker, linger_ms=0", "screener, 1 worker, linger_ms=5"]
+    assert names == ["minimal aiokafka loop", "screener, 1 worker", *swept]
+    assert plan[3].argv[-2:] == ["--linger-ms", "5"] and plan[3].workers == 1
+    assert "--linger-ms" not in plan[1].argv  # the defaults contender runs as shipped
+    assert len({c.output_topic for c in plan}) == len(plan)  # each reads and writes its own
+
+
+def test_paced_outputs_lead_back_to_their_event() -> None:
+    raw = event(41, "hello", "p")
+    assert _paced_index(raw) == 41  # a yardstick's hit is the event itself
+    review = orjson.dumps({"verdict": {"action": "review"}, "event": orjson.loads(raw)})
+    assert _paced_index(review) == 41  # a review item carries the event
+    assert _paced_index(event(41, "x", "b")) is None  # the backlog's, not the paced feed's
+    assert _paced_index(b"[1]") is None and _paced_index(None) is None
+    assert index_of("p-x1", "p") is None and index_of(7, "p") is None
