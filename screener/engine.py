@@ -26,6 +26,7 @@ from screener.match.lexicon import Hit
 from screener.rules.batch import candidates
 from screener.rules.condition import Reference, ReferenceKind, Signals
 from screener.rules.pack import CompiledRule, RulePack
+from screener.rules.pregate import ReadGate
 from screener.state.behaviour import (
     _NO_FLAGS,
     CONTACT_DETECTORS,
@@ -113,6 +114,7 @@ class Engine:
         }
         # a rule firing alone: its verdict's action and categories, worked out once
         self._gates = _gates(pack)
+        self._reads = ReadGate(pack.rules)
         self._lifted = tuple(
             tuple(tuple(f"{r.kind}:{r.key}" for r in clause) for clause in rule.requires)
             for rule in pack.rules
@@ -161,7 +163,9 @@ class Engine:
         flags: dict[int, dict[str, Any]] = {}
         messages = evidence.messages()
         if state is not None and self.pack.behaviour:
-            prepared = state.prepare(events, batch, _contacts(evidence), messages)
+            # signals are read only where some rule may use them (see rules/pregate.py)
+            reads = self._reads.masks(events, evidence, messages)
+            prepared = state.prepare(events, batch, _contacts(evidence), messages, reads)
             flags = self._flags(prepared)
             for i in [i for i in flags if i not in messages]:
                 # no other evidence: only a rule that needs nothing but signals can fire
@@ -227,8 +231,7 @@ class Engine:
         """A user's Nth flagged message within the window (earlier batches and this one)
         gets the next action up, with a finding that says why."""
         needs = self.pack.behaviour
-        before = prepared.flagged_before
-        assert before is not None
+        before = prepared.flagged_before([i for i, v in decided.items() if v.flagged])
         seen: dict[str, list[int]] = {}
         for i in sorted(decided):
             verdict = decided[i]

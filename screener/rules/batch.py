@@ -58,6 +58,9 @@ class BatchSignals:
     """signal values per event, or None when the batch is screened without state."""
     flags: dict[int, dict[str, Any]] = field(default_factory=dict)
     """per message, the gates and banks that hold (what `Row` reads)."""
+    signals_unknown: bool = False
+    """signals and banks are not known yet: they compare as unknown (`screener.rules.pregate`
+    asks where rules may fire before the state reads any signal)."""
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     @property
@@ -122,9 +125,11 @@ class BatchSignals:
             return table.get(key, self._zeros())
         return self._keyed(kind).get(key, self._zeros())
 
-    def window(self, name: str) -> Values:
+    def window(self, name: str) -> Values | None:
         """What `Row.get` gives a rule: the value, for messages with some flag (a row without
         flags is falsy, so the closures read 0 there), else 0."""
+        if self.signals_unknown:
+            return None
         key = ("window", name)
         if key not in self._memo:
             out = self._zeros()
@@ -136,7 +141,9 @@ class BatchSignals:
         value: Values = self._memo[key]
         return value
 
-    def bank(self, name: str) -> Values:
+    def bank(self, name: str) -> Values | None:
+        if self.signals_unknown:
+            return None
         key = f"bank:{name}"
         out = self._zeros()
         for i, flags in self.flags.items():

@@ -22,12 +22,13 @@ import numpy.typing as npt
 from screener.banks.bank import HashBank
 from screener.campaigns import signatures
 from screener.state.store import DEFAULT_CAPACITY, Store
-from screener.state.windows import I64, WindowSpec, bits_of
+from screener.state.windows import I64, Series, WindowSpec, bits_of
 from screener.text.views import BatchText
 
 USER_KINDS = frozenset({"events", "media", "flagged", "conversations", "contacts"})
 TEXT_KINDS = frozenset({"copies", "senders"})
 CONTACT_DETECTORS = frozenset({"phone", "wechat_id", "qq", "url", "email"})
+Mask = npt.NDArray[np.bool_]
 
 
 def signal_name(spec: WindowSpec) -> str:
@@ -71,11 +72,21 @@ class Prepared:
 
     values: dict[str, npt.NDArray[np.int64]]
     banks: dict[str, list[bool]]
-    flagged_before: npt.NDArray[np.int64] | None
+    flagged: Series | None
+    """the escalation window's series (None: the pack does not escalate)"""
     user_slots: I64
     seconds: I64
     writes: list[tuple[WindowSpec, I64, I64, np.ndarray]]
     text_keys: int = 0
+
+    def flagged_before(self, where: Sequence[int]) -> npt.NDArray[np.int64]:
+        """Flagged messages in the escalation window before the batch, at the events `where`
+        (0 elsewhere): read only for messages the batch flags, the only ones escalation asks."""
+        assert self.flagged is not None
+        need = np.zeros(len(self.seconds), bool)
+        need[list(where)] = True
+        s = self.flagged
+        return _read(s, self.user_slots, s.bucket(self.seconds), None, need)
 
 
 @dataclass
@@ -120,6 +131,7 @@ class BehaviourView(Protocol):
         batch: BatchText,
         contacts: Mapping[int, list[str]],
         evidence: Collection[int] | None = None,
+        reads: Mapping[str, Mask] | None = None,
     ) -> Prepared: ...
 
 
@@ -143,12 +155,15 @@ class BehaviourState:
         batch: BatchText,
         contacts: Mapping[int, list[str]],
         evidence: Collection[int] | None = None,
+        reads: Mapping[str, Mask] | None = None,
     ) -> Prepared:
         """Every signal's value for every event (nothing stored yet: see `apply`).
 
         Campaign signatures are made only for the messages in `evidence` (those with a lexicon
         hit, a detector or a regex match; all when None): an advert carries some, and signing
-        only those keeps the cost in proportion to suspicious traffic, not to all chatter."""
+        only those keeps the cost in proportion to suspicious traffic, not to all chatter.
+        With `reads` (signal name → events: `screener.rules.pregate`), a signal is read only
+        at those events (0 elsewhere; names it lacks: nowhere); every event is still stored."""
         secs = event_seconds(events)
         users = [e.user.id for e in events]  # type: ignore[attr-defined]
         slots = self.users.slots(users, secs)
@@ -156,25 +171,18 @@ class BehaviourState:
         writes: list[tuple[WindowSpec, I64, I64, np.ndarray]] = []
         for spec, series in self.users.series.items():
             b = series.bucket(secs)
-            if spec.kind == "flagged":
+            name = signal_name(spec)
+            if spec.kind == "flagged":  # stored by `apply`, from the verdicts
+                values[name] = _read(series, slots, b, None, _need(reads, name))
                 continue
             amounts = self._amounts(spec, events, contacts)
-            values[signal_name(spec)] = series.update(slots, b, amounts, write=False)[0]
+            values[name] = _read(series, slots, b, amounts, _need(reads, name))
             writes.append((spec, slots, b, amounts))
-        flagged_before = None
-        if self.flagged_spec is not None:
-            fs = self.users.series[self.flagged_spec]
-            flagged_before = fs.read(slots, fs.bucket(secs))
-            if signal_name(self.flagged_spec) not in values:
-                values[signal_name(self.flagged_spec)] = flagged_before
-        for spec in self.users.specs:
-            if spec.kind == "flagged" and spec != self.flagged_spec:
-                fs = self.users.series[spec]
-                values[signal_name(spec)] = fs.read(slots, fs.bucket(secs))
+        flagged = self.users.series[self.flagged_spec] if self.flagged_spec is not None else None
         if self.texts is not None:
-            self._campaigns(events, batch, secs, users, values, writes, evidence)
+            self._campaigns(events, batch, secs, users, values, writes, evidence, reads)
         banks = {name: _bank_hits(bank, events) for name, bank in self.needs.banks.items()}
-        return Prepared(values, banks, flagged_before, slots, secs, writes)
+        return Prepared(values, banks, flagged, slots, secs, writes)
 
     def _amounts(
         self, spec: WindowSpec, events: Sequence[object], contacts: Mapping[int, list[str]]
@@ -201,6 +209,7 @@ class BehaviourState:
         values: dict[str, npt.NDArray[np.int64]],
         writes: list[tuple[WindowSpec, I64, I64, np.ndarray]],
         evidence: Collection[int] | None,
+        reads: Mapping[str, Mask] | None,
     ) -> None:
         assert self.texts is not None
         n = len(events)
@@ -232,7 +241,8 @@ class BehaviourState:
                 if sender_bits is None:  # one CRC per message, not per band
                     sender_bits = bits_of([[users[m]] for m in which.tolist()])
                 amounts = np.repeat(sender_bits, signatures.BANDS, axis=0)
-            v = series.update(slots, b, amounts, write=False)[0]
+            need = _need(reads, signal_name(spec))
+            v = _read(series, slots, b, amounts, need if need is None else need[msg])
             best = v.reshape(-1, signatures.BANDS).max(axis=1)  # the band most seen
             values[signal_name(spec)][which] = best
             writes.append((spec, slots, b, amounts))
@@ -274,6 +284,35 @@ class BehaviourState:
     def evictions(self) -> int:
         ev = self.users.stats.evictions
         return ev + (self.texts.stats.evictions if self.texts is not None else 0)
+
+
+_NOWHERE = np.zeros(0, bool)
+
+
+def _need(reads: Mapping[str, Mask] | None, name: str) -> Mask | None:
+    """Where `name` must be read: None everywhere; an empty mask nowhere."""
+    return None if reads is None else reads.get(name, _NOWHERE)
+
+
+def _read(series: Series, slots: I64, buckets: I64, amounts: np.ndarray | None,
+          need: Mask | None) -> npt.NDArray[np.int64]:  # fmt: skip
+    """Window values (each event counting itself and the batch's earlier events; `amounts`
+    None: the stored counts alone), computed only where `need` holds and 0 elsewhere.
+
+    A key's events in one batch change each other's values (counts, and the ring a later
+    event moves on), other keys' events never do: so the events of the keys `need` asks
+    for are computed together, exactly as the whole batch would compute them."""
+    if need is not None and not need.any():
+        return np.zeros(len(slots), np.int64)
+    if need is not None and not need.all():
+        sub = np.isin(slots, slots[need])
+        out = np.zeros(len(slots), np.int64)
+        a = None if amounts is None else amounts[sub]
+        out[sub] = _read(series, slots[sub], buckets[sub], a, None)
+        return out
+    if amounts is None:
+        return series.read(slots, buckets)
+    return series.update(slots, buckets, amounts, write=False)[0]
 
 
 def _bank_hits(bank: HashBank, events: Sequence[object]) -> list[bool]:
