@@ -70,6 +70,10 @@ def test_bench_pipeline_sweeps_a_setting_beside_the_defaults() -> None:
     swept = by_name["screener, 1 worker, fetch_max_wait_ms=20"]
     assert swept["msgs_per_s"] > 0 and swept["latency_samples"] > 0
     assert swept["p50_ms"] <= swept["p99_ms"] <= swept["max_ms"]
+    # the paced partitions were warmed up (state restored) before the measured feed, and
+    # every second of the feed has its p99
+    assert swept["warmup_s"] > 0 and len(swept["p99_ms_by_second"]) >= 1
+    assert max(swept["p99_ms_by_second"]) <= swept["max_ms"]
     assert result["settings"]["fetch_max_wait_ms"] == Settings().fetch_max_wait_ms  # as shipped
     assert "screener, 1 worker, fetch_max_wait_ms=20" in result["screener_1_worker_over"]
     refused = subprocess.run(
