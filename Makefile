@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint unit integration bench clean model
 
-$(STAMP): pyproject.toml screener/banks/_mih.c
+$(STAMP): pyproject.toml screener/banks/_mih.c screener/state/_rings.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

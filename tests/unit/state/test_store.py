@@ -134,3 +134,39 @@ def test_changelog_records_encoded_in_bulk_equal_one_by_one() -> None:
     slots = [0, 3, 17, 63]
     assert encode_many(store, slots) == [encode(store, s) for s in slots]
     assert encode_many(store, []) == []
+
+
+def _one_by_one(store: Store, fresh: list[str | int]) -> None:
+    """The reference for `_bind_many`: one `_allocate` per key, as keys come."""
+    for key in fresh:
+        slot = store._allocate()
+        store.index[key] = slot
+        store.keys[slot] = key
+        store._gone.discard(key)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_new_keys_get_the_slots_one_allocation_each_would_give(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slots decide changelog order and eviction ties, so the sliced allocation must hand
+    out exactly the slots (and leave exactly the free list) of the per-key loop, through
+    growth, drops, and the hard cap (where the per-key path with evictions takes over)."""
+    import random
+
+    rng = random.Random(seed)
+    capacity = rng.choice((16, 64, 5000))
+    stores = [Store([EVENTS], capacity=capacity) for _ in range(2)]
+    monkeypatch.setattr(stores[1], "_bind_many", lambda fresh: _one_by_one(stores[1], fresh))
+    clock = 0
+    for _ in range(30):
+        keys: list[str | int] = [f"k{rng.randrange(300)}" for _ in range(rng.randint(1, 90))]
+        clock += rng.randint(0, 900)
+        secs = np.full(len(keys), clock, np.int64)
+        got = [s.slots(keys, secs).tolist() for s in stores]
+        assert got[0] == got[1]
+        assert stores[0].free == stores[1].free
+        assert stores[0].index == stores[1].index
+        if rng.random() < 0.3:
+            for s in stores:
+                s.expire()
