@@ -41,7 +41,7 @@ from typing import BinaryIO
 
 from screener.engine import Engine
 from screener.events import MAX_RECORD_BYTES
-from screener.scan import BATCH_LINES, error_json, render_json, too_large
+from screener.scan import BATCH_LINES, error_json, render_json, render_text_block, too_large
 from screener.scan_chunks import Chunk, Chunker, Lines, Oversized, numbered_lines
 
 BLOCK = 1 << 20
@@ -60,6 +60,10 @@ class WorkerDied(RuntimeError):
 def render_chunk(engine: Engine, chunk: Chunk, as_text: bool, limit: int) -> bytes:
     if isinstance(chunk, Oversized):
         return error_json(engine.pack.version, chunk.lineno, too_large())
+    if as_text:
+        fast = render_text_block(engine, chunk.first, chunk.data, limit)
+        if fast is not None:
+            return fast
     return b"".join(render_json(engine, numbered_lines(chunk, limit), as_text))
 
 

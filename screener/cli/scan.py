@@ -61,7 +61,7 @@ def _scan(args: argparse.Namespace) -> int:
         engine = Engine(pack, max_text_chars=args.max_text_chars)
         tune_gc(young_threshold(BATCH_LINES))  # before any fork: frozen pages stay shared
         jobs = args.jobs if args.jobs is not None else _default_jobs()
-        if jobs > 1 and stateless(engine, args.text):
+        if stateless(engine, args.text):  # cut in chunks, in this process too at --jobs 1
             from screener.scan_jobs import scan_parallel
 
             scan_parallel(engine, streams, out, jobs=jobs, as_text=args.text)

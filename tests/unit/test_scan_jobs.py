@@ -23,7 +23,7 @@ import pytest
 
 from screener.engine import Engine
 from screener.rules import load_packs
-from screener.scan import numbered, scan_json, stateless
+from screener.scan import numbered, render_json, render_text_block, scan_json, stateless
 from screener.scan_chunks import Chunker, Lines, Oversized, numbered_lines
 from screener.scan_jobs import WorkerDied, scan_parallel
 from screener.synthetic import corpus
@@ -111,8 +111,6 @@ def _parallel(engine: Engine, paths: list[Path], tmp: Path, **kwargs: object) ->
 
 
 def _one_process(engine: Engine, paths: list[Path], as_text: bool, limit: int) -> bytes:
-    from screener.scan import render_json
-
     streams = [p.open("rb") for p in paths]
     try:
         return b"".join(render_json(engine, numbered(streams, limit), as_text))
@@ -135,6 +133,22 @@ def test_parallel_text_scan_is_byte_identical(
     assert got == want
     assert b'"truncated":true' in got and b'"error":"bad_utf8' in got
     assert b'"error":"too_large' in got and b'"flagged":true' in got
+
+
+def test_whole_text_blocks_take_the_fast_path_with_the_same_bytes(engine: Engine) -> None:
+    lines = corpus.messages(1000, seed=12)
+    lines[3] = "约炮加V信" * 100  # over max_text_chars: a truncated verdict in the block
+    data = ("\n".join(lines) + "\n").encode()
+    want = b"".join(render_json(engine, numbered([io.BytesIO(data)]), True))
+    for first in (1, 77):
+        fast = render_text_block(engine, first, data, 1_000_000)
+        assert fast is not None
+        shifted = b"".join(render_json(engine, numbered_lines(Lines(first, data)), True))
+        assert fast == shifted
+    assert render_text_block(engine, 1, data, 1_000_000) == want
+    assert b'"truncated":true' in want and b'"flagged":true' in want and b'"flagged":false' in want
+    for odd in (b"a\n\nb\n", b" \t\nb\n", b"a\r\n", b"\xff\n", b"x" * 50 + b"\n"):
+        assert render_text_block(engine, 1, odd, 40) is None  # the line-by-line path
 
 
 def test_one_chunk_is_screened_without_forking(
