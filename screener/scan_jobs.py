@@ -41,6 +41,7 @@ from typing import BinaryIO
 
 from screener.engine import Engine
 from screener.events import MAX_RECORD_BYTES
+from screener.runtime import tune_gc, young_threshold
 from screener.scan import BATCH_LINES, error_json, render_json, render_text_block, too_large
 from screener.scan_chunks import Chunk, Chunker, Lines, Oversized, numbered_lines
 
@@ -115,6 +116,12 @@ def scan_parallel(
             queue.extend(chunker.end_of_stream())
     if not inputs:
         queue.extend(chunker.finish())
+    else:
+        # more than one chunk: worth compiling Hyperscan for (cold cache only), and worth the
+        # GC tuning (its full collection is ~50 ms of a one-line scan's ~1 s); it must come
+        # before any fork, so that the frozen start-up heap stays shared with the workers
+        engine.pack.regexes.start()
+        tune_gc(young_threshold(BATCH_LINES))
     if not inputs or jobs <= 1 or not _fork_safe(engine):
         _in_process(engine, queue, chunks_left(inputs, chunker), out, as_text, limit)
         return

@@ -84,14 +84,16 @@ def command(
 
 
 def load(
-    paths: Sequence[str] | None, allow_external: bool = False, model: str | None = None
-) -> RulePack:
-    """The packs named on the line, else the shipped ones."""
+    paths: Sequence[str] | None, allow_external: bool = False, model: str | None = None,
+    defer_hyperscan: bool = False,
+) -> RulePack:  # fmt: skip
+    """The packs named on the line, else the shipped ones (`defer_hyperscan`: `load_packs`)."""
     from screener.rules import load_packs
 
     chosen = list(paths) if paths else [default_packs()]
     # allow_external None: the env decides
-    return load_packs(chosen, allow_external=allow_external or None, model=model)
+    return load_packs(chosen, allow_external=allow_external or None, model=model,
+                      defer_hyperscan=defer_hyperscan)  # fmt: skip
 
 
 def rule_paths(values: Sequence[str] | None) -> list[Path]:

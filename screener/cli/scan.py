@@ -57,15 +57,18 @@ def _scan(args: argparse.Namespace) -> int:
     try:
         # every input opened before the packs load: a mistyped path fails at once
         streams = [open(f, "rb") for f in args.files] if args.files else [sys.stdin.buffer]  # noqa: SIM115
-        pack = load(args.rules, args.allow_external_files, args.model)
+        # the Hyperscan compile (cold cache only) starts once the input is known to be more
+        # than one chunk (scan_jobs), or at once for stateful input below
+        pack = load(args.rules, args.allow_external_files, args.model, defer_hyperscan=True)
         engine = Engine(pack, max_text_chars=args.max_text_chars)
-        tune_gc(young_threshold(BATCH_LINES))  # before any fork: frozen pages stay shared
         jobs = args.jobs if args.jobs is not None else _default_jobs()
         if stateless(engine, args.text):  # cut in chunks, in this process too at --jobs 1
             from screener.scan_jobs import scan_parallel
 
             scan_parallel(engine, streams, out, jobs=jobs, as_text=args.text)
         else:
+            tune_gc(young_threshold(BATCH_LINES))
+            pack.regexes.start()
             for chunk in scan_json(engine, streams, as_text=args.text):
                 out.write(chunk)
     except BrokenPipeError:

@@ -93,7 +93,9 @@ class RegexSet:
       has no literals worth using) and for all of them with `prefilter=False`.
 
     `background=False` compiles the Hyperscan database before returning instead;
-    `hyperscan=False` keeps the literal prefilter for good.
+    `hyperscan=False` keeps the literal prefilter for good; `defer=True` waits for `start()`
+    or `wait()` (a one-shot `screener scan` never needs it, a forking one must not fork
+    while it runs).
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class RegexSet:
         prefilter: bool = True,
         background: bool = True,
         hyperscan: bool = True,
+        defer: bool = False,
     ):
         self.specs = list(specs)
         self._by_view: dict[RegexView, list[RegexSpec]] = {}
@@ -117,6 +120,7 @@ class RegexSet:
         self._compiled: dict[RegexView, tuple[Any, list[int]]] = {}
         """per view, once ready: the Hyperscan database and the positions it refused."""
         self._thread: threading.Thread | None = None
+        self._deferred: tuple[dict[RegexView, list[str]], ArtefactCache | None] | None = None
         pending: dict[RegexView, list[str]] = {}
         for view, group in self._by_view.items():
             patterns = [s.pattern for s in group]
@@ -133,10 +137,9 @@ class RegexSet:
                 self._atoms[view] = _AtomFilter(routed)
             self._re2_only[view] = [k for k in range(len(group)) if k not in routed]
         if pending and background:
-            self._thread = threading.Thread(
-                target=self._compile, args=(pending, cache), name="regex-prefilter", daemon=True
-            )
-            self._thread.start()
+            self._deferred = (pending, cache)
+            if not defer:
+                self.start()
         elif pending:
             self._compile(pending, cache)
 
@@ -147,8 +150,16 @@ class RegexSet:
             except Exception:  # the literal prefilter stays: results are the same
                 _log.exception("Hyperscan prefilter for the %s view not compiled", view)
 
+    def start(self) -> None:
+        """Start the background Hyperscan compile, if one is due and not yet started."""
+        if self._deferred is not None:
+            args, self._deferred = self._deferred, None
+            self._thread = threading.Thread(target=self._compile, args=args, daemon=True)
+            self._thread.start()
+
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the background Hyperscan compile; whether it is done (benchmarks)."""
+        """Wait for the background Hyperscan compile (started if deferred); whether it's done."""
+        self.start()
         if self._thread is not None:
             self._thread.join(timeout)
             return not self._thread.is_alive()

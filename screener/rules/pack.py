@@ -159,6 +159,7 @@ def load_packs(
     cache: ArtefactCache | None = None,
     phases: Phases | None = None,
     model: Path | str | None = None,
+    defer_hyperscan: bool = False,
 ) -> RulePack:
     """Read, validate and compile packs; raise `PackError` listing every problem.
 
@@ -168,6 +169,9 @@ def load_packs(
     SCREENER_RULES_ALLOW_EXTERNAL environment variable, else no). `cache` holds compiled
     regex databases between runs (default: `ArtefactCache.default()`; `ArtefactCache(None)`
     for none). `phases` collects where the time went (`screener bench compile`).
+    `defer_hyperscan`: a Hyperscan database missing from the cache is compiled only once
+    `pack.regexes.start()` (or `wait()`) is called, not at once in the background: a
+    one-shot `screener scan` would compile it for nothing (see `RegexSet`).
     """
     if allow_external is None:
         allow_external = allow_external_default()
@@ -180,7 +184,8 @@ def load_packs(
         # default is the process-wide memo over the default cache
         folding = build_folding() if cache is None else load_or_build(cache, compute_folding)
     builder = _Builder(sources, folding, timer, allow_external=allow_external,
-                       model=Path(model) if model is not None else None)  # fmt: skip
+                       model=Path(model) if model is not None else None,
+                       defer_hyperscan=defer_hyperscan)  # fmt: skip
     with _no_cyclic_gc():
         return builder.build(ArtefactCache.default() if cache is None else cache)
 
@@ -298,8 +303,10 @@ class _Builder:
         *,
         allow_external: bool = False,
         model: Path | None = None,
+        defer_hyperscan: bool = False,
     ):
         self.sources = sources
+        self.defer_hyperscan = defer_hyperscan
         self.model_path = model
         self.allow_external = allow_external
         self.problems: list[str] = []
@@ -361,8 +368,9 @@ class _Builder:
                 floors[category] = min(floors.get(category, value), value)
         with self.phase("regexes"):
             regex_set = RegexSet(
-                [r for r in regexes.values() if Reference("regex", r.index) in used], cache
-            )
+                [r for r in regexes.values() if Reference("regex", r.index) in used], cache,
+                defer=self.defer_hyperscan,
+            )  # fmt: skip
         return RulePack(
             version=f"sha256:{version}",
             folding=self.folding,

@@ -36,6 +36,16 @@ def engine() -> Engine:
     return Engine(load_packs([SEEDS / "rules"]), max_text_chars=200)
 
 
+@pytest.fixture(autouse=True)
+def tunes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The scan's GC tuning, recorded instead of freezing the test process's heap."""
+    import screener.scan_jobs as jobs_module
+
+    calls: list[int] = []
+    monkeypatch.setattr(jobs_module, "tune_gc", calls.append)
+    return calls
+
+
 def _chunked(streams: list[bytes], limit: int, lines: int, rng: random.Random) -> list:
     chunker = Chunker(limit=limit, lines=lines, size=1 << 30)
     got: list = []
@@ -121,7 +131,7 @@ def _one_process(engine: Engine, paths: list[Path], as_text: bool, limit: int) -
 
 @pytest.mark.parametrize(("jobs", "chunk_lines"), [(2, 1024), (3, 37), (2, 1)])
 def test_parallel_text_scan_is_byte_identical(
-    engine: Engine, tmp_path: Path, jobs: int, chunk_lines: int
+    engine: Engine, tmp_path: Path, jobs: int, chunk_lines: int, tunes: list[int]
 ) -> None:
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     data = _text_input()
@@ -130,7 +140,7 @@ def test_parallel_text_scan_is_byte_identical(
     want = _one_process(engine, [a, b], True, 2000)
     got = _parallel(engine, [a, b], tmp_path, jobs=jobs, as_text=True, limit=2000,
                     chunk_lines=chunk_lines)  # fmt: skip
-    assert got == want
+    assert got == want and tunes  # the GC was tuned (frozen) before forking
     assert b'"truncated":true' in got and b'"error":"bad_utf8' in got
     assert b'"error":"too_large' in got and b'"flagged":true' in got
 
@@ -152,7 +162,7 @@ def test_whole_text_blocks_take_the_fast_path_with_the_same_bytes(engine: Engine
 
 
 def test_one_chunk_is_screened_without_forking(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tunes: list[int]
 ) -> None:
     def no_fork() -> int:
         raise AssertionError("forked for one chunk")
@@ -163,6 +173,7 @@ def test_one_chunk_is_screened_without_forking(
     assert _parallel(engine, [path], tmp_path, jobs=2, as_text=True) == _one_process(
         engine, [path], True, 1_000_000
     )
+    assert tunes == []  # nor tuned the GC (a full collection) for one chunk
 
 
 def test_events_scan_in_parallel_only_without_behaviour(engine: Engine, tmp_path: Path) -> None:
@@ -241,3 +252,28 @@ def test_cli_worker_killed_means_an_error_and_nonzero_exit(tmp_path: Path) -> No
     ids = [orjson.loads(line)["event_id"] for line in out.splitlines()]
     assert ids == [str(n) for n in range(1, len(ids) + 1)]
     assert not out or out.endswith(b"\n")
+
+
+def test_one_shot_scan_never_compiles_hyperscan_and_a_long_one_does(tmp_path: Path) -> None:
+    """Cold cache: a deferred compile starts only once the input is more than one chunk,
+    and a forking scan waits for it (no thread alive at fork)."""
+    from screener.artefacts import ArtefactCache
+    from screener.match.hyperscan_db import _hyperscan_available
+
+    if not _hyperscan_available():
+        pytest.skip("Hyperscan is not installed: there is no compile to defer")
+    cache = ArtefactCache(tmp_path / "cache")
+    pack = load_packs([SEEDS / "rules"], cache=cache, defer_hyperscan=True)
+    engine = Engine(pack)
+    regexes = pack.regexes
+    one = tmp_path / "one.txt"
+    one.write_text("约炮加V信\nhello\n", encoding="utf-8")
+    got = _parallel(engine, [one], tmp_path, jobs=2, as_text=True)
+    assert got.count(b"\n") == 2 and b'"flagged":true' in got
+    assert regexes._thread is None and regexes._compiled == {}  # nothing compiled
+    many = tmp_path / "many.txt"
+    many.write_text("\n".join(corpus.messages(3000, seed=4)) + "\n", encoding="utf-8")
+    want = _one_process(engine, [many], True, 1_000_000)  # literal prefilter: same verdicts
+    assert _parallel(engine, [many], tmp_path, jobs=2, as_text=True) == want
+    assert regexes._thread is not None and not regexes._thread.is_alive()
+    assert regexes._compiled  # the Hyperscan database is in (and in the cache for next time)
