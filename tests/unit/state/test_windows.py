@@ -7,7 +7,15 @@ import random
 import numpy as np
 import pytest
 
-from screener.state.windows import GRACE, RING, Series, WindowSpec, value_bits
+from screener.state.windows import (
+    GRACE,
+    RING,
+    Series,
+    WindowSpec,
+    bits_of,
+    bits_of_each,
+    value_bits,
+)
 
 
 def _ones(n: int) -> np.ndarray:
@@ -131,3 +139,12 @@ def test_distinct_estimate_is_close_at_rule_thresholds() -> None:
 
 def test_grace_constant_is_what_the_docs_say() -> None:
     assert GRACE == 2 and RING == 12
+
+
+def test_bits_of_each_is_bits_of_one_value_lists() -> None:
+    rng = random.Random(7)
+    values: list[str | None] = [None, "", "\ud800", "群1", "group-1", "group-2"]
+    values += [rng.choice([None, f"g{rng.randrange(50)}"]) for _ in range(300)]
+    want = bits_of([[v] if v is not None else [] for v in values])
+    assert np.array_equal(bits_of_each(values), want)
+    assert not bits_of_each([None, None]).any()
