@@ -52,6 +52,8 @@ def _bench_arguments(bench: argparse.ArgumentParser) -> None:
     pipe.add_argument("--duration", type=float, default=5.0, help="seconds fed for latency")
     pipe.add_argument("--quix-python", metavar="PATH",
                       help="interpreter with quixstreams for the Quix contender")  # fmt: skip
+    pipe.add_argument("--partitions", type=int,
+                      help="bench topics' partitions (default 6, or --workers)")  # fmt: skip
     pipe.add_argument("--sweep", action="append", metavar="SETTING=V1,V2",
                       help="add a 1-worker screener contender per value of a `run` setting "
                       "(e.g. fetch_max_wait_ms=5,20; repeatable)")  # fmt: skip
@@ -105,6 +107,7 @@ def _bench(args: argparse.Namespace) -> int:
             workers=args.workers, rules=[Path(p) for p in args.rules or ()], rate=args.rate,
             duration=args.duration, console=console, broker=args.broker, rounds=args.rounds,
             latency_share=args.latency_share, quix=args.quix_python, sweep=sweep,
+            partitions=args.partitions,
         )  # fmt: skip
     elif args.target == "compile":
         from screener.rules.bench import bench_compile

@@ -25,6 +25,10 @@ Each run gets its own consumer group and two phases:
    hit) becomes visible to a consumer of the output topic − that stamp (record → review), so
    at half the sustainable rate the percentiles show the processing delay, not a backlog.
 
+`--partitions N` (default 6, or `--workers` if more) is the topics' partition count: a worker
+screens each partition of a batch against its own state, so the partitions a worker owns
+set how many pieces a small (paced) batch is cut into; the Sizing section plans ~2 each.
+
 `--sweep SETTING=V1,V2` adds a 1-worker screener contender per value of one `screener run`
 setting (fetch_max_wait_ms, batch_max_records, linger_ms, compression, …), taking turns with
 the rest: how a knob moves throughput and latency, measured side by side.
@@ -455,10 +459,10 @@ def _contenders(
 async def _run(
     bootstrap: str, messages: int, workers: int, rules: Sequence[Path], rate: float | None,
     share: float, duration: float, rounds: int, quix: str | None, console: Console,
-    sweep: Sequence[tuple[str, list[str]]] = (),
+    sweep: Sequence[tuple[str, list[str]]] = (), partitions: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     tag = uuid.uuid4().hex[:8]
-    partitions = max(6, workers)
+    partitions = partitions or max(6, workers)
     backlog = f"bench-{tag}-in"
     texts = corpus.messages(messages, seed=17, violating_share=FLAGGED_SHARE)
     rules_args = ["--rules", ",".join(str(p) for p in rules)] if rules else []
@@ -549,7 +553,7 @@ def bench_pipeline(
     *, bootstrap_servers: str | None, messages: int, workers: int, rules: Sequence[Path],
     rate: float | None, duration: float, console: Console, broker: str = "tansu",
     rounds: int = 1, latency_share: float = 0.5, quix: str | None = None,
-    sweep: Sequence[tuple[str, list[str]]] = (),
+    sweep: Sequence[tuple[str, list[str]]] = (), partitions: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Run the benchmark (on an embedded Tansu broker, or Apache Kafka from the Maven jars,
     unless `bootstrap_servers` is given), print the table, return the result."""
@@ -573,7 +577,8 @@ def bench_pipeline(
             tansu = stack.enter_context(EmbeddedBroker(log_path=logs / "tansu.log"))
             bootstrap, where = tansu.bootstrap_servers, "embedded Tansu"
         result = asyncio.run(_run(bootstrap, messages, workers, rules, rate, latency_share,
-                                  duration, rounds, quix, console, sweep))  # fmt: skip
+                                  duration, rounds, quix, console, sweep,
+                                  partitions))  # fmt: skip
     result["broker"] = where
     _print(result, console)
     return result

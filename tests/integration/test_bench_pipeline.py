@@ -61,11 +61,13 @@ def test_bench_pipeline_sweeps_a_setting_beside_the_defaults() -> None:
     """`--sweep`: one more 1-worker screener per value, measured like the others."""
     out = subprocess.run(
         [sys.executable, "-m", "screener", "bench", "pipeline", "--messages", "6000",
-         "--duration", "1", "--workers", "1", "--sweep", "fetch_max_wait_ms=20", "--json"],
+         "--duration", "1", "--workers", "1", "--partitions", "2",
+         "--sweep", "fetch_max_wait_ms=20", "--json"],
         capture_output=True, timeout=900, cwd=ROOT, check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr.decode()[-3000:]
     result = orjson.loads(out.stdout)
+    assert result["partitions"] == 2  # --partitions
     by_name = {c["name"]: c for c in result["contenders"]}
     swept = by_name["screener, 1 worker, fetch_max_wait_ms=20"]
     assert swept["msgs_per_s"] > 0 and swept["latency_samples"] > 0
