@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # at once and then awaited, so lingering only delayed the acks. 512 KiB producer batches
     # hold a whole batch's output per partition. lz4 costs the worker almost nothing (it
     # writes ~5% of what it reads) and shrinks the review topic.
+    # Re-swept with the behaviour pack on (`bench pipeline --sweep`, README "Latency, and the
+    # client settings measured"): no knob moved record -> review latency beyond the noise.
     batch_max_records: int = Field(default=2000, ge=1)
     batch_timeout_ms: int = Field(default=100, ge=1)
     # how long the broker may hold a fetch when no data is waiting; Tansu holds it this long
