@@ -190,7 +190,9 @@ class _Pool:
         if pid == 0:  # the worker
             status = 1
             try:
-                signal.signal(signal.SIGINT, signal.SIG_DFL)  # ^C ends it without a traceback
+                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                    # ^C ends it without a traceback (an ignored SIGINT stays ignored)
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)
                 for other in self.workers:  # so each worker sees its own input's end
                     for fd in (other.to_fd, other.from_fd):
                         os.close(fd)
