@@ -164,7 +164,7 @@ class Engine:
         messages = evidence.messages()
         if state is not None and self.pack.behaviour:
             # signals are read only where some rule may use them (see rules/pregate.py)
-            reads = self._reads.masks(events, evidence, messages)
+            reads = self._reads.masks(events, evidence)
             prepared = state.prepare(events, batch, _contacts(evidence), messages, reads)
             flags = self._flags(prepared)
             for i in [i for i in flags if i not in messages]:

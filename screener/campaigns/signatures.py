@@ -54,6 +54,26 @@ def shingles(codes: npt.NDArray[np.uint32], starts: I64, ends: I64) -> tuple[U64
     return h[ok], owner[ok]
 
 
+def shingles_of(
+    codes: npt.NDArray[np.uint32], starts: I64, ends: I64, messages: I64
+) -> tuple[U64, I64]:
+    """`shingles` kept for `messages` (sorted) only — the same hashes and owners in the same
+    order — computed over those messages' codes alone (profiled: hashing every message's
+    3-grams to keep the ~quarter of a batch with evidence was most of `shingles`)."""
+    lo = starts[messages]
+    count = np.maximum(ends[messages] - lo - 2, 0)  # 3-grams of each message
+    total = int(count.sum())
+    if total == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    pos = np.arange(total) + np.repeat(lo - (np.cumsum(count) - count), count)
+    c = codes.astype(np.uint64)
+    with np.errstate(over="ignore"):  # the same hash as `shingles`
+        h = (c[pos] * np.uint64(0x100000001B3)) ^ (c[pos + 1] * np.uint64(0x9E3779B1)) ^ c[pos + 2]
+        h = h * np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+    return h, np.repeat(messages, count)
+
+
 def _with_shingles(
     h: U64, owner: I64, messages: int
 ) -> tuple[npt.NDArray[np.bool_], U64, I64, I64]:

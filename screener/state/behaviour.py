@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -196,10 +197,13 @@ class BehaviourState:
         if spec.kind == "media":
             return np.fromiter((len(e.media) for e in events), np.uint32, n)  # type: ignore[attr-defined]
         if spec.kind == "conversations":
-            ids: list[str | None] = []
-            for e in events:
-                conv = getattr(e, "conversation", None)
-                ids.append(conv.id if conv is not None and conv.id else None)
+            try:  # C-speed where every event has a conversation (a chat batch)
+                ids: list[str | None] = [c or None for c in map(_CONVERSATION, events)]
+            except AttributeError:  # microblog posts have none
+                ids = []
+                for e in events:
+                    conv = getattr(e, "conversation", None)
+                    ids.append(conv.id if conv is not None and conv.id else None)
             return bits_of_each(ids)
         # contacts: only messages with some get bits (no empty list per event)
         out = np.zeros((n, WORDS), np.uint64)
@@ -224,12 +228,11 @@ class BehaviourState:
         codes = batch.codes("compact")
         starts = batch.message_starts("compact")
         ends = batch.message_ends("compact")
-        h, owner = signatures.shingles(codes, starts, ends)
         if evidence is not None:
-            signed = np.zeros(n, bool)
-            signed[list(evidence)] = True
-            keep = signed[owner]
-            h, owner = h[keep], owner[keep]
+            signed = np.fromiter(sorted(evidence), np.int64, len(evidence))
+            h, owner = signatures.shingles_of(codes, starts, ends, signed)
+        else:
+            h, owner = signatures.shingles(codes, starts, ends)
         keys, has = signatures.minhash_bands(h, owner, n)
         which = np.nonzero(has)[0]
         for spec in self.texts.specs:
@@ -265,7 +268,7 @@ class BehaviourState:
             store = self.texts if spec.kind in TEXT_KINDS else self.users
             assert store is not None
             order = orders.get(id(slots))
-            if order is None:
+            if order is None and not windows.compiled():  # the compiled loop needs no sort
                 order = orders[id(slots)] = np.argsort(slots, kind="stable")
             store.series[spec].write(slots, b, amounts, order)
         flagged = np.nonzero(updates.flagged)[0]
@@ -299,6 +302,7 @@ class BehaviourState:
 
 
 _NOWHERE = np.zeros(0, bool)
+_CONVERSATION = attrgetter("conversation.id")
 
 
 def _need(reads: Mapping[str, Mask] | None, name: str) -> Mask | None:

@@ -90,10 +90,11 @@ class Store:
         missing = np.nonzero(out < 0)[0]
         if len(missing):
             self.last[out[out >= 0]] = np.maximum(self.last[out[out >= 0]], seconds[out >= 0])
-            fresh = list(dict.fromkeys([keys[i] for i in missing.tolist()]))
+            absent = [keys[i] for i in missing.tolist()]
+            fresh = list(dict.fromkeys(absent))
             if len(fresh) <= len(self.free) + self.capacity - len(self.keys):
                 self._bind_many(fresh)
-                out[missing] = self.lookup([keys[i] for i in missing.tolist()])
+                out[missing] = self.lookup(absent)
             else:  # evictions on the way: one key at a time, as they come
                 for i in missing.tolist():
                     key = keys[i]
@@ -121,9 +122,8 @@ class Store:
             del self.free[len(self.free) - k :]
             chunk = fresh[done : done + k]
             self.index.update(zip(chunk, taken, strict=True))
-            keys = self.keys
-            for key, slot in zip(chunk, taken, strict=True):
-                keys[slot] = key
+            for _ in map(self.keys.__setitem__, taken, chunk):  # the loop in C
+                pass
             done += k
         if self._gone:
             self._gone.difference_update(fresh)

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from screener.banks.bank import load_bank
 from screener.campaigns import signatures
@@ -101,3 +102,19 @@ def test_generate_preset_weaves_labelled_episodes_the_pack_flags(tmp_path: Path)
     tripped = [i for i in flood if any(x.rule == "porn.image_flood_window"
                                        for x in verdicts[i].findings)]  # fmt: skip
     assert len(tripped) == 2 * 50  # two episodes: posts 101..150 of each
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_shingles_of_some_messages_equal_all_shingles_filtered(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 12, rng.integers(1, 40))
+    gaps = rng.integers(0, 3, len(lengths))  # separators between messages (or none)
+    starts = np.cumsum(np.concatenate([[0], (lengths + gaps)[:-1]])).astype(np.int64)
+    ends = starts + lengths
+    codes = rng.integers(0, 50, int(ends[-1] + gaps[-1])).astype(np.uint32)
+    chosen = np.flatnonzero(rng.random(len(lengths)) < 0.4).astype(np.int64)
+    h, owner = signatures.shingles(codes, starts, ends)
+    keep = np.isin(owner, chosen)
+    got = signatures.shingles_of(codes, starts, ends, chosen)
+    assert got[0].tolist() == h[keep].tolist()
+    assert got[1].tolist() == owner[keep].tolist()

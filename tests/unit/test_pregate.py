@@ -120,7 +120,7 @@ def test_the_gate_skips_reads_where_no_rule_can_use_them(pack: RulePack) -> None
     engine = Engine(pack)
     events = _events(random.Random(9), 400)
     evidence = engine._evidence(BatchText.build(pack.folding, [e.text for e in events]))
-    masks = ReadGate(pack.rules).masks(events, evidence, evidence.messages())
+    masks = ReadGate(pack.rules).masks(events, evidence)
     assert set(masks) >= {"user.media@3600", "user.events@600", "text.copies@3600"}
     # `t.quiet_contact` reads user.events(10m) without a gate of its own: where it may fire
     # (a phone number), every signal is read
