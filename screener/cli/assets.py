@@ -79,6 +79,13 @@ def _train_arguments(train: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read every digit as 0 (numbers share n-grams instead of each its own digits)",
     )
+    train.add_argument(
+        "--mark-orders",
+        type=parse_orders,
+        default=TrainConfig.mark_orders,
+        help="also n-grams of what folding changed or dropped (emoji, ③, ｑ, separators), "
+        "e.g. 1,2 (default none)",
+    )
     train.add_argument("--l2", type=float, default=TrainConfig.l2, help="weight decay")
     train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)

@@ -59,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         bits=args.bits, epochs=args.epochs, learning_rate=args.learning_rate,
         class_power=args.class_power, orders=args.orders, min_ngrams=args.min_ngrams,
-        digit_class=args.digit_class, l2=args.l2,
+        digit_class=args.digit_class, l2=args.l2, mark_orders=args.mark_orders,
         meta={"trained_on": sources, "part": args.part, "note": args.note},
     )  # fmt: skip
     with Progress(transient=True) as bar:

@@ -62,6 +62,8 @@ class LinearModel:
     """minimum-evidence guard of `features.scale` (1: none; models before it had none)."""
     digit_class: bool = False
     """every digit read as `0` (`features.batch_ngrams`); models before it read digits as is."""
+    mark_orders: tuple[int, ...] = ()
+    """n-gram orders over `features.marks` (what folding changed); none before it existed."""
     _table: Matrix = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,7 +81,7 @@ class LinearModel:
 
     def logits(self, batch: BatchText) -> Matrix:
         """(messages × classes) raw scores of a batch, vectorised over the whole batch."""
-        parts = batch_ngrams(batch, self.orders, self.bits, self.digit_class)
+        parts = batch_ngrams(batch, self.orders, self.bits, self.digit_class, self.mark_orders)
         n = len(parts[0].starts) - 1
         total = np.zeros((n, self._table.shape[1]), dtype=np.float32)
         for part in parts:
@@ -112,6 +114,7 @@ def save(model: LinearModel, out: Path) -> LinearModel:
         "bits": model.bits,
         "min_ngrams": model.min_ngrams,
         "digit_class": model.digit_class,
+        "mark_orders": list(model.mark_orders),
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", "utf-8")
@@ -151,6 +154,14 @@ def _meta(path: Path, raw: bytes) -> dict[str, Any]:
         raise ModelError(f"{path}: min_ngrams must be an integer in 1..4096")
     if not isinstance(meta.get("digit_class", False), bool):
         raise ModelError(f"{path}: digit_class must be true or false")
+    for key in ("mark_orders",):
+        extra = meta.get(key, [])
+        if not (
+            isinstance(extra, list) and len(extra) <= MAX_ORDER
+            and all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_ORDER
+                    for k in extra)
+        ):  # fmt: skip
+            raise ModelError(f"{path}: {key} must be a list of 1..{MAX_ORDER}")
     return meta
 
 
@@ -190,4 +201,5 @@ def load(path: Path | str) -> LinearModel:
         classes, tuple(meta["orders"]), bits, np.ascontiguousarray(w, dtype=np.float32),
         np.ascontiguousarray(b, dtype=np.float32), meta, f"sha256:{version}",
         int(meta.get("min_ngrams", 1)), bool(meta.get("digit_class", False)),
+        tuple(meta.get("mark_orders", [])),
     )  # fmt: skip

@@ -41,6 +41,8 @@ class TrainConfig:
     """minimum-evidence guard (see `features.scale`), used in training and stored for inference."""
     digit_class: bool = False
     """read every digit as `0` (see `features.batch_ngrams`)."""
+    mark_orders: tuple[int, ...] = ()
+    """n-gram orders over what folding changed (see `features.marks`)."""
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,6 +63,7 @@ def featurize(
     chunk: int = 4096,
     min_ngrams: int = 1,
     digit_class: bool = False,
+    mark_orders: tuple[int, ...] = (),
 ) -> _Rows:
     """Every text's n-gram buckets, grouped per text (CSR), and its 1/sqrt(count) scale."""
     indptr = [np.zeros(1, dtype=np.int64)]
@@ -69,7 +72,7 @@ def featurize(
     offset = 0
     for lo in range(0, len(texts), chunk):
         batch = BatchText.build(folding, list(texts[lo : lo + chunk]))
-        parts = batch_ngrams(batch, orders, bits, digit_class)
+        parts = batch_ngrams(batch, orders, bits, digit_class, mark_orders)
         n = len(parts[0].starts) - 1
         owner = np.concatenate([np.repeat(np.arange(n), np.diff(p.starts)) for p in parts])
         order = np.argsort(owner, kind="stable")
@@ -104,7 +107,7 @@ def fit(
     y = np.array([index[labels[i]] for i in order], dtype=np.int64)
     rows = featurize(
         folding, shuffled, config.orders, config.bits, min_ngrams=config.min_ngrams,
-        digit_class=config.digit_class,
+        digit_class=config.digit_class, mark_orders=config.mark_orders,
     )  # fmt: skip
     biggest = max(counts.values())
     class_weight = np.array(
@@ -129,8 +132,9 @@ def fit(
         "epochs": config.epochs, "learning_rate": config.learning_rate, "l2": config.l2,
     }  # fmt: skip
     return LinearModel(
-        classes, config.orders, config.bits, w, b, meta, "", config.min_ngrams, config.digit_class
-    )
+        classes, config.orders, config.bits, w, b, meta, "", config.min_ngrams,
+        config.digit_class, config.mark_orders,
+    )  # fmt: skip
 
 
 def _gradient(

@@ -234,3 +234,44 @@ def test_digit_class(tmp_path: Path, folding) -> None:  # type: ignore[no-untype
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta), "utf-8")
     with pytest.raises(ModelError, match="digit_class"):
         load(tmp_path / "m")
+
+
+def test_marks_see_what_folding_took_away(tmp_path: Path, folding) -> None:  # type: ignore[no-untyped-def]
+    from screener.model.features import PLAIN, batch_ngrams, marks
+
+    texts = ["加微信abc", "加薇❤信ａ③約", "", "加 微信"]
+    batch = BatchText.build(folding, texts)
+    codes, starts = marks(batch)
+    assert starts.tolist() == [0, 7, 15, 16]  # each text and its joiner
+    pieces = [codes[a : a + len(t)].tolist() for a, t in zip(starts.tolist(), texts, strict=True)]
+    assert pieces[0] == [PLAIN] * 6  # nothing disguised: every character the same mark
+    # ａ, ③ and 約 fold to a, 3 and 约, ❤ is dropped: each keeps its own code (薇 stays 薇)
+    assert pieces[1] == [PLAIN, PLAIN, ord("❤"), PLAIN] + [ord(c) for c in "ａ③約"]
+    assert pieces[3] == [PLAIN, ord(" "), PLAIN, PLAIN]
+    assert codes[starts[1:] - 1].tolist() == [SEP] * 3  # messages never share an n-gram
+    # the compact n-grams of the plain and disguised spellings agree; with marks they do not
+    plain = batch_ngrams(batch, (2,), 16)
+    marked = batch_ngrams(batch, (2,), 16, mark_orders=(1, 2))
+    assert len(marked) == 3 and len(plain) == 1
+    first, second = (set(np.split(p.buckets, [int(p.starts[1]), int(p.starts[2])])[k]) for
+                     p in marked[1:2] for k in (0, 1))  # fmt: skip
+    assert first != second
+    cfg = TrainConfig(bits=10, epochs=5, mark_orders=(1, 2))
+    model = save(fit(folding, PORN + FINE, ["porn"] * 4 + ["benign"] * 4, cfg), tmp_path / "m")
+    assert load(tmp_path / "m").mark_orders == (1, 2)
+    probs = model.predict(BatchText.build(folding, ["加微❤信", "加微信"]))
+    assert not np.allclose(probs[0], probs[1])  # the disguise itself is evidence
+    from screener.cli import main
+
+    data = tmp_path / "mine.csv"
+    rows = [f"{t},porn" for t in PORN] + [f"{t},benign" for t in FINE]
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    args = ["train", str(data), "--bits", "10", "--epochs", "3", "--out"]
+    assert main([*args, str(tmp_path / "c"), "--mark-orders", "1,2"]) == 0
+    assert load(tmp_path / "c").mark_orders == (1, 2)
+    meta = json.loads((tmp_path / "m" / "model.json").read_text("utf-8"))
+    for bad in ([0], [7], "1,2", [True]):
+        meta["mark_orders"] = bad
+        (tmp_path / "m" / "model.json").write_text(json.dumps(meta), "utf-8")
+        with pytest.raises(ModelError, match="mark_orders"):
+            load(tmp_path / "m")
