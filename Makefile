@@ -39,8 +39,8 @@ model: $(STAMP)
 		$(DATA)/cold_dev.tsv $(DATA)/swsr_comments.tsv $(DATA)/cn_sms_spam_50k.tsv \
 		$(DATA)/en_sms_spam_dev.tsv \
 		--part tune --bits 18 --epochs 30 --learning-rate 0.05 --class-power 1.0 --min-ngrams 8 \
-		--digit-class \
-		--note "make model: tune parts; everyday positives left out; digit class" --out $(MODEL_OUT)
+		--digit-class --mark-orders 1,2 \
+		--note "make model: tune parts; everyday positives left out; digit class; marks 1,2" --out $(MODEL_OUT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ character (the engine calls it once per batch).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,10 @@ class NGrams:
     buckets: npt.NDArray[np.int64]
     starts: Positions
     """index into `buckets` where message i's n-grams start (length n + 1)."""
+    plain_bucket: int = -1
+    plain_counts: npt.NDArray[np.int64] | None = None
+    """per message, how many more n-grams fall in `plain_bucket` without being listed
+    (`sparse_ngrams`: most mark n-grams are all `PLAIN`)."""
 
 
 def ngrams(
@@ -73,6 +78,8 @@ def batch_ngrams(
     bits: int,
     digit_class: bool = False,
     mark_orders: tuple[int, ...] = (),
+    *,
+    sparse: bool = False,
 ) -> list[NGrams]:
     """Every order's n-grams of a batch's compact view, then those of its `marks`.
 
@@ -82,7 +89,8 @@ def batch_ngrams(
 
     `mark_orders` adds n-grams of `marks`: what folding took away. They are hashed with their
     own salts (order + 8), so they never share a bucket by design with the compact n-gram of
-    the same order.
+    the same order. `sparse` (inference) counts all-`PLAIN` mark n-grams instead of listing
+    them (`sparse_ngrams`); training lists every n-gram.
     """
     codes = batch.codes("compact")
     if digit_class:
@@ -91,26 +99,69 @@ def batch_ngrams(
     out = [ngrams(codes, starts, k, bits) for k in orders]
     if mark_orders:
         codes, starts = marks(batch)
-        out += [ngrams(codes, starts, k, bits, salt=k + MARK_SALT) for k in mark_orders]
+        grams = sparse_ngrams if sparse else ngrams
+        out += [grams(codes, starts, k, bits, salt=k + MARK_SALT) for k in mark_orders]
     return out
+
+
+def sparse_ngrams(codes: Codes, starts: Positions, order: int, bits: int, salt: int) -> NGrams:
+    """`ngrams` of marks, listing only n-grams with a mark; the all-`PLAIN` ones are counted.
+
+    ~92% of the mark n-grams of ordinary traffic are all `PLAIN` (84 per message, 6 not, in
+    the benchmark corpus), and they all land in one bucket: hashing and gathering them one by
+    one cost about 2.5 µs per message, a third of the model. The sum of weights is the same.
+    """
+    n = len(starts)
+    count = max(len(codes) - order + 1, 0)
+    lone = np.full(order, PLAIN, dtype=np.uint32)
+    bucket = int(ngrams(lone, np.zeros(1, np.int64), order, bits, salt).buckets[0])
+    if count == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return NGrams(empty, np.zeros(n + 1, np.int64), bucket, np.zeros(n, np.int64))
+    odd = codes != PLAIN
+    hot = odd[:count].copy()
+    bad = codes[:count] == SEP
+    for k in range(1, order):
+        hot |= odd[k : k + count]
+        bad |= codes[k : k + count] == SEP
+    good = ~bad
+    hot &= good
+    pick = np.flatnonzero(hot)
+    h = codes[pick].astype(np.uint64)
+    for k in range(1, order):
+        h *= _STEP
+        h ^= codes[pick + k].astype(np.uint64)
+    h += _SALT[salt]
+    h *= _MIX
+    buckets = (h >> np.uint64(64 - bits)).astype(np.int64)
+    bounds = np.append(np.minimum(starts, count), count)
+    listed = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(hot, out=listed[1:])
+    valid = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(good, out=valid[1:])
+    at = listed[bounds]
+    return NGrams(buckets, at, bucket, np.diff(valid[bounds]) - np.diff(at))
 
 
 MARK_SALT = 8
 """mark n-grams of order k use salt k + 8 (compact ones salt k; orders are at most 6)."""
 PLAIN = 1
-"""the one code `marks` reads every ordinary letter or digit as (U+0001, never itself a mark)."""
+"""the one code `marks` reads every undisguised character as (U+0001, never itself a mark)."""
 
 
 def marks(batch: BatchText) -> tuple[Codes, Positions]:
-    """The original characters of a batch, each plain letter or digit read as `PLAIN`.
+    """The original characters of a batch, each undisguised one read as `PLAIN`.
 
-    Folding is what makes 薇❤信, ｑｑ, 白③0 and 加 V 信 read as the words they hide, so the
-    compact view the other n-grams come from no longer shows that a message was disguised at
-    all. Ordinary text rarely is: on the tune data, n-grams of what folding changed or dropped
-    (emoji, circled digits, full-width and styled letters, separators, punctuation), with
-    every untouched letter or digit as one `PLAIN` code, raised out-of-fold ChineseHarm recall
-    at a lower everyday false-positive rate. Messages are joined by `SEP` (returned starts
-    index the joined codes); zero-width characters count as marks too.
+    Folding is what makes 薇❤信, ｑｑ, 白③0 and 約炮 read as the words they hide, so the compact
+    view the other n-grams come from no longer shows that a message was disguised at all.
+    Ordinary text rarely is. So a character keeps its own code here when folding changed or
+    dropped it (full-width, circled, styled or traditional forms, zero-width characters) or
+    when it is a symbol (emoji, ❤, ⬆); letters, digits, punctuation and spaces that folding
+    leaves alone are all `PLAIN`. Punctuation stays plain on purpose: it is the style of a
+    genre (ChineseHarm's benign rows are assistant prose), not a disguise. On the tune data
+    (five-fold), n-grams of these marks raised out-of-fold ChineseHarm F1 from 0.880 to 0.911
+    at the same everyday limits. Messages are joined by `SEP` (returned starts index the
+    joined codes).
     """
     texts = batch.texts
     raw = np.frombuffer("\n".join(texts).encode("utf-32-le"), dtype=np.uint32)
@@ -119,7 +170,18 @@ def marks(batch: BatchText) -> tuple[Codes, Positions]:
     np.cumsum(lengths[:-1] + 1, out=starts[1:])
     folding = batch.folding
     folded = folding.fold.take(raw)
-    plain = (folded == raw) & folding.word.take(folded).astype(np.bool_)
+    plain = folded == raw
+    # Letters and digits are never symbols: only the other unchanged characters (punctuation,
+    # spaces, emoji: a few per message) need their Unicode category, looked up once for each
+    # distinct one (sorting the whole batch for np.unique cost more than the model's gather)
+    other = np.flatnonzero(plain & ~folding.word.take(folded).astype(np.bool_))
+    if len(other):
+        distinct, where = np.unique(raw[other], return_inverse=True)
+        symbol = np.fromiter(
+            (unicodedata.category(chr(c)).startswith("S") for c in distinct.tolist()),
+            dtype=np.bool_, count=len(distinct),
+        )  # fmt: skip
+        plain[other[symbol[where.reshape(-1)]]] = False
     out = np.where(plain, np.uint32(PLAIN), raw).astype(np.uint32)
     out[starts[1:] - 1] = SEP  # the joiners between messages: no n-gram spans two messages
     return out, starts
@@ -136,7 +198,11 @@ def scale(parts: list[NGrams], min_ngrams: int = 1) -> npt.NDArray[np.float32]:
     n-grams, and 1/sqrt(count) would blow their few weights up to extreme probabilities; with
     the floor, such a text scores as if the missing n-grams were neutral.
     """
-    total = sum((np.diff(p.starts) for p in parts), np.zeros(len(parts[0].starts) - 1, np.int64))
+    total = np.zeros(len(parts[0].starts) - 1, np.int64)
+    for p in parts:
+        total += np.diff(p.starts)
+        if p.plain_counts is not None:
+            total += p.plain_counts
     out = np.zeros(len(total), dtype=np.float32)
     nz = total > 0
     out[nz] = 1.0 / np.sqrt(np.maximum(total[nz], min_ngrams))

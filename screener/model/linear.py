@@ -81,12 +81,16 @@ class LinearModel:
 
     def logits(self, batch: BatchText) -> Matrix:
         """(messages × classes) raw scores of a batch, vectorised over the whole batch."""
-        parts = batch_ngrams(batch, self.orders, self.bits, self.digit_class, self.mark_orders)
+        parts = batch_ngrams(
+            batch, self.orders, self.bits, self.digit_class, self.mark_orders, sparse=True
+        )
         n = len(parts[0].starts) - 1
         total = np.zeros((n, self._table.shape[1]), dtype=np.float32)
         for part in parts:
             # one gather of weight rows per n-gram, then one sum per message segment
             total += segment_sums(np.take(self._table, part.buckets, axis=0), part.starts)
+            if part.plain_counts is not None:  # the n-grams `sparse_ngrams` only counted
+                total += part.plain_counts[:, None] * self._table[part.plain_bucket]
         out = total[:, : len(self.classes)] * scale(parts, self.min_ngrams)[:, None]
         out += self.bias
         return out

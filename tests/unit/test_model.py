@@ -239,15 +239,15 @@ def test_digit_class(tmp_path: Path, folding) -> None:  # type: ignore[no-untype
 def test_marks_see_what_folding_took_away(tmp_path: Path, folding) -> None:  # type: ignore[no-untyped-def]
     from screener.model.features import PLAIN, batch_ngrams, marks
 
-    texts = ["加微信abc", "加薇❤信ａ③約", "", "加 微信"]
+    texts = ["加微信abc。", "加薇❤信ａ③約", "", "加 微信"]
     batch = BatchText.build(folding, texts)
     codes, starts = marks(batch)
-    assert starts.tolist() == [0, 7, 15, 16]  # each text and its joiner
+    assert starts.tolist() == [0, 8, 16, 17]  # each text and its joiner
     pieces = [codes[a : a + len(t)].tolist() for a, t in zip(starts.tolist(), texts, strict=True)]
-    assert pieces[0] == [PLAIN] * 6  # nothing disguised: every character the same mark
+    assert pieces[0] == [PLAIN] * 7  # nothing disguised (punctuation is not): all the same
     # ａ, ③ and 約 fold to a, 3 and 约, ❤ is dropped: each keeps its own code (薇 stays 薇)
     assert pieces[1] == [PLAIN, PLAIN, ord("❤"), PLAIN] + [ord(c) for c in "ａ③約"]
-    assert pieces[3] == [PLAIN, ord(" "), PLAIN, PLAIN]
+    assert pieces[3] == [PLAIN] * 4
     assert codes[starts[1:] - 1].tolist() == [SEP] * 3  # messages never share an n-gram
     # the compact n-grams of the plain and disguised spellings agree; with marks they do not
     plain = batch_ngrams(batch, (2,), 16)
@@ -275,3 +275,38 @@ def test_marks_see_what_folding_took_away(tmp_path: Path, folding) -> None:  # t
         (tmp_path / "m" / "model.json").write_text(json.dumps(meta), "utf-8")
         with pytest.raises(ModelError, match="mark_orders"):
             load(tmp_path / "m")
+
+
+def test_sparse_mark_ngrams_are_the_listed_ones(tmp_path: Path, folding) -> None:  # type: ignore[no-untyped-def]
+    """Inference counts the all-PLAIN mark n-grams; the sums must equal listing every one."""
+    from screener.model.features import batch_ngrams, scale
+
+    texts = [
+        "加微信abc。",
+        "加薇❤信ａ③約",
+        "",
+        "x",
+        "❤",
+        "普通的一句话，没有伪装",
+        "加 V 信 ⑩",
+        "a\nb",
+    ]
+    batch = BatchText.build(folding, texts)
+    for order in (1, 2, 3):
+        full = batch_ngrams(batch, (), 12, mark_orders=(order,))[0]
+        sparse = batch_ngrams(batch, (), 12, mark_orders=(order,), sparse=True)[0]
+        assert sparse.plain_counts is not None
+        for i in range(len(texts)):
+            want = sorted(full.buckets[full.starts[i] : full.starts[i + 1]].tolist())
+            listed = sparse.buckets[sparse.starts[i] : sparse.starts[i + 1]].tolist()
+            got = sorted(listed + [sparse.plain_bucket] * int(sparse.plain_counts[i]))
+            assert got == want, (order, texts[i])
+        assert np.array_equal(scale([full], 8), scale([sparse], 8))
+    cfg = TrainConfig(bits=10, epochs=3, mark_orders=(1, 2))
+    model = fit(folding, PORN + FINE, ["porn"] * 4 + ["benign"] * 4, cfg)
+    parts = batch_ngrams(batch, model.orders, model.bits, False, model.mark_orders)
+    from screener.model.features import segment_sums
+
+    total = sum(segment_sums(model.weights[p.buckets], p.starts) for p in parts)
+    want = total * scale(parts, model.min_ngrams)[:, None] + model.bias
+    assert np.allclose(model.logits(batch), want, atol=1e-5)
