@@ -26,6 +26,7 @@ from screener.rules import load_packs
 from screener.scan import numbered, render_json, render_text_block, scan_json, stateless
 from screener.scan_chunks import Chunker, Lines, Oversized, numbered_lines
 from screener.scan_jobs import WorkerDied, scan_parallel
+from screener.scan_jobs import _fork_safe as fork_safe  # the real one: `forks` patches it
 from screener.synthetic import corpus
 
 SEEDS = Path(__file__).parents[2] / "seeds"
@@ -34,6 +35,50 @@ SEEDS = Path(__file__).parents[2] / "seeds"
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine(load_packs([SEEDS / "rules"]), max_text_chars=200)
+
+
+@pytest.fixture(autouse=True)
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Fork even though pytest's process may have threads left by other tests.
+
+    The product forks only when the main thread is alone (`_fork_safe`, tested below): a
+    thread holding a lock at fork would leave it held in the worker. A test process that ran
+    the in-process service tests first still has their threads, and without this every test
+    here would quietly take the one-process path instead of testing the workers. The
+    workers only screen and write to their pipes, so these threads' locks are never needed.
+    The recorded pids say a test really forked.
+    """
+    import screener.scan_jobs as jobs_module
+
+    def safe(engine: Engine) -> bool:
+        engine.pack.regexes.wait()
+        return True
+
+    monkeypatch.setattr(jobs_module, "_fork_safe", safe)
+    forked: list[int] = []
+    real = jobs_module._Pool._fork
+
+    def fork(self: object) -> object:
+        worker = real(self)  # type: ignore[arg-type]
+        forked.append(worker.pid)  # type: ignore[attr-defined]
+        return worker
+
+    monkeypatch.setattr(jobs_module._Pool, "_fork", fork)
+    return forked
+
+
+def test_forking_waits_for_the_main_thread_to_be_alone(engine: Engine) -> None:
+    import threading
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not fork_safe(engine)  # another thread alive: stay in one process
+    finally:
+        release.set()
+        other.join()
+    assert fork_safe(engine) == (threading.active_count() == 1)
 
 
 @pytest.fixture(autouse=True)
@@ -131,8 +176,9 @@ def _one_process(engine: Engine, paths: list[Path], as_text: bool, limit: int) -
 
 @pytest.mark.parametrize(("jobs", "chunk_lines"), [(2, 1024), (3, 37), (2, 1)])
 def test_parallel_text_scan_is_byte_identical(
-    engine: Engine, tmp_path: Path, jobs: int, chunk_lines: int, tunes: list[int]
-) -> None:
+    engine: Engine, tmp_path: Path, jobs: int, chunk_lines: int, tunes: list[int],
+    forks: list[int],
+) -> None:  # fmt: skip
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     data = _text_input()
     a.write_bytes(data[: len(data) // 2])  # two files: the cut is mid-line
@@ -141,6 +187,7 @@ def test_parallel_text_scan_is_byte_identical(
     got = _parallel(engine, [a, b], tmp_path, jobs=jobs, as_text=True, limit=2000,
                     chunk_lines=chunk_lines)  # fmt: skip
     assert got == want and tunes  # the GC was tuned (frozen) before forking
+    assert len(forks) == (jobs if jobs > 1 else 0)  # and the workers did screen it
     assert b'"truncated":true' in got and b'"error":"bad_utf8' in got
     assert b'"error":"too_large' in got and b'"flagged":true' in got
 
@@ -192,14 +239,17 @@ def test_events_scan_in_parallel_only_without_behaviour(engine: Engine, tmp_path
 
 
 def test_a_worker_that_dies_fails_the_scan_after_a_clean_prefix(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
 ) -> None:
     import screener.scan_jobs as jobs_module
 
     real = jobs_module.render_chunk
+    parent = os.getpid()
 
     def dies_at_line_3000(engine: Engine, chunk: object, as_text: bool, limit: int) -> bytes:
         if isinstance(chunk, Lines) and chunk.first <= 3000 < chunk.first + 100:
+            if os.getpid() == parent:  # never end the test process itself
+                raise AssertionError("line 3000 was screened in the parent, not a worker")
             os._exit(3)
         return real(engine, chunk, as_text, limit)  # type: ignore[arg-type]
 
@@ -212,6 +262,7 @@ def test_a_worker_that_dies_fails_the_scan_after_a_clean_prefix(
     got = (tmp_path / "out.jsonl").read_bytes()
     assert want.startswith(got) and got.endswith(b"\n")
     assert got.count(b"\n") <= 2900  # nothing from the lost chunk or after it
+    assert len(forks) == 2  # it was the workers
     assert not _children(os.getpid())  # every worker reaped
 
 
