@@ -231,18 +231,10 @@ async def _latency(
             stamps = read_stamps(stamps_file)
         contender.fed_per_s = float(summary["per_s"])
         # then wait until the contender has committed all of it and its output is read
-        admin = make_admin(_options(bootstrap))
-        await admin.start()
-        try:
-            parts = [TopicPartition(paced, p) for p in range(partitions)]
-            deadline = time.monotonic() + PHASE_TIMEOUT_S
-            while await _committed(admin, group, parts) < count + partitions:
-                proc.check()
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{contender.name}: paced events not all committed")
-                await asyncio.sleep(0.05)  # poll interval inside the deadline
-        finally:
-            await admin.close()
+        await _await_committed(
+            bootstrap, group, paced, partitions, count + partitions, proc,
+            f"{contender.name}: paced events not all committed",
+        )  # fmt: skip
         ends = await consumer.end_offsets(list(consumer.assignment()))
         deadline = time.monotonic() + 60
         while any([await consumer.position(tp) < end for tp, end in ends.items()]):
@@ -290,19 +282,31 @@ async def _warm_up(bootstrap: str, group: str, paced: str, partitions: int, proc
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
+    await _await_committed(
+        bootstrap, group, paced, partitions, partitions, proc,
+        f"{proc.name}: warm-up events not committed",
+    )  # fmt: skip
+    return time.monotonic() - started
+
+
+async def _await_committed(
+    bootstrap: str, group: str, topic: str, partitions: int, target: int, proc: Process,
+    failure: str,
+) -> None:  # fmt: skip
+    """Poll (within `PHASE_TIMEOUT_S`) until `group` has committed `target` offsets of
+    `topic`, checking that the contender is still alive."""
     admin = make_admin(_options(bootstrap))
     await admin.start()
     try:
-        parts = [TopicPartition(paced, p) for p in range(partitions)]
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
         deadline = time.monotonic() + PHASE_TIMEOUT_S
-        while await _committed(admin, group, parts) < partitions:
+        while await _committed(admin, group, parts) < target:
             proc.check()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{proc.name}: warm-up events not committed")
+                raise RuntimeError(failure)
             await asyncio.sleep(0.02)  # poll interval inside the deadline
     finally:
         await admin.close()
-    return time.monotonic() - started
 
 
 def _paced_index(value: bytes | None) -> int | None:
