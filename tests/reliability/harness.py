@@ -32,7 +32,14 @@ from typing import Any, Literal
 import orjson
 from pipeline_support import PACK, make_events, offline_flagged
 
-from screener.kafka import Producer, TopicPartition, make_admin, make_consumer, make_producer
+from screener.kafka import (
+    KafkaError,
+    Producer,
+    TopicPartition,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
 
 Isolation = Literal["read_uncommitted", "read_committed"]
 
@@ -357,8 +364,15 @@ class Checker:
         took from `since` (the end of the fault)."""
         stats = self.faults[fault]
         stats.rounds += 1
-        target = await end_offsets(self.bootstrap, self.topics["input"])
         deadline = time.monotonic() + timeout
+        while True:  # right after a broker fault its metadata may not answer yet
+            try:
+                target = await end_offsets(self.bootstrap, self.topics["input"])
+                break
+            except KafkaError as exc:
+                if not exc.retriable or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.1)  # poll interval inside the deadline
         while True:
             with contextlib.suppress(Exception):
                 marks = await committed(self.bootstrap, self.group, self.topics["input"])
