@@ -158,14 +158,13 @@ def _meta(path: Path, raw: bytes) -> dict[str, Any]:
         raise ModelError(f"{path}: min_ngrams must be an integer in 1..4096")
     if not isinstance(meta.get("digit_class", False), bool):
         raise ModelError(f"{path}: digit_class must be true or false")
-    for key in ("mark_orders",):
-        extra = meta.get(key, [])
-        if not (
-            isinstance(extra, list) and len(extra) <= MAX_ORDER
-            and all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_ORDER
-                    for k in extra)
-        ):  # fmt: skip
-            raise ModelError(f"{path}: {key} must be a list of 1..{MAX_ORDER}")
+    marks = meta.get("mark_orders", [])
+    if not (
+        isinstance(marks, list) and len(marks) <= MAX_ORDER
+        and all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_ORDER
+                for k in marks)
+    ):  # fmt: skip
+        raise ModelError(f"{path}: mark_orders must be a list of 1..{MAX_ORDER}")
     return meta
 
 
