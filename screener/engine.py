@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -21,12 +20,13 @@ import numpy as np
 
 from screener.defaults import DEFAULT_MAX_TEXT_CHARS
 from screener.events import Event, text_event
+from screener.evidence import Evidence, Front
 from screener.match.detectors import detect
 from screener.match.lexicon import Hit
 from screener.rules.batch import candidates
 from screener.rules.condition import Reference, ReferenceKind, Signals
 from screener.rules.pack import CompiledRule, RulePack
-from screener.rules.pregate import ReadGate
+from screener.rules.pregate import Mask, ReadGate
 from screener.state.behaviour import (
     _NO_FLAGS,
     CONTACT_DETECTORS,
@@ -39,18 +39,6 @@ from screener.text.views import BatchText, visible_cut
 from screener.verdict import ACTION_RANK, Action, Finding, Match, Verdict, Verdicts
 
 _ACTIONS: tuple[Action, ...] = ("allow", "review", "block")
-
-
-@dataclass(frozen=True, slots=True)
-class _Evidence:
-    lexicons: dict[int, list[Hit]]
-    detectors: dict[int, dict[str, list[Hit]]]
-    regexes: dict[int, dict[int, list[Hit]]]
-    model: dict[int, dict[str, float]]
-    """message → learned-model category → probability (where it reaches the pack's floor)."""
-
-    def messages(self) -> set[int]:
-        return set(self.lexicons) | set(self.detectors) | set(self.regexes) | set(self.model)
 
 
 Quote = tuple[tuple[str, str | int], ...]
@@ -90,7 +78,7 @@ def _gates(pack: RulePack) -> tuple[tuple[str, str, Callable[[Any, Any], Any], f
     return tuple(out)
 
 
-def _contacts(evidence: _Evidence) -> dict[int, list[str]]:
+def _contacts(evidence: Evidence) -> dict[int, list[str]]:
     """Contact details found per message (for `user.distinct_contacts`)."""
     return {
         i: [h.term for name, hits in found.items() if name in CONTACT_DETECTORS for h in hits]
@@ -149,6 +137,34 @@ class Engine:
         `state` is read, never written: the caller hands the updates to the state's owner
         (`BehaviourState.apply`), so the same batch screened twice gives the same verdicts.
         """
+        return self._decide(events, self._front(events), state)
+
+    def screen_partitioned(
+        self, events: Sequence[Event], parts: Sequence[tuple[BehaviourView, Sequence[int]]]
+    ) -> tuple[Verdicts, list[Updates | None]]:
+        """`screen_stateful` of each part's events (`parts`: a state and the ascending
+        positions of its events; each event in one part) against its state, in one call: the
+        batch is folded and matched once, only the state part runs per part (the service's
+        input partitions: a small batch over six paid six matching passes before)."""
+        groups = [where for _, where in parts]
+        decided: dict[int, Verdict] = {}
+        updates: list[Updates | None] = []
+        front = self._front(events)
+        # where signals are read is a per-message answer too (rules/pregate.py): asked once
+        reads = self._reads.masks(events, front.evidence) if self.pack.behaviour else {}
+        for (state, where), sub in zip(parts, front.split(groups), strict=True):
+            whole = len(where) == len(events)
+            part = events if whole else [events[i] for i in where]
+            mine = reads if whole else {name: mask[where] for name, mask in reads.items()}
+            verdicts, changes = self._decide(part, sub, state, mine)
+            for j, verdict in verdicts.decided.items():
+                decided[where[j]] = verdict
+            updates.append(changes)
+        ids = list(map(_ID, events))
+        return Verdicts(ids, self.pack.version, dict(sorted(decided.items()))), updates
+
+    def _front(self, events: Sequence[Event]) -> Front:
+        """The batch's stateless part: texts cut to the limit, their views, their evidence."""
         limit = self._max_text_chars
         texts = list(map(_TEXT, events))
         long = [i for i, t in enumerate(texts) if len(t) > limit] if texts and max(
@@ -158,13 +174,22 @@ class Engine:
         for i, end in cut:
             texts[i] = texts[i][:end]
         batch = BatchText.build(self._pack.folding, texts)
-        evidence = self._evidence(batch)
+        return Front(texts, long, batch, self._evidence(batch))
+
+    def _decide(
+        self, events: Sequence[Event], front: Front, state: BehaviourView | None,
+        reads: dict[str, Mask] | None = None,
+    ) -> tuple[Verdicts, Updates | None]:  # fmt: skip
+        """Verdicts from the front and the state's signals (`screen_stateful`; `reads`: the
+        pre-gate's masks for these events, when already known)."""
+        texts, long, batch, evidence = front.texts, front.cut, front.batch, front.evidence
         prepared = None
         flags: dict[int, dict[str, Any]] = {}
         messages = evidence.messages()
         if state is not None and self.pack.behaviour:
             # signals are read only where some rule may use them (see rules/pregate.py)
-            reads = self._reads.masks(events, evidence)
+            if reads is None:
+                reads = self._reads.masks(events, evidence)
             prepared = state.prepare(events, batch, _contacts(evidence), messages, reads)
             flags = self._flags(prepared)
             for i in [i for i in flags if i not in messages]:
@@ -290,7 +315,7 @@ class Engine:
 
     # -- evidence ------------------------------------------------------------------------------
 
-    def _evidence(self, batch: BatchText) -> _Evidence:
+    def _evidence(self, batch: BatchText) -> Evidence:
         lexicons = self._pack.matcher.find(batch)
         detectors: dict[int, dict[str, list[Hit]]] = {}
         if self._pack.detectors:
@@ -305,7 +330,7 @@ class Engine:
                     k: [Hit(message, start, end, value) for start, end, value in spans]
                     for k, spans in found.items()
                 }
-        return _Evidence(lexicons, detectors, regexes, self._model_scores(batch))
+        return Evidence(lexicons, detectors, regexes, self._model_scores(batch))
 
     def _model_scores(self, batch: BatchText) -> dict[int, dict[str, float]]:
         """Per message, the model categories whose probability reaches the lowest value a rule
@@ -380,7 +405,7 @@ def _excepted(rule: CompiledRule, s: Signals) -> bool:
     return any(ex(s) for ex in rule.exceptions)
 
 
-def _signals(event: Event, i: int, evidence: _Evidence) -> Signals:
+def _signals(event: Event, i: int, evidence: Evidence) -> Signals:
     lexicons: dict[int, list[Hit]] = {}
     tags: dict[str, list[Hit]] = {}
     for hit in evidence.lexicons.get(i, ()):

@@ -30,7 +30,7 @@ from screener.pipeline.records import Outgoing
 from screener.pipeline.settings import Settings
 from screener.pipeline.transform import InputRecord
 from screener.state.partitioned import Partition, PartitionedState
-from screener.verdict import Verdict, Verdicts
+from screener.verdict import Verdicts
 
 log = logging.getLogger("screener.worker")
 
@@ -115,20 +115,13 @@ class StatefulScreening:
         groups: dict[Partition, list[int]] = {}
         for i, r in enumerate(owners):
             groups.setdefault((r.topic, r.partition), []).append(i)
-        decided: dict[int, Verdict] = {}
-        pending = []
-        for partition, where in groups.items():
-            state = self.state.state(partition)
-            part = events if len(groups) == 1 else [events[i] for i in where]
-            verdicts, updates = engine.screen_stateful(part, state)
-            for j, verdict in verdicts.decided.items():
-                decided[where[j]] = verdict
-            if updates is not None:
-                pending.append((state, updates))
-        for state, updates in pending:
-            state.apply(updates)
-        ids = [e.id for e in events]
-        return Verdicts(ids, engine.pack.version, dict(sorted(decided.items())))
+        # one call: the batch is folded and matched once, each partition's state read apart
+        parts = [(self.state.state(p), where) for p, where in groups.items()]
+        verdicts, updates = engine.screen_partitioned(events, parts)
+        for (state, _), changes in zip(parts, updates, strict=True):
+            if changes is not None:
+                state.apply(changes)
+        return verdicts
 
     def invalidate(self, partitions: Iterable[Partition]) -> None:
         """An aborted batch: its partitions' states are restored again before their next

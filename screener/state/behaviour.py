@@ -25,7 +25,7 @@ from screener.campaigns import signatures
 from screener.state import windows
 from screener.state.store import DEFAULT_CAPACITY, Store
 from screener.state.windows import I64, WORDS, Series, WindowSpec, bits_of, bits_of_each
-from screener.text.views import BatchText
+from screener.text.selection import MessageCodes
 
 USER_KINDS = frozenset({"events", "media", "flagged", "conversations", "contacts"})
 TEXT_KINDS = frozenset({"copies", "senders"})
@@ -132,7 +132,7 @@ class BehaviourView(Protocol):
     def prepare(
         self,
         events: Sequence[Any],
-        batch: BatchText,
+        batch: MessageCodes,
         contacts: Mapping[int, list[str]],
         evidence: Collection[int] | None = None,
         reads: Mapping[str, Mask] | None = None,
@@ -156,7 +156,7 @@ class BehaviourState:
     def prepare(
         self,
         events: Sequence[object],
-        batch: BatchText,
+        batch: MessageCodes,
         contacts: Mapping[int, list[str]],
         evidence: Collection[int] | None = None,
         reads: Mapping[str, Mask] | None = None,
@@ -215,7 +215,7 @@ class BehaviourState:
     def _campaigns(
         self,
         events: Sequence[object],
-        batch: BatchText,
+        batch: MessageCodes,
         secs: I64,
         users: list[str],
         values: dict[str, npt.NDArray[np.int64]],

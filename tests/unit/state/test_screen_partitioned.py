@@ -1,0 +1,100 @@
+"""One call for a batch over several partitions (`Engine.screen_partitioned`) gives the
+verdicts and the stored state of screening each partition's events on their own against its
+state (`screen_stateful` per partition, what the service did before)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from screener.engine import Engine
+from screener.events import Event, parse_obj
+from screener.rules.pack import RulePack, load_packs
+from screener.shipped import default_packs
+from screener.state.behaviour import BehaviourState
+
+T0 = 1_724_515_200_000
+EXTRA = """
+escalation: {flagged: 2, window: 10m}
+rules:
+  - id: t.young_burst
+    category: abuse
+    score: 5
+    condition: user.events(1m) > 3 and user.account_age_days < 50
+  - id: t.campaign
+    category: abuse
+    score: 5
+    condition: text.copies(10m) > 2 and user.account_age_days < 200
+"""
+TEXTS = (
+    "好的", "今天晚上一起去看电影吧我请客爆米花", "call me 13812345678",
+    "兼职刷单日结三百元加微信abc12345详聊", "高端外围上门服务学生嫩模联系QQ3345678921速约",
+    "出售黄色视频全套，加微信 abc12345", "⑩元一次约炮加微信abc12345" + "啊" * 40,
+)  # fmt: skip
+
+
+def _events(rng: random.Random, n: int) -> list[Event]:
+    out = []
+    t = T0
+    for k in range(n):
+        t += rng.choice((0, 50, 1000, 5000))
+        user = f"u{rng.randrange(8)}"
+        data: dict[str, Any] = {
+            "kind": "chat", "id": f"e{k}", "ts": t, "text": rng.choice(TEXTS),
+            "user": {"id": user, "account_age_days": [1, 10, 40, 150, 400][int(user[1:]) % 5]},
+            "conversation": {"id": f"g{rng.randrange(20)}", "type": "group"},
+        }  # fmt: skip
+        event = parse_obj(data)
+        assert not hasattr(event, "reason"), event
+        out.append(event)  # type: ignore[arg-type]
+    return out
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory: pytest.TempPathFactory) -> RulePack:
+    extra = tmp_path_factory.mktemp("partitioned") / "extra.yaml"
+    extra.write_text(EXTRA, encoding="utf-8")
+    return load_packs([default_packs(), extra])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_call_over_partitions_equals_a_call_per_partition(pack: RulePack, seed: int) -> None:
+    rng = random.Random(seed)
+    events = _events(rng, 900)
+    # mostly keyed by user, as producers key them; some strays put one user in two partitions
+    owner = [int(e.user.id[1:]) % 3 if rng.random() < 0.9 else rng.randrange(3) for e in events]
+    engine = Engine(pack, max_text_chars=30)  # some texts are cut: their marks must follow
+    ours = [BehaviourState(pack.behaviour, capacity=64) for _ in range(3)]
+    theirs = [BehaviourState(pack.behaviour, capacity=64) for _ in range(3)]
+    got: list[bytes] = []
+    want: list[bytes] = []
+    lo = 0
+    while lo < len(events):
+        hi = lo + rng.choice((1, 2, 7, 40, 150))
+        batch, owners = events[lo:hi], owner[lo:hi]
+        lo = hi
+        groups: dict[int, list[int]] = {}
+        for i, p in enumerate(owners):
+            groups.setdefault(p, []).append(i)
+        parts = [(ours[p], where) for p, where in groups.items()]
+        verdicts, updates = engine.screen_partitioned(batch, parts)
+        assert [v.event_id for v in verdicts] == [e.id for e in batch]
+        for (state, _), changes in zip(parts, updates, strict=True):
+            assert changes is not None
+            state.apply(changes)
+        got += [v.to_json() for v in verdicts]
+        alone: dict[int, bytes] = {}
+        for p, where in groups.items():
+            part, changes = engine.screen_stateful([batch[i] for i in where], theirs[p])
+            assert changes is not None
+            theirs[p].apply(changes)
+            alone |= {i: v.to_json() for i, v in zip(where, part, strict=True)}
+        want += [alone[i] for i in range(len(batch))]
+        for a, b in zip(ours, theirs, strict=True):
+            assert sorted(a.changes()) == sorted(b.changes())
+    assert got == want
+    fired = b"".join(got)
+    for marker in (b"t.young_burst", b"t.campaign", b"behaviour.escalation", b'"truncated":true'):
+        assert marker in fired, marker  # the state part, and the cut texts, decide some verdicts
