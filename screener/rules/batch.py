@@ -466,7 +466,7 @@ BATCH_RULES_SHARE = 0.5
 
 
 class Evidence(Protocol):
-    """What the engine found in a batch (its `_Evidence`)."""
+    """What the engine found in a batch (`screener.evidence.Evidence`)."""
 
     @property
     def lexicons(self) -> dict[int, list[Hit]]: ...

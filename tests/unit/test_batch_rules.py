@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import screener.engine as engine_module
 import screener.rules.batch as batch_module
 from screener.engine import Engine, _signals
 from screener.events import ChatEvent, Event, Media, MicroblogEvent, ParseError, User, parse_event
+from screener.evidence import Evidence
 from screener.match.lexicon import Hit, Term
 from screener.rules import load_packs
 from screener.rules.batch import BatchSignals, compile_batch
@@ -85,7 +85,7 @@ def _random_batch(rng: random.Random, n: int) -> tuple[BatchSignals, list[Signal
         if rng.random() < 0.4:
             flags[i] = {rng.choice(("gate:user.events@600>3", "bank:kb")): True}
     b = BatchSignals(events, lexicons, detectors, regexes, model, windows, flags)
-    evidence = engine_module._Evidence(lexicons, detectors, regexes, model)
+    evidence = Evidence(lexicons, detectors, regexes, model)
     signals = []
     for i, event in enumerate(events):
         s = _signals(event, i, evidence)
