@@ -20,6 +20,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+try:  # the compiled band loop (screener/state/_rings.c); without it numpy, the same keys
+    from screener.state import _rings  # type: ignore[attr-defined]
+except ImportError:  # not built (no compiler at install time)
+    _rings = None
+
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 MIN_SHINGLES = 6
@@ -132,3 +137,21 @@ def simhash64(h: U64, owner: I64, messages: int) -> U64:
     for i in range(4):
         out |= (keys[:, i] & np.uint64(0xFFFF)) << np.uint64(16 * i)
     return out
+
+
+def minhash_bands_of(
+    codes: npt.NDArray[np.uint32], starts: I64, ends: I64, signed: I64, messages: int
+) -> tuple[U64, npt.NDArray[np.bool_]]:
+    """`minhash_bands(*shingles_of(codes, starts, ends, signed), messages)`: the band keys of
+    the `signed` messages (sorted, distinct) of a batch of `messages`. Compiled where built
+    (profiled: the numpy form's (3-grams, K) matrix was most of the campaigns' signing cost)."""
+    if _rings is None:
+        return minhash_bands(*shingles_of(codes, starts, ends, signed), messages)
+    keys = np.zeros((messages, BANDS), np.uint64)
+    has = np.zeros(messages, np.uint8)
+    _rings.minhash(
+        np.ascontiguousarray(codes, np.uint32), np.ascontiguousarray(starts, np.int64),
+        np.ascontiguousarray(ends, np.int64), np.ascontiguousarray(signed, np.int64),
+        _MUL[:K], keys, has,
+    )  # fmt: skip
+    return keys, has.view(np.bool_)

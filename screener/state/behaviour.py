@@ -24,13 +24,16 @@ from screener.banks.bank import HashBank
 from screener.campaigns import signatures
 from screener.state import windows
 from screener.state.store import DEFAULT_CAPACITY, Store
-from screener.state.windows import I64, WORDS, Series, WindowSpec, bits_of, bits_of_each
+from screener.state.windows import I64, WORDS, Series, Staged, WindowSpec, bits_of, bits_of_each
 from screener.text.selection import MessageCodes
 
 USER_KINDS = frozenset({"events", "media", "flagged", "conversations", "contacts"})
 TEXT_KINDS = frozenset({"copies", "senders"})
 CONTACT_DETECTORS = frozenset({"phone", "wechat_id", "qq", "url", "email"})
 Mask = npt.NDArray[np.bool_]
+Write = tuple[WindowSpec, I64, I64, np.ndarray, Staged | None]
+"""what storing a batch takes for one series: its slots, buckets and amounts, and the rows the
+read left staged (None: write them in `apply`)"""
 
 
 def signal_name(spec: WindowSpec) -> str:
@@ -80,7 +83,7 @@ class Prepared:
     """the escalation window's series (None: the pack does not escalate)"""
     user_slots: I64
     seconds: I64
-    writes: list[tuple[WindowSpec, I64, I64, np.ndarray]]
+    writes: list[Write]
     text_keys: int = 0
 
     def flagged_before(self, where: Sequence[int]) -> npt.NDArray[np.int64]:
@@ -172,7 +175,7 @@ class BehaviourState:
         users = [e.user.id for e in events]  # type: ignore[attr-defined]
         slots = self.users.slots(users, secs)
         values: dict[str, npt.NDArray[np.int64]] = {}
-        writes: list[tuple[WindowSpec, I64, I64, np.ndarray]] = []
+        writes: list[Write] = []
         for spec, series in self.users.series.items():
             b = series.bucket(secs)
             name = signal_name(spec)
@@ -180,8 +183,8 @@ class BehaviourState:
                 values[name] = _read(series, slots, b, None, _need(reads, name))
                 continue
             amounts = self._amounts(spec, events, contacts)
-            values[name] = _read(series, slots, b, amounts, _need(reads, name))
-            writes.append((spec, slots, b, amounts))
+            values[name], staged = _stage(series, slots, b, amounts, _need(reads, name))
+            writes.append((spec, slots, b, amounts, staged))
         flagged = self.users.series[self.flagged_spec] if self.flagged_spec is not None else None
         if self.texts is not None:
             self._campaigns(events, batch, secs, users, values, writes, evidence, reads)
@@ -219,7 +222,7 @@ class BehaviourState:
         secs: I64,
         users: list[str],
         values: dict[str, npt.NDArray[np.int64]],
-        writes: list[tuple[WindowSpec, I64, I64, np.ndarray]],
+        writes: list[Write],
         evidence: Collection[int] | None,
         reads: Mapping[str, Mask] | None,
     ) -> None:
@@ -230,10 +233,9 @@ class BehaviourState:
         ends = batch.message_ends("compact")
         if evidence is not None:
             signed = np.fromiter(sorted(evidence), np.int64, len(evidence))
-            h, owner = signatures.shingles_of(codes, starts, ends, signed)
+            keys, has = signatures.minhash_bands_of(codes, starts, ends, signed, n)
         else:
-            h, owner = signatures.shingles(codes, starts, ends)
-        keys, has = signatures.minhash_bands(h, owner, n)
+            keys, has = signatures.minhash_bands(*signatures.shingles(codes, starts, ends), n)
         which = np.nonzero(has)[0]
         for spec in self.texts.specs:
             values[signal_name(spec)] = np.zeros(n, np.int64)
@@ -253,10 +255,10 @@ class BehaviourState:
                     sender_bits = bits_of_each([users[m] for m in which.tolist()])
                 amounts = np.repeat(sender_bits, signatures.BANDS, axis=0)
             need = _need(reads, signal_name(spec))
-            v = _read(series, slots, b, amounts, need if need is None else need[msg])
+            v, staged = _stage(series, slots, b, amounts, need if need is None else need[msg])
             best = v.reshape(-1, signatures.BANDS).max(axis=1)  # the band most seen
             values[signal_name(spec)][which] = best
-            writes.append((spec, slots, b, amounts))
+            writes.append((spec, slots, b, amounts, staged))
 
     # -- write -----------------------------------------------------------------------------------
 
@@ -264,9 +266,11 @@ class BehaviourState:
         """Store the batch's events (and flagged marks): what the engine's verdicts imply."""
         p = updates.prepared
         orders: dict[int, I64] = {}  # a store's series are written at the same slots: sort once
-        for spec, slots, b, amounts in p.writes:
+        for spec, slots, b, amounts, staged in p.writes:
             store = self.texts if spec.kind in TEXT_KINDS else self.users
             assert store is not None
+            if staged is not None and store.series[spec].commit(staged):
+                continue  # the rows `prepare` computed (unless the series changed since)
             order = orders.get(id(slots))
             if order is None and not windows.compiled():  # the compiled loop needs no sort
                 order = orders[id(slots)] = np.argsort(slots, kind="stable")
@@ -333,6 +337,18 @@ def _read(series: Series, slots: I64, buckets: I64, amounts: np.ndarray | None,
     if amounts is None:
         return series.read(slots, buckets)
     return series.update(slots, buckets, amounts, write=False)[0]
+
+
+def _stage(series: Series, slots: I64, buckets: I64, amounts: np.ndarray,
+           need: Mask | None) -> tuple[npt.NDArray[np.int64], Staged | None]:  # fmt: skip
+    """`_read`'s values, with the rows storing the batch leaves staged for `apply` (compiled
+    loop: one pass over the batch gives both; without it `apply` writes, and None)."""
+    if not windows.compiled():
+        return _read(series, slots, buckets, amounts, need), None
+    values, staged = series.stage(slots, buckets, amounts)
+    if need is not None:
+        values[~need] = 0  # 0 where no rule reads it: fewer gates hold, fewer rules run
+    return values, staged
 
 
 def _bank_hits(bank: HashBank, events: Sequence[object]) -> list[bool]:

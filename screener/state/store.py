@@ -245,7 +245,7 @@ class Store:
             self.last[at] = lasts
             self.watermark = max(self.watermark, max(lasts))
             for spec, series in self.series.items():
-                series.clear(at)
+                series.clear(at)  # (bumps its version: stages made before are stale)
                 where, heads, cells = per_series[spec]
                 if where:
                     series.head[where] = heads
@@ -282,6 +282,7 @@ class Store:
         self.watermark = max(self.watermark, int(rows["last"].max()))
         for i, spec in enumerate(self.specs):
             series = self.series[spec]
+            series.touch()
             series.head[at] = rows[f"h{i}"]
             series.cells[at] = rows[f"c{i}"]
 

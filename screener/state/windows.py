@@ -17,13 +17,18 @@ one gather, and a changelog record for a key is a fixed-size row.
 from __future__ import annotations
 
 import math
-import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+
+# the sketches' helpers, re-exported: callers take them from here with the rings
+from screener.state.bits import WORDS as WORDS
+from screener.state.bits import bits_of as bits_of
+from screener.state.bits import bits_of_each as bits_of_each
+from screener.state.bits import estimate_distinct as estimate_distinct
+from screener.state.bits import value_bits as value_bits
 
 try:  # the compiled per-event loop (`_rings.c`); without it the numpy paths give the same values
     from screener.state import _rings  # type: ignore[attr-defined]
@@ -37,8 +42,6 @@ GRACE = 2
 RING = BUCKETS + GRACE
 NONE = np.iinfo(np.int64).min // 4
 """head of an empty row"""
-WORDS = 2
-"""64-bit words per bucket for distinct-value sketches (128-bit linear counting)"""
 
 Kind = Literal["events", "media", "flagged", "conversations", "contacts", "copies", "senders"]
 COUNT_KINDS: frozenset[str] = frozenset({"events", "media", "flagged", "copies"})
@@ -85,64 +88,15 @@ def compiled() -> bool:
     return _rings is not None
 
 
-def estimate_distinct(bits: U64) -> npt.NDArray[np.int64]:
-    """Linear counting over (n, WORDS) bitmaps: -m ln(zeros/m), rounded (exact while small)."""
-    m = 64 * bits.shape[-1]
-    ones = np.bitwise_count(bits).sum(axis=-1).astype(np.float64)
-    zeros = np.maximum(m - ones, 0.5)  # a full sketch saturates at m ln(2m)
-    out: npt.NDArray[np.int64] = np.rint(-m * np.log(zeros / m)).astype(np.int64)
-    return out
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """The rows one batch leaves in a series (`Series.stage`), to store later (`commit`)."""
 
-
-def value_bits(value: str) -> tuple[int, int]:
-    """Which word and bit a distinct value sets. CRC-32: stable in every process (unlike
-    `hash`), so bits restored from a changelog mean what they meant, and cheap per event."""
-    h = _mix(zlib.crc32(value.encode("utf-8", "surrogatepass")))
-    return (h >> 6) % WORDS, h & 63
-
-
-def _mix(crc: int) -> int:
-    """CRC-32 is linear: similar values (group-1, group-2, …) get structured bits, which
-    linear counting misreads; a multiplicative mix spreads them as a random hash would."""
-    return ((crc * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> 32
-
-
-def bits_of(values: list[list[str]]) -> U64:
-    """(n, WORDS) bitmaps: row i has the bits of values[i] (one CRC each, set vectorised)."""
-    out = np.zeros((len(values), WORDS), np.uint64)
-    rows = [i for i, vs in enumerate(values) for _ in vs]
-    if not rows:
-        return out
-    crc = zlib.crc32
-    h = np.fromiter(
-        (crc(v.encode("utf-8", "surrogatepass")) for vs in values for v in vs), np.uint64, len(rows)
-    )
-    with np.errstate(over="ignore"):  # the same mix as `value_bits`, vectorised
-        h = (h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-    word = ((h >> np.uint64(6)) % np.uint64(WORDS)).astype(np.int64)
-    np.bitwise_or.at(out, (np.array(rows), word), np.uint64(1) << (h & np.uint64(63)))
-    return out
-
-
-def bits_of_each(values: Sequence[str | None]) -> U64:
-    """`bits_of([[v] if v is not None else [] for v in values])` without building a list
-    per event (profiled: those lists, one per event and series, were most of the cost of
-    the conversation and sender bitmaps)."""
-    out = np.zeros((len(values), WORDS), np.uint64)
-    rows = [i for i, v in enumerate(values) if v is not None]
-    if not rows:
-        return out
-    crc = zlib.crc32
-    h = np.fromiter(
-        (crc(values[i].encode("utf-8", "surrogatepass")) for i in rows),  # type: ignore[union-attr]
-        np.uint64,
-        len(rows),
-    )
-    with np.errstate(over="ignore"):  # the same mix as `value_bits`, vectorised
-        h = (h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-    word = ((h >> np.uint64(6)) % np.uint64(WORDS)).astype(np.int64)
-    out[np.array(rows), word] = np.uint64(1) << (h & np.uint64(63))  # one value a row: no OR
-    return out
+    slots: I64
+    heads: I64
+    rows: np.ndarray
+    version: int
+    """the series' `version` they were computed from: stale once it has moved on"""
 
 
 class Series:
@@ -150,6 +104,8 @@ class Series:
 
     def __init__(self, spec: WindowSpec, capacity: int):
         self.spec = spec
+        self.version = 0
+        """bumped by every change of the rows (a `Staged` from an older version is stale)"""
         self.head: I64 = np.full(capacity, NONE, np.int64)
         self.cells: npt.NDArray[np.uint32] | U64 = (
             np.zeros((capacity, RING, WORDS), np.uint64)
@@ -162,12 +118,14 @@ class Series:
         return len(self.head)
 
     def grow(self, capacity: int) -> None:
+        self.version += 1
         extra = capacity - self.capacity
         self.head = np.concatenate([self.head, np.full(extra, NONE, np.int64)])
         shape = (extra, *self.cells.shape[1:])
         self.cells = np.concatenate([self.cells, np.zeros(shape, self.cells.dtype)])
 
     def clear(self, slots: I64) -> None:
+        self.version += 1
         self.head[slots] = NONE
         self.cells[slots] = 0
 
@@ -187,6 +145,8 @@ class Series:
         n = len(slots)
         if n == 0:
             return np.zeros(0, np.int64), 0
+        if write:
+            self.version += 1
         if _rings is not None:
             return self._compiled(slots, buckets, amounts, write)
         order = np.argsort(slots, kind="stable")
@@ -223,6 +183,7 @@ class Series:
         `np.argsort(slots, kind="stable")` if the caller has it (a store's series share it)."""
         if len(slots) == 0:
             return
+        self.version += 1
         if _rings is not None:
             self._compiled(slots, buckets, amounts, True)
             return
@@ -256,6 +217,44 @@ class Series:
         out = np.empty(n, np.int64)
         late = _rings.update(self.head, self.cells, s, b, a, out, False, write)
         return out, int(late)
+
+    def stage(
+        self, slots: I64, buckets: I64, amounts: npt.NDArray[np.uint32] | U64
+    ) -> tuple[npt.NDArray[np.int64], Staged | None]:
+        """`update(..., write=False)`'s values, and the rows `write` would leave, for `commit`
+        after the verdicts (profiled: running the loop a second time to write was half of
+        what the windows cost a batch). None without the compiled loop: then `write`."""
+        n = len(slots)
+        if _rings is None or n == 0:
+            return self.update(slots, buckets, amounts, write=False)[0], None
+        s = np.ascontiguousarray(slots, np.int64)
+        b = np.ascontiguousarray(buckets, np.int64)
+        st_slots, st_heads = np.empty(n, np.int64), np.empty(n, np.int64)
+        st_rows = np.empty((n, *self.cells.shape[1:]), self.cells.dtype)
+        staging = (st_slots, st_heads, st_rows)
+        if self.spec.distinct:
+            a: np.ndarray = np.ascontiguousarray(amounts, np.uint64).reshape(n, WORDS)
+            bits = np.empty((n, WORDS), np.uint64)
+            _, used = _rings.stage(self.head, self.cells, s, b, a, bits, True, *staging)
+            values = estimate_distinct(bits)
+        else:
+            a = np.ascontiguousarray(amounts, np.uint32)
+            values = np.empty(n, np.int64)
+            _, used = _rings.stage(self.head, self.cells, s, b, a, values, False, *staging)
+        return values, Staged(st_slots[:used], st_heads[:used], st_rows[:used], self.version)
+
+    def commit(self, staged: Staged) -> bool:
+        """Store staged rows; False (nothing stored) if the series changed since `stage`."""
+        if staged.version != self.version:
+            return False
+        self.version += 1
+        self.head[staged.slots] = staged.heads
+        self.cells[staged.slots] = staged.rows
+        return True
+
+    def touch(self) -> None:
+        """Rows were assigned directly (a restore): stages made before are stale."""
+        self.version += 1
 
     def _window_mask(self, head0: I64, b: I64) -> npt.NDArray[np.bool_]:
         """(n, RING): which ring positions of each row hold a bucket in (b - BUCKETS, b]."""

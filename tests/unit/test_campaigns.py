@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,26 @@ def test_shingles_of_some_messages_equal_all_shingles_filtered(seed: int) -> Non
     got = signatures.shingles_of(codes, starts, ends, chosen)
     assert got[0].tolist() == h[keep].tolist()
     assert got[1].tolist() == owner[keep].tolist()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_compiled_band_keys_equal_numpy_minhash(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`minhash_bands_of` (compiled) == `minhash_bands(shingles_of(...))` (numpy), bit for bit,
+    with short messages (no signature), empty ones and repeated 3-grams."""
+    if signatures._rings is None:
+        assert os.environ.get("CI", "").lower() not in ("1", "true"), "_rings not built"
+        pytest.skip("compiled band loop not built here")
+    rng = np.random.default_rng(100 + seed)
+    lengths = rng.integers(0, 40, rng.integers(1, 60))
+    gaps = rng.integers(0, 3, len(lengths))
+    starts = np.cumsum(np.concatenate([[0], (lengths + gaps)[:-1]])).astype(np.int64)
+    ends = starts + lengths
+    codes = rng.integers(0, rng.choice([5, 60, 70000]), int(ends[-1] + gaps[-1])).astype(np.uint32)
+    chosen = np.flatnonzero(rng.random(len(lengths)) < 0.5).astype(np.int64)
+    got = signatures.minhash_bands_of(codes, starts, ends, chosen, len(lengths))
+    with monkeypatch.context() as m:
+        m.setattr(signatures, "_rings", None)
+        want = signatures.minhash_bands_of(codes, starts, ends, chosen, len(lengths))
+    assert got[0].tolist() == want[0].tolist()
+    assert got[1].tolist() == want[1].tolist()
+    assert got[1].any() or not len(chosen) or lengths[chosen].max() < 8

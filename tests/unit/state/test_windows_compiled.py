@@ -70,3 +70,45 @@ def test_compiled_loop_refuses_a_slot_outside_the_rows() -> None:
     series = Series(WindowSpec("events", 600), 4)
     with pytest.raises(IndexError):
         series.update(np.array([4], np.int64), np.array([0], np.int64), np.ones(1, np.uint32))
+
+
+@pytest.mark.parametrize("kind", ["events", "contacts"])
+@pytest.mark.parametrize("seed", range(40))
+def test_staged_rows_are_what_writing_stores(
+    kind: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stage` + `commit` == `update(write=True)` (and the numpy paths): values, rows, heads."""
+    rng = random.Random(1000 + seed)
+    spec = WindowSpec(kind, rng.choice((600, 3600)))
+    staged, written, numpy_ = Series(spec, 8), Series(spec, 8), Series(spec, 8)
+    for s, b, a, _ in _batches(rng, spec, rng.choice((1, 3, 8))):
+        values, rows = staged.stage(s, b, a)
+        assert rows is not None
+        assert np.array_equal(staged.head, written.head)  # staging stores nothing
+        assert staged.commit(rows)
+        want = written.update(s, b, a)
+        with monkeypatch.context() as m:
+            m.setattr(windows, "_rings", None)
+            numpy_.update(s, b, a)
+        assert values.tolist() == want[0].tolist()
+        for other in (written, numpy_):
+            assert np.array_equal(staged.head, other.head)
+            assert np.array_equal(staged.cells, other.cells)
+
+
+def test_staged_rows_go_stale_when_the_series_changes_first() -> None:
+    spec = WindowSpec("events", 600)
+    series = Series(spec, 4)
+    s, b, a = np.array([1, 2], np.int64), np.array([5, 5], np.int64), np.ones(2, np.uint32)
+    _, first = series.stage(s, b, a)
+    _, second = series.stage(s, b, a)
+    assert first is not None and second is not None
+    assert series.commit(first)
+    assert not series.commit(second)  # computed from the rows before `first` was stored
+    assert series.cells[1].sum() == 1
+    for change in (lambda: series.clear(np.array([3], np.int64)), lambda: series.grow(8),
+                   lambda: series.write(s, b, a), series.touch):  # fmt: skip
+        _, rows = series.stage(s, b, a)
+        assert rows is not None
+        change()
+        assert not series.commit(rows)
