@@ -15,7 +15,7 @@
  *            window's OR; Python turns it into an estimate, so the float maths stays numpy's)
  *   write:   0 — nothing is stored (rows touched are worked on in private copies)
  *
- * stage(head, cells, slots, buckets, amounts, out, distinct, st_slots, st_heads, st_rows)
+ * stage(head, cells, slots, buckets, amounts, out, distinct, st_slots, st_heads, st_rows, need)
  *     -> (late events, rows staged)
  *   `update` with write=0 that also hands back the private rows it ended with: the slots
  *   touched (st_slots int64[n], in order of first event), their heads (st_heads int64[n]) and
@@ -23,6 +23,11 @@
  *   values before its verdicts exist and the state stores the batch afterwards; storing the
  *   staged rows then (`Series.commit`) is a copy, where running the loop again to write was
  *   half of what the windows cost per batch (profiled on `screener bench engine`).
+ *   need: uint8[n] (the window is summed only where set, `out` is 0 elsewhere: most events
+ *   are stored but never read, see screener/rules/pregate.py) or empty (everywhere).
+ *
+ * commit(head, cells, st_slots, st_heads, st_rows, distinct): store staged rows (what
+ *   numpy's `cells[slots] = rows` does, without its fancy-index machinery: ~4x less).
  *
  * minhash(codes, starts, ends, messages, mul, keys, has)
  *   Campaign band keys (screener.campaigns.signatures: `shingles_of` + `minhash_bands`, the
@@ -88,7 +93,8 @@ static int64_t map_get(map_t *m, int64_t slot, int64_t fresh) {
 /* the loop both entry points share; staging buffers NULL: `update` (write-back if `write`) */
 static PyObject *run(Py_buffer *head, Py_buffer *cells, Py_buffer *slots, Py_buffer *buckets,
                      Py_buffer *amounts, Py_buffer *out, int distinct, int write,
-                     Py_buffer *st_slots, Py_buffer *st_heads, Py_buffer *st_rows) {
+                     Py_buffer *st_slots, Py_buffer *st_heads, Py_buffer *st_rows,
+                     Py_buffer *need) {
     PyObject *result = NULL;
     Py_ssize_t n = slots->len / (Py_ssize_t)sizeof(int64_t);
     Py_ssize_t capacity = head->len / (Py_ssize_t)sizeof(int64_t);
@@ -107,6 +113,11 @@ static PyObject *run(Py_buffer *head, Py_buffer *cells, Py_buffer *slots, Py_buf
         (st_slots->len != n * (Py_ssize_t)sizeof(int64_t) || st_heads->len != st_slots->len ||
          st_rows->len != n * RING * width * cell)) {
         PyErr_SetString(PyExc_ValueError, "stage: staging buffer sizes do not match");
+        goto done;
+    }
+    const uint8_t *wanted = need != NULL && need->len ? need->buf : NULL;
+    if (wanted != NULL && need->len != n) {
+        PyErr_SetString(PyExc_ValueError, "stage: need mask size does not match");
         goto done;
     }
     const int64_t *s = slots->buf, *b = buckets->buf;
@@ -161,19 +172,28 @@ static PyObject *run(Py_buffer *head, Py_buffer *cells, Py_buffer *slots, Py_buf
         } else {
             late++;
         }
+        if (wanted != NULL && !wanted[i]) { /* stored, never read: no window to sum */
+            if (distinct)
+                ob[i * WORDS] = ob[i * WORDS + 1] = 0;
+            else
+                o64[i] = 0;
+            continue;
+        }
         int64_t lo = bkt - BUCKETS + 1 > h - RING + 1 ? bkt - BUCKETS + 1 : h - RING + 1;
         int64_t hi = bkt < h ? bkt : h;
+        int64_t p = lo <= hi ? ring_pos(lo) : 0; /* walked forward: no modulo per bucket */
         if (distinct) {
             uint64_t w0 = 0, w1 = 0;
-            for (int64_t x = lo; x <= hi; x++) {
-                w0 |= row[ring_pos(x) * WORDS];
-                w1 |= row[ring_pos(x) * WORDS + 1];
+            for (int64_t x = lo; x <= hi; x++, p = p + 1 == RING ? 0 : p + 1) {
+                w0 |= row[p * WORDS];
+                w1 |= row[p * WORDS + 1];
             }
             ob[i * WORDS] = w0;
             ob[i * WORDS + 1] = w1;
         } else {
             int64_t sum = 0;
-            for (int64_t x = lo; x <= hi; x++) sum += (int64_t)row[ring_pos(x)];
+            for (int64_t x = lo; x <= hi; x++, p = p + 1 == RING ? 0 : p + 1)
+                sum += (int64_t)row[p];
             o64[i] = sum;
         }
     }
@@ -221,8 +241,8 @@ static PyObject *update(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "w*w*y*y*y*w*pp", &head, &cells, &slots, &buckets, &amounts,
                           &out, &distinct, &write))
         return NULL;
-    PyObject *result =
-        run(&head, &cells, &slots, &buckets, &amounts, &out, distinct, write, NULL, NULL, NULL);
+    PyObject *result = run(&head, &cells, &slots, &buckets, &amounts, &out, distinct, write,
+                           NULL, NULL, NULL, NULL);
     PyBuffer_Release(&head);
     PyBuffer_Release(&cells);
     PyBuffer_Release(&slots);
@@ -233,19 +253,58 @@ static PyObject *update(PyObject *self, PyObject *args) {
 }
 
 static PyObject *stage(PyObject *self, PyObject *args) {
-    Py_buffer head, cells, slots, buckets, amounts, out, st_slots, st_heads, st_rows;
+    Py_buffer head, cells, slots, buckets, amounts, out, st_slots, st_heads, st_rows, need;
     int distinct;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*pw*w*w*", &head, &cells, &slots, &buckets,
-                          &amounts, &out, &distinct, &st_slots, &st_heads, &st_rows))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*pw*w*w*y*", &head, &cells, &slots, &buckets,
+                          &amounts, &out, &distinct, &st_slots, &st_heads, &st_rows, &need))
         return NULL;
     PyObject *result = run(&head, &cells, &slots, &buckets, &amounts, &out, distinct, 0,
-                           &st_slots, &st_heads, &st_rows);
+                           &st_slots, &st_heads, &st_rows, &need);
+    PyBuffer_Release(&need);
     PyBuffer_Release(&head);
     PyBuffer_Release(&cells);
     PyBuffer_Release(&slots);
     PyBuffer_Release(&buckets);
     PyBuffer_Release(&amounts);
     PyBuffer_Release(&out);
+    PyBuffer_Release(&st_slots);
+    PyBuffer_Release(&st_heads);
+    PyBuffer_Release(&st_rows);
+    return result;
+}
+
+static PyObject *commit(PyObject *self, PyObject *args) {
+    Py_buffer head, cells, st_slots, st_heads, st_rows;
+    int distinct;
+    if (!PyArg_ParseTuple(args, "w*w*y*y*y*p", &head, &cells, &st_slots, &st_heads, &st_rows,
+                          &distinct))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t capacity = head.len / (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t row = RING * (distinct ? WORDS * sizeof(uint64_t) : sizeof(uint32_t));
+    Py_ssize_t m = st_slots.len / (Py_ssize_t)sizeof(int64_t);
+    if (cells.len != capacity * row || st_heads.len != st_slots.len || st_rows.len != m * row) {
+        PyErr_SetString(PyExc_ValueError, "commit: buffer sizes do not match");
+        goto done;
+    }
+    const int64_t *ss = st_slots.buf, *sh = st_heads.buf;
+    for (Py_ssize_t k = 0; k < m; k++)
+        if (ss[k] < 0 || ss[k] >= capacity) {
+            PyErr_SetString(PyExc_IndexError, "commit: slot out of range");
+            goto done;
+        }
+    int64_t *hs = head.buf;
+    char *dst = cells.buf;
+    const char *src = st_rows.buf;
+    for (Py_ssize_t k = 0; k < m; k++) {
+        hs[ss[k]] = sh[k];
+        memcpy(dst + ss[k] * row, src + k * row, (size_t)row);
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    PyBuffer_Release(&head);
+    PyBuffer_Release(&cells);
     PyBuffer_Release(&st_slots);
     PyBuffer_Release(&st_heads);
     PyBuffer_Release(&st_rows);
@@ -326,8 +385,10 @@ static PyMethodDef methods[] = {
     {"update", update, METH_VARARGS,
      "update(head, cells, slots, buckets, amounts, out, distinct, write) -> late events"},
     {"stage", stage, METH_VARARGS,
-     "stage(head, cells, slots, buckets, amounts, out, distinct, st_slots, st_heads, st_rows)"
+     "stage(head, cells, slots, buckets, amounts, out, distinct, st_slots, st_heads, st_rows,"
+     " need)"
      " -> (late events, rows staged)"},
+    {"commit", commit, METH_VARARGS, "commit(head, cells, st_slots, st_heads, st_rows, distinct)"},
     {"minhash", minhash, METH_VARARGS,
      "minhash(codes, starts, ends, messages, mul, keys, has): campaign band keys"},
     {NULL, NULL, 0, NULL},

@@ -87,15 +87,18 @@ class Store:
         if top > self.watermark:
             self.watermark = top
         out = self.lookup(keys)
-        missing = np.nonzero(out < 0)[0]
+        missing = np.flatnonzero(out < 0)
         if len(missing):
-            self.last[out[out >= 0]] = np.maximum(self.last[out[out >= 0]], seconds[out >= 0])
-            absent = [keys[i] for i in missing.tolist()]
+            absent = list(map(keys.__getitem__, missing.tolist()))
             fresh = list(dict.fromkeys(absent))
             if len(fresh) <= len(self.free) + self.capacity - len(self.keys):
-                self._bind_many(fresh)
-                out[missing] = self.lookup(absent)
+                taken = self._bind_many(fresh)
+                # no key twice (campaign bands, mostly): the slots are in `absent`'s order
+                out[missing] = taken if len(fresh) == len(absent) else self.lookup(absent)
             else:  # evictions on the way: one key at a time, as they come
+                # (the keys seen here are not the oldest: `expire` must not drop them)
+                seen = out >= 0
+                self.last[out[seen]] = np.maximum(self.last[out[seen]], seconds[seen])
                 for i in missing.tolist():
                     key = keys[i]
                     slot = self.index.get(key)
@@ -109,11 +112,13 @@ class Store:
         self._dirty.update(out.tolist())
         return out
 
-    def _bind_many(self, fresh: list[Key]) -> None:
+    def _bind_many(self, fresh: list[Key]) -> list[int]:
         """Slots for new keys when no eviction is needed: the very slots one `_allocate` per
         key would give, in the same order, but taken from the free list in slices (profiled:
-        the per-key loop was most of `slots` for campaign band keys, ~2,000 new a batch)."""
+        the per-key loop was most of `slots` for campaign band keys, ~2,000 new a batch).
+        Returns them, in `fresh`'s order."""
         done = 0
+        out: list[int] = []
         while done < len(fresh):
             if not self.free:
                 self._grow(min(self.capacity, 2 * len(self.keys)))
@@ -122,11 +127,17 @@ class Store:
             del self.free[len(self.free) - k :]
             chunk = fresh[done : done + k]
             self.index.update(zip(chunk, taken, strict=True))
-            for _ in map(self.keys.__setitem__, taken, chunk):  # the loop in C
-                pass
+            first = taken[0]
+            if taken[-1] - first == k - 1 and taken == list(range(first, first + k)):
+                self.keys[first : first + k] = chunk  # a fresh run of slots: one slice copy
+            else:
+                for _ in map(self.keys.__setitem__, taken, chunk):  # the loop in C
+                    pass
+            out += taken
             done += k
         if self._gone:
             self._gone.difference_update(fresh)
+        return out
 
     def _allocate(self) -> int:
         if not self.free:

@@ -99,6 +99,10 @@ class Staged:
     """the series' `version` they were computed from: stale once it has moved on"""
 
 
+_NO_MASK = np.zeros(0, np.uint8)
+"""`stage`'s need mask meaning everywhere"""
+
+
 class Series:
     """One `WindowSpec` for `capacity` slots: counts (n, RING) or bitmaps (n, RING, WORDS)."""
 
@@ -219,24 +223,38 @@ class Series:
         return out, int(late)
 
     def stage(
-        self, slots: I64, buckets: I64, amounts: npt.NDArray[np.uint32] | U64
+        self,
+        slots: I64,
+        buckets: I64,
+        amounts: npt.NDArray[np.uint32] | U64,
+        need: npt.NDArray[np.bool_] | None = None,
     ) -> tuple[npt.NDArray[np.int64], Staged | None]:
-        """`update(..., write=False)`'s values, and the rows `write` would leave, for `commit`
-        after the verdicts (profiled: running the loop a second time to write was half of
-        what the windows cost a batch). None without the compiled loop: then `write`."""
+        """`update(..., write=False)`'s values (0 where `need` is false), and the rows `write`
+        would leave, for `commit` after the verdicts (profiled: running the loop a second time
+        to write was half of what the windows cost a batch). None without the compiled loop:
+        then `write`."""
         n = len(slots)
         if _rings is None or n == 0:
-            return self.update(slots, buckets, amounts, write=False)[0], None
+            values = self.update(slots, buckets, amounts, write=False)[0]
+            if need is not None:
+                values[~need] = 0
+            return values, None
         s = np.ascontiguousarray(slots, np.int64)
         b = np.ascontiguousarray(buckets, np.int64)
         st_slots, st_heads = np.empty(n, np.int64), np.empty(n, np.int64)
         st_rows = np.empty((n, *self.cells.shape[1:]), self.cells.dtype)
-        staging = (st_slots, st_heads, st_rows)
+        mask = _NO_MASK if need is None else np.ascontiguousarray(need, np.bool_).view(np.uint8)
+        staging = (st_slots, st_heads, st_rows, mask)
         if self.spec.distinct:
             a: np.ndarray = np.ascontiguousarray(amounts, np.uint64).reshape(n, WORDS)
             bits = np.empty((n, WORDS), np.uint64)
             _, used = _rings.stage(self.head, self.cells, s, b, a, bits, True, *staging)
-            values = estimate_distinct(bits)
+            if need is None:
+                values = estimate_distinct(bits)
+            else:  # an empty sketch estimates 0: only the rows read need the float maths
+                values = np.zeros(n, np.int64)
+                if need.any():
+                    values[need] = estimate_distinct(bits[need])
         else:
             a = np.ascontiguousarray(amounts, np.uint32)
             values = np.empty(n, np.int64)
@@ -248,8 +266,12 @@ class Series:
         if staged.version != self.version:
             return False
         self.version += 1
-        self.head[staged.slots] = staged.heads
-        self.cells[staged.slots] = staged.rows
+        if _rings is not None:
+            _rings.commit(self.head, self.cells, staged.slots, staged.heads,
+                          np.ascontiguousarray(staged.rows), self.spec.distinct)  # fmt: skip
+        else:
+            self.head[staged.slots] = staged.heads
+            self.cells[staged.slots] = staged.rows
         return True
 
     def touch(self) -> None:

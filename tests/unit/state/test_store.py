@@ -136,13 +136,16 @@ def test_changelog_records_encoded_in_bulk_equal_one_by_one() -> None:
     assert encode_many(store, []) == []
 
 
-def _one_by_one(store: Store, fresh: list[str | int]) -> None:
+def _one_by_one(store: Store, fresh: list[str | int]) -> list[int]:
     """The reference for `_bind_many`: one `_allocate` per key, as keys come."""
+    out = []
     for key in fresh:
         slot = store._allocate()
         store.index[key] = slot
         store.keys[slot] = key
         store._gone.discard(key)
+        out.append(slot)
+    return out
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -167,6 +170,8 @@ def test_new_keys_get_the_slots_one_allocation_each_would_give(
         assert got[0] == got[1]
         assert stores[0].free == stores[1].free
         assert stores[0].index == stores[1].index
+        assert stores[0].keys == stores[1].keys
+        assert stores[0].last.tolist() == stores[1].last.tolist()
         if rng.random() < 0.3:
             for s in stores:
                 s.expire()

@@ -82,15 +82,20 @@ def test_staged_rows_are_what_writing_stores(
     spec = WindowSpec(kind, rng.choice((600, 3600)))
     staged, written, numpy_ = Series(spec, 8), Series(spec, 8), Series(spec, 8)
     for s, b, a, _ in _batches(rng, spec, rng.choice((1, 3, 8))):
-        values, rows = staged.stage(s, b, a)
+        need = None if rng.random() < 0.3 else np.array([rng.random() < 0.3 for _ in s])
+        values, rows = staged.stage(s, b, a, need)
         assert rows is not None
         assert np.array_equal(staged.head, written.head)  # staging stores nothing
         assert staged.commit(rows)
-        want = written.update(s, b, a)
+        want = written.update(s, b, a)[0]
         with monkeypatch.context() as m:
             m.setattr(windows, "_rings", None)
+            reference, none = numpy_.stage(s, b, a, need)  # numpy: the values, no rows
             numpy_.update(s, b, a)
-        assert values.tolist() == want[0].tolist()
+        if need is not None:
+            want[~need] = 0  # read only where needed
+        assert none is None
+        assert values.tolist() == want.tolist() == reference.tolist()
         for other in (written, numpy_):
             assert np.array_equal(staged.head, other.head)
             assert np.array_equal(staged.cells, other.cells)
