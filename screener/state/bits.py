@@ -6,6 +6,7 @@ is touched, and both modules stay small.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ import numpy.typing as npt
 WORDS = 2
 """64-bit words per bucket for distinct-value sketches (128-bit linear counting)"""
 U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
 
 
 def estimate_distinct(bits: U64) -> npt.NDArray[np.int64]:
@@ -75,3 +77,29 @@ def bits_of_each(values: Sequence[str | None]) -> U64:
     word = ((h >> np.uint64(6)) % np.uint64(WORDS)).astype(np.int64)
     out[np.array(rows), word] = np.uint64(1) << (h & np.uint64(63))  # one value a row: no OR
     return out
+
+
+def range_or(bits: U64, lo: I64, hi: I64) -> U64:
+    """OR of bits[lo[j] : hi[j] + 1] for every j, with a sparse table (O(n log n), vectorised)."""
+    n = len(bits)
+    table = [bits]
+    step = 1
+    while step * 2 <= n:
+        prev = table[-1]
+        nxt = prev.copy()
+        nxt[: n - step] |= prev[step:]
+        table.append(nxt)
+        step *= 2
+    length = hi - lo + 1
+    level = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
+    out = np.zeros_like(bits)
+    for k in np.unique(level).tolist():
+        sel = level == k
+        t = table[k]
+        out[sel] = t[lo[sel]] | t[hi[sel] - (1 << k) + 1]
+    return out
+
+
+def log_bound(m: int = 64 * WORDS) -> float:
+    """The largest distinct count a sketch can report (for docs and tests)."""
+    return -m * math.log(0.5 / m)

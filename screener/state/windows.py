@@ -16,7 +16,6 @@ one gather, and a changelog record for a key is a fixed-size row.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,6 +27,8 @@ from screener.state.bits import WORDS as WORDS
 from screener.state.bits import bits_of as bits_of
 from screener.state.bits import bits_of_each as bits_of_each
 from screener.state.bits import estimate_distinct as estimate_distinct
+from screener.state.bits import log_bound as log_bound
+from screener.state.bits import range_or as _range_or
 from screener.state.bits import value_bits as value_bits
 
 try:  # the compiled per-event loop (`_rings.c`); without it the numpy paths give the same values
@@ -390,29 +391,3 @@ class Series:
             else np.zeros(len(slots), np.uint32)
         )
         return self.update(slots, buckets, zeros, write=False)[0]
-
-
-def _range_or(bits: U64, lo: I64, hi: I64) -> U64:
-    """OR of bits[lo[j] : hi[j] + 1] for every j, with a sparse table (O(n log n), vectorised)."""
-    n = len(bits)
-    table = [bits]
-    step = 1
-    while step * 2 <= n:
-        prev = table[-1]
-        nxt = prev.copy()
-        nxt[: n - step] |= prev[step:]
-        table.append(nxt)
-        step *= 2
-    length = hi - lo + 1
-    level = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
-    out = np.zeros_like(bits)
-    for k in np.unique(level).tolist():
-        sel = level == k
-        t = table[k]
-        out[sel] = t[lo[sel]] | t[hi[sel] - (1 << k) + 1]
-    return out
-
-
-def log_bound(m: int = 64 * WORDS) -> float:
-    """The largest distinct count a sketch can report (for docs and tests)."""
-    return -m * math.log(0.5 / m)
