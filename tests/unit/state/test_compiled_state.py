@@ -16,11 +16,10 @@ import pytest
 from screener.campaigns import signatures
 from screener.engine import Engine
 from screener.events import Event
-from screener.rules.pack import RulePack, load_packs
-from screener.shipped import default_packs
+from screener.rules.pack import RulePack
 from screener.state import windows
 from screener.state.behaviour import BehaviourState
-from tests.unit.test_pregate import EXTRA, _events
+from tests.unit.behaviour_stream import pack_with_extra, random_events
 
 if windows._rings is None:
     assert os.environ.get("CI", "").lower() not in ("1", "true"), "screener.state._rings not built"
@@ -39,16 +38,14 @@ def _reference(monkeypatch: pytest.MonkeyPatch, on: bool) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory: pytest.TempPathFactory) -> RulePack:
-    extra = tmp_path_factory.mktemp("compiled") / "extra.yaml"
-    extra.write_text(EXTRA, encoding="utf-8")
-    return load_packs([default_packs(), extra])
+    return pack_with_extra(tmp_path_factory, "compiled")
 
 
 def _stream(seed: int) -> list[Event]:
     """Random events with a three-hour gap in the middle (every key's TTL passes), after which
     the users are others (theirs expire rather than being seen again)."""
     rng = random.Random(seed)
-    first, second = _events(rng, 700), _events(rng, 700)
+    first, second = random_events(rng, 700), random_events(rng, 700)
     gap = 3 * 3600 * 1000 + first[-1].ts - second[0].ts  # type: ignore[operator]
     return first + [
         e.model_copy(update={"ts": e.ts + gap,  # type: ignore[operator]

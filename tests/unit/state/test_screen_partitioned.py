@@ -5,29 +5,15 @@ state (`screen_stateful` per partition, what the service did before)."""
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 
 from screener.engine import Engine
-from screener.events import Event, parse_obj
-from screener.rules.pack import RulePack, load_packs
-from screener.shipped import default_packs
+from screener.rules.pack import RulePack
 from screener.state.behaviour import BehaviourState
+from tests.unit.behaviour_stream import pack_with_extra, random_events
 
-T0 = 1_724_515_200_000
-EXTRA = """
-escalation: {flagged: 2, window: 10m}
-rules:
-  - id: t.young_burst
-    category: abuse
-    score: 5
-    condition: user.events(1m) > 3 and user.account_age_days < 50
-  - id: t.campaign
-    category: abuse
-    score: 5
-    condition: text.copies(10m) > 2 and user.account_age_days < 200
-"""
+# one text past the cut of `max_text_chars=30` below: the marks of cut texts must follow them
 TEXTS = (
     "好的", "今天晚上一起去看电影吧我请客爆米花", "call me 13812345678",
     "兼职刷单日结三百元加微信abc12345详聊", "高端外围上门服务学生嫩模联系QQ3345678921速约",
@@ -35,34 +21,15 @@ TEXTS = (
 )  # fmt: skip
 
 
-def _events(rng: random.Random, n: int) -> list[Event]:
-    out = []
-    t = T0
-    for k in range(n):
-        t += rng.choice((0, 50, 1000, 5000))
-        user = f"u{rng.randrange(8)}"
-        data: dict[str, Any] = {
-            "kind": "chat", "id": f"e{k}", "ts": t, "text": rng.choice(TEXTS),
-            "user": {"id": user, "account_age_days": [1, 10, 40, 150, 400][int(user[1:]) % 5]},
-            "conversation": {"id": f"g{rng.randrange(20)}", "type": "group"},
-        }  # fmt: skip
-        event = parse_obj(data)
-        assert not hasattr(event, "reason"), event
-        out.append(event)  # type: ignore[arg-type]
-    return out
-
-
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory: pytest.TempPathFactory) -> RulePack:
-    extra = tmp_path_factory.mktemp("partitioned") / "extra.yaml"
-    extra.write_text(EXTRA, encoding="utf-8")
-    return load_packs([default_packs(), extra])
+    return pack_with_extra(tmp_path_factory, "partitioned")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_one_call_over_partitions_equals_a_call_per_partition(pack: RulePack, seed: int) -> None:
     rng = random.Random(seed)
-    events = _events(rng, 900)
+    events = random_events(rng, 900, TEXTS)
     # mostly keyed by user, as producers key them; some strays put one user in two partitions
     owner = [int(e.user.id[1:]) % 3 if rng.random() < 0.9 else rng.randrange(3) for e in events]
     engine = Engine(pack, max_text_chars=30)  # some texts are cut: their marks must follow
