@@ -40,6 +40,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -91,6 +92,14 @@ static int64_t map_get(map_t *m, int64_t slot, int64_t fresh) {
 }
 
 /* the loop both entry points share; staging buffers NULL: `update` (write-back if `write`) */
+/* Every function below takes its arrays as buffers and must release each one on return. */
+static void release(int n, ...) {
+    va_list buffers;
+    va_start(buffers, n);
+    for (int i = 0; i < n; i++) PyBuffer_Release(va_arg(buffers, Py_buffer *));
+    va_end(buffers);
+}
+
 static PyObject *run(Py_buffer *head, Py_buffer *cells, Py_buffer *slots, Py_buffer *buckets,
                      Py_buffer *amounts, Py_buffer *out, int distinct, int write,
                      Py_buffer *st_slots, Py_buffer *st_heads, Py_buffer *st_rows,
@@ -243,12 +252,7 @@ static PyObject *update(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *result = run(&head, &cells, &slots, &buckets, &amounts, &out, distinct, write,
                            NULL, NULL, NULL, NULL);
-    PyBuffer_Release(&head);
-    PyBuffer_Release(&cells);
-    PyBuffer_Release(&slots);
-    PyBuffer_Release(&buckets);
-    PyBuffer_Release(&amounts);
-    PyBuffer_Release(&out);
+    release(6, &head, &cells, &slots, &buckets, &amounts, &out);
     return result;
 }
 
@@ -260,16 +264,8 @@ static PyObject *stage(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *result = run(&head, &cells, &slots, &buckets, &amounts, &out, distinct, 0,
                            &st_slots, &st_heads, &st_rows, &need);
-    PyBuffer_Release(&need);
-    PyBuffer_Release(&head);
-    PyBuffer_Release(&cells);
-    PyBuffer_Release(&slots);
-    PyBuffer_Release(&buckets);
-    PyBuffer_Release(&amounts);
-    PyBuffer_Release(&out);
-    PyBuffer_Release(&st_slots);
-    PyBuffer_Release(&st_heads);
-    PyBuffer_Release(&st_rows);
+    release(10, &need, &head, &cells, &slots, &buckets, &amounts, &out, &st_slots, &st_heads,
+            &st_rows);
     return result;
 }
 
@@ -303,11 +299,7 @@ static PyObject *commit(PyObject *self, PyObject *args) {
     Py_INCREF(Py_None);
     result = Py_None;
 done:
-    PyBuffer_Release(&head);
-    PyBuffer_Release(&cells);
-    PyBuffer_Release(&st_slots);
-    PyBuffer_Release(&st_heads);
-    PyBuffer_Release(&st_rows);
+    release(5, &head, &cells, &st_slots, &st_heads, &st_rows);
     return result;
 }
 
@@ -371,13 +363,7 @@ static PyObject *minhash(PyObject *self, PyObject *args) {
     Py_INCREF(Py_None);
     result = Py_None;
 done:
-    PyBuffer_Release(&codes);
-    PyBuffer_Release(&starts);
-    PyBuffer_Release(&ends);
-    PyBuffer_Release(&messages);
-    PyBuffer_Release(&mul);
-    PyBuffer_Release(&keys);
-    PyBuffer_Release(&has);
+    release(7, &codes, &starts, &ends, &messages, &mul, &keys, &has);
     return result;
 }
 
