@@ -1,5 +1,6 @@
 """A partition's state through the compiled loops (rows staged by `prepare` and committed by
-`apply`, compiled campaign band keys) against the numpy reference paths: the same verdicts
+`apply`, compiled campaign band keys,
+compiled distinct-value bitmaps) against the numpy reference paths: the same verdicts
 and the same changelog records batch after batch, through evictions at the hard cap, TTL
 expiry after a gap in event time, a restore from the changelog, and batches prepared twice."""
 
@@ -17,7 +18,7 @@ from screener.campaigns import signatures
 from screener.engine import Engine
 from screener.events import Event
 from screener.rules.pack import RulePack
-from screener.state import windows
+from screener.state import bits, windows
 from screener.state.behaviour import BehaviourState
 from tests.unit.behaviour_stream import pack_with_extra, random_events
 
@@ -33,6 +34,7 @@ def _reference(monkeypatch: pytest.MonkeyPatch, on: bool) -> Iterator[None]:
         if on:
             m.setattr(windows, "_rings", None)
             m.setattr(signatures, "_rings", None)
+            m.setattr(bits, "_rings", None)
         yield
 
 

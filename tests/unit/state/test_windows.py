@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -148,3 +149,26 @@ def test_bits_of_each_is_bits_of_one_value_lists() -> None:
     want = bits_of([[v] if v is not None else [] for v in values])
     assert np.array_equal(bits_of_each(values), want)
     assert not bits_of_each([None, None]).any()
+
+
+def test_compiled_bits_of_each_equals_the_numpy_path() -> None:
+    """The C loop (`_rings.crc_bits`) sets the very bits the zlib/numpy path sets: ASCII,
+    non-ASCII, empty, lone surrogates (surrogatepass), None; and refuses a non-str."""
+    from screener.state import bits
+
+    if bits._rings is None:
+        assert os.environ.get("CI", "").lower() not in ("1", "true"), "_rings not built"
+        pytest.skip("compiled loop not built here")
+    rng = random.Random(11)
+    alphabet = "ab1-_群组日本\U0001f600\ud800\udfff"
+    values: list[str | None] = [None, "", "\ud800", "群1", "g" * 500]
+    values += [
+        None if rng.random() < 0.1 else "".join(rng.choices(alphabet, k=rng.randrange(12)))
+        for _ in range(2000)
+    ]
+    want = bits._bits_of_each_numpy(values, np.zeros((len(values), bits.WORDS), np.uint64))
+    assert np.array_equal(bits_of_each(values), want)
+    assert np.array_equal(bits_of_each(tuple(values)), want)  # any sequence
+    assert bits_of_each(values).any(axis=1).sum() == sum(v is not None for v in values)
+    with pytest.raises(TypeError):
+        bits_of_each([1])  # type: ignore[list-item]
