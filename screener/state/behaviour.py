@@ -149,7 +149,7 @@ class BehaviourState:
         self.needs = needs
         self.users = Store(needs.user_specs(), capacity=capacity)
         text = {w for w in needs.windows if w.kind in TEXT_KINDS}
-        self.texts = Store(text, capacity=capacity) if text else None
+        self.texts = Store(text, capacity=capacity, int_keys=True) if text else None
         self.flagged_spec = (
             WindowSpec("flagged", needs.escalate_window) if needs.escalate_after else None
         )
@@ -251,7 +251,7 @@ class BehaviourState:
         band_keys = keys[which].ravel()  # message-major: (message, band) pairs
         msg = np.repeat(which, signatures.BANDS)
         t = secs[msg]
-        slots = self.texts.slots(band_keys.tolist(), t)
+        slots = self.texts.slots(band_keys, t)  # uint64: the store's int index takes arrays
         sender_bits = None
         for spec, series in self.texts.series.items():
             b = series.bucket(t)

@@ -9,13 +9,16 @@ Every change is recorded per key for the changelog (`changes()`); evictions beco
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
 import numpy as np
+import numpy.typing as npt
 
+from screener.state import intindex
 from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode, encode_many
+from screener.state.intindex import IntIndex
 from screener.state.windows import I64, KINDS, RING, Series, WindowSpec
 
 Key = str | int
@@ -51,7 +54,10 @@ class Store:
         *,
         capacity: int = DEFAULT_CAPACITY,
         ttl_seconds: int | None = None,
+        int_keys: bool = False,
     ):
+        """`int_keys`: every key is an int in [0, 2**64) (campaign band keys), so the index
+        can be the compiled `IntIndex` (when built) rather than a dict: the same slots."""
         self.specs: tuple[WindowSpec, ...] = tuple(sorted(set(specs)))
         if capacity < 16:
             raise ValueError("capacity must be at least 16 keys")
@@ -60,7 +66,9 @@ class Store:
         self.ttl = ttl_seconds if ttl_seconds is not None else longest
         size = min(_INITIAL, capacity)
         self.series: dict[WindowSpec, Series] = {s: Series(s, size) for s in self.specs}
-        self.index: dict[Key, int] = {}
+        self.index: MutableMapping[Key, int] = (
+            IntIndex(size) if int_keys and intindex.available() else {}  # type: ignore[assignment]
+        )
         self.keys: list[Key | None] = [None] * size
         self.last = np.full(size, np.iinfo(np.int64).min, np.int64)
         self.free: list[int] = list(range(size - 1, -1, -1))
@@ -75,27 +83,47 @@ class Store:
 
     # -- slots -----------------------------------------------------------------------------------
 
-    def lookup(self, keys: Sequence[Key]) -> I64:
+    def lookup(self, keys: Sequence[Key] | npt.NDArray[np.uint64]) -> I64:
         """Slot of each key, -1 where the store holds nothing for it."""
+        if isinstance(self.index, IntIndex):
+            return self.index.get_many(np.asarray(keys, np.uint64))
         return np.fromiter(map(self.index.get, keys, repeat(-1)), np.int64, len(keys))
 
-    def slots(self, keys: Sequence[Key], seconds: I64) -> I64:
-        """Slot of each key, allocating (and evicting) for new ones; marks them seen then."""
+    def _used(self) -> I64:
+        """The slots of every key, in the index's (insertion) order."""
+        if isinstance(self.index, IntIndex):
+            return self.index.slots()
+        return np.fromiter(self.index.values(), np.int64, len(self.index))
+
+    def slots(self, keys: Sequence[Key] | npt.NDArray[np.uint64], seconds: I64) -> I64:
+        """Slot of each key, allocating (and evicting) for new ones; marks them seen then.
+        (`keys` may be a uint64 array where the store has `int_keys`.)"""
         if len(keys) == 0:
             return np.zeros(0, np.int64)
         top = int(seconds.max())
         if top > self.watermark:
             self.watermark = top
+        if isinstance(keys, np.ndarray) and not isinstance(self.index, IntIndex):
+            keys = keys.tolist()  # a dict keeps Python ints
         out = self.lookup(keys)
         missing = np.flatnonzero(out < 0)
         if len(missing):
-            absent = list(map(keys.__getitem__, missing.tolist()))
-            fresh = list(dict.fromkeys(absent))
+            if isinstance(self.index, IntIndex):  # the same steps, on arrays
+                absent_keys = np.asarray(keys, np.uint64)[missing]
+                first = np.unique(absent_keys, return_index=True)[1]
+                fresh_keys = absent_keys[np.sort(first)]  # first seen first, as dict.fromkeys
+                absent: Sequence[Key] | npt.NDArray[np.uint64] = absent_keys
+                fresh: list[Key] = fresh_keys.tolist()
+            else:
+                absent = list(map(keys.__getitem__, missing.tolist()))
+                fresh = list(dict.fromkeys(absent))
             if len(fresh) <= len(self.free) + self.capacity - len(self.keys):
                 taken = self._bind_many(fresh)
                 # no key twice (campaign bands, mostly): the slots are in `absent`'s order
                 out[missing] = taken if len(fresh) == len(absent) else self.lookup(absent)
             else:  # evictions on the way: one key at a time, as they come
+                if isinstance(keys, np.ndarray):
+                    keys = keys.tolist()  # Python ints: the keys the store keeps
                 # (the keys seen here are not the oldest: `expire` must not drop them)
                 seen = out >= 0
                 self.last[out[seen]] = np.maximum(self.last[out[seen]], seconds[seen])
@@ -126,7 +154,10 @@ class Store:
             taken = self.free[len(self.free) - k :][::-1]  # what k pops would return
             del self.free[len(self.free) - k :]
             chunk = fresh[done : done + k]
-            self.index.update(zip(chunk, taken, strict=True))
+            if isinstance(self.index, IntIndex):
+                self.index.put_many(np.fromiter(chunk, np.uint64, k), np.array(taken, np.int64))
+            else:
+                self.index.update(zip(chunk, taken, strict=True))
             first = taken[0]
             if taken[-1] - first == k - 1 and taken == list(range(first, first + k)):
                 self.keys[first : first + k] = chunk  # a fresh run of slots: one slice copy
@@ -162,7 +193,7 @@ class Store:
         if self.ttl <= 0 or not self.index:
             return 0
         limit = self.watermark - self.ttl
-        used = np.fromiter(self.index.values(), np.int64, len(self.index))
+        used = self._used()
         old = used[self.last[used] < limit]
         self._drop(old)
         return len(old)
@@ -174,7 +205,7 @@ class Store:
             self.expire()
 
     def _evict_oldest(self, count: int) -> None:
-        used = np.fromiter(self.index.values(), np.int64, len(self.index))
+        used = self._used()
         if count >= len(used):
             victims = used
         else:
@@ -186,10 +217,14 @@ class Store:
             return
         for series in self.series.values():
             series.clear(slots)
+        if isinstance(self.index, IntIndex):  # one call, not one per key
+            self.index.delete_many(np.fromiter(map(self.keys.__getitem__, slots.tolist()),
+                                               np.uint64, len(slots)))  # fmt: skip
         for slot in slots.tolist():
             key = self.keys[slot]
             assert key is not None
-            del self.index[key]
+            if not isinstance(self.index, IntIndex):
+                del self.index[key]
             self.keys[slot] = None
             self._gone.add(key)
             self._dirty.discard(slot)
@@ -277,6 +312,20 @@ class Store:
             self.keys[slot] = key
         return slot
 
+    def _slots_for(self, keys: list[Key]) -> I64:
+        """`_slot_for` of each of these distinct keys; with the `IntIndex` and room for the
+        new ones without evictions, in bulk (restoring a million band keys one C call each
+        would take seconds): the slots `_slot_for` one key at a time gives."""
+        if isinstance(self.index, IntIndex):
+            out = self.index.get_many(np.fromiter(keys, np.uint64, len(keys)))
+            missing = np.flatnonzero(out < 0)
+            if len(missing) <= len(self.free) + self.capacity - len(self.keys):
+                gone = set(self._gone)  # `_slot_for` leaves the tombstones alone
+                out[missing] = self._bind_many(list(map(keys.__getitem__, missing.tolist())))
+                self._gone = gone
+                return out
+        return np.fromiter((self._slot_for(k) for k in keys), np.int64, len(keys))
+
     def _restore_bulk(
         self, layout: np.dtype[np.void], keys: list[Key], values: list[bytes]
     ) -> None:
@@ -288,7 +337,7 @@ class Store:
         if not ok.all():
             bad = int(np.argmin(ok))
             raise CodecError(f"changelog record for {keys[bad]!r} does not match its layout")
-        at = np.fromiter((self._slot_for(k) for k in keys), np.int64, len(keys))
+        at = self._slots_for(keys)
         self.last[at] = rows["last"]
         self.watermark = max(self.watermark, int(rows["last"].max()))
         for i, spec in enumerate(self.specs):
@@ -300,4 +349,8 @@ class Store:
     def memory_bytes(self) -> int:
         """numpy rows + a rough 100 bytes per key for the index (measured: see README)."""
         rows = sum(s.head.nbytes + s.cells.nbytes for s in self.series.values())
+        if isinstance(self.index, IntIndex):  # its arrays, and a Python int per key
+            return (
+                rows + self.last.nbytes + 8 * len(self.keys) + self.index.nbytes() + 32 * len(self)
+            )
         return rows + self.last.nbytes + 8 * len(self.keys) + 100 * len(self.index)

@@ -1,8 +1,8 @@
 """A partition's state through the compiled loops (rows staged by `prepare` and committed by
-`apply`, compiled campaign band keys,
-compiled distinct-value bitmaps) against the numpy reference paths: the same verdicts
-and the same changelog records batch after batch, through evictions at the hard cap, TTL
-expiry after a gap in event time, a restore from the changelog, and batches prepared twice."""
+`apply`, compiled campaign band keys, distinct-value bitmaps and index of band keys) against
+the numpy/dict reference paths: the same verdicts and the same changelog records batch after
+batch, through evictions at the hard cap, TTL expiry after a gap in event time, a restore from
+the changelog, and batches prepared twice."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from screener.campaigns import signatures
 from screener.engine import Engine
 from screener.events import Event
 from screener.rules.pack import RulePack
-from screener.state import bits, windows
+from screener.state import bits, intindex, windows
 from screener.state.behaviour import BehaviourState
 from tests.unit.behaviour_stream import pack_with_extra, random_events
 
@@ -35,6 +35,7 @@ def _reference(monkeypatch: pytest.MonkeyPatch, on: bool) -> Iterator[None]:
             m.setattr(windows, "_rings", None)
             m.setattr(signatures, "_rings", None)
             m.setattr(bits, "_rings", None)
+            m.setattr(intindex, "_rings", None)
         yield
 
 
@@ -64,8 +65,9 @@ def _run(
     changes: list[Any] = []
     log: list[tuple[bytes, bytes | None]] = []
     evicted = 0
-    state = BehaviourState(engine.pack.behaviour, capacity=capacity)
-    with _reference(monkeypatch, reference):
+    with _reference(monkeypatch, reference):  # the stores choose their index when made
+        state = BehaviourState(engine.pack.behaviour, capacity=capacity)
+        assert state.texts is not None and isinstance(state.texts.index, dict) == reference
         for k, lo in enumerate(range(0, len(events), batch)):
             if k == 5:  # a restart: the state comes back from the changelog so far
                 evicted += state.evictions()
