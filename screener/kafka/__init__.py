@@ -7,7 +7,8 @@ broker quirk is written once. Modules:
 - `clients`: connection options (security included) from `Settings`, client factories;
 - `topics`: create topics and wait for their leaders; partition ids; delete;
 - `retry`: capped exponential backoff with jitter (no aiokafka: pure asyncio);
-- `send`: `producer.send` as a future, failures to enqueue included;
+- `send`: `producer.send` as a future, failures to enqueue included; `send_batches` for
+  many records to one partition;
 - `errors`: the error types callers catch, and which of them mean "not reachable yet".
 """
 
@@ -33,7 +34,7 @@ from screener.kafka.errors import (
     TransactionsUnsupported,
 )
 from screener.kafka.retry import Backoff, retry
-from screener.kafka.send import murmur2, send
+from screener.kafka.send import murmur2, send, send_batches
 from screener.kafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 from screener.kafka.topics import (
     MissingTopic,
@@ -71,6 +72,7 @@ __all__ = [
     "partition_ids",
     "retry",
     "send",
+    "send_batches",
     "tool_options",
     "wait_for_broker",
 ]

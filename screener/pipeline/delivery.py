@@ -32,6 +32,7 @@ from screener.kafka import (
     Producer,
     TopicPartition,
     send,
+    send_batches,
 )
 from screener.kafka.clients import bounded, start_producer, worker_producer_options
 from screener.observe import Observer, Partition
@@ -124,14 +125,12 @@ async def produce_all(
     pending = list(outgoing)
     delay = 0.2
     while pending:
-        futures = [
-            await send(producer, o.topic, o.value, o.key, o.headers, o.partition) for o in pending
-        ]
-        gathering = asyncio.gather(*futures, return_exceptions=True)
+        sent = await send_all(producer, pending)
+        gathering = asyncio.gather(*(future for future, _ in sent), return_exceptions=True)
         results = await _unless_stopped(gathering, stop, drain_s)
         pending = [_refused(o, r, dlq_topic) if _refused_for_good(o, r, dlq_topic) else o
-                   for o, r in zip(pending, results, strict=True)
-                   if isinstance(r, Exception)]  # fmt: skip
+                   for (_, items), r in zip(sent, results, strict=True)
+                   if isinstance(r, Exception) for o in items]  # fmt: skip
         if not pending:
             health.output_ok = True
         else:
@@ -142,6 +141,30 @@ async def produce_all(
                 raise Unacknowledged(len(pending))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def send_all(
+    producer: Producer, outgoing: Sequence[Outgoing]
+) -> list[tuple[asyncio.Future[Any], Sequence[Outgoing]]]:
+    """Send `outgoing`: each delivery future with the records it stands for. Records for a
+    set partition (changelog records, most of a stateful batch's output) go as record
+    batches per partition (`kafka.send_batches`), the rest (review, DLQ, audit: keyed, the
+    partitioner picks) one by one, first: what a reader of the review topic waits for is
+    not queued behind the state's records."""
+    out: list[tuple[asyncio.Future[Any], Sequence[Outgoing]]] = []
+    placed: dict[tuple[str, int], list[Outgoing]] = {}
+    for o in outgoing:
+        if o.partition is None:
+            out.append((await send(producer, o.topic, o.value, o.key, o.headers), (o,)))
+        else:
+            placed.setdefault((o.topic, o.partition), []).append(o)
+    for (topic, partition), items in placed.items():
+        records = [(o.key, o.value, o.headers) for o in items]
+        done = 0
+        for future, count in await send_batches(producer, topic, partition, records):
+            out.append((future, items[done : done + count]))
+            done += count
+    return out
 
 
 def _refused(item: Outgoing, error: BaseException, dlq_topic: str) -> Outgoing:

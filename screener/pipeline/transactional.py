@@ -17,7 +17,6 @@ from screener.kafka import (
     KafkaError,
     Producer,
     TopicPartition,
-    send,
 )
 from screener.kafka.clients import (
     bounded,
@@ -26,7 +25,7 @@ from screener.kafka.clients import (
 )
 from screener.kafka.errors import producer_lost
 from screener.observe import Observer, Partition
-from screener.pipeline.delivery import Health, Outcome, kafka_offsets
+from screener.pipeline.delivery import Health, Outcome, kafka_offsets, send_all
 from screener.pipeline.settings import Settings
 from screener.pipeline.transform import Batch, InputRecord
 
@@ -128,10 +127,7 @@ class Transactional:
         try:
             await producer.begin_transaction()
             output = batch.changelog + batch.outgoing if batch.changelog else batch.outgoing
-            futures = [
-                await send(producer, o.topic, o.value, o.key, o.headers, o.partition)
-                for o in output
-            ]
+            futures = [future for future, _ in await send_all(producer, output)]
             offsets = producer.send_offsets_to_transaction(
                 kafka_offsets(batch.offsets), self.settings.group_id
             )
