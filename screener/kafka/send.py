@@ -33,9 +33,9 @@ async def send(
 
 async def send_batches(
     producer: AIOKafkaProducer, topic: str, partition: int,
-    records: Sequence[tuple[bytes | None, bytes | None, Headers]],
+    records: Sequence[tuple[bytes, bytes | None]],
 ) -> list[tuple[asyncio.Future[Any], int]]:  # fmt: skip
-    """(key, value, headers) records for one partition, in order, as few record batches as
+    """(key, value) records for one partition, in order, as few record batches as
     `max_batch_size` allows (`producer.send_batch`): one future per batch, with the number of
     records it holds (a failure to enqueue: a failed future for all the records left).
 
@@ -49,8 +49,8 @@ async def send_batches(
     while start < len(records):
         builder = producer.create_batch()
         end = start
-        for key, value, headers in records[start:]:
-            if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+        for key, value in records[start:]:
+            if builder.append(timestamp=None, key=key, value=value, headers=[]) is None:
                 break  # full (the first record always fits, however large)
             end += 1
         try:

@@ -36,7 +36,7 @@ from screener.kafka import (
 )
 from screener.kafka.clients import bounded, start_producer, worker_producer_options
 from screener.observe import Observer, Partition
-from screener.pipeline.records import Outgoing
+from screener.pipeline.records import Outgoing, Placed
 from screener.pipeline.refused import refused_item
 from screener.pipeline.settings import Settings
 from screener.pipeline.transform import Batch, InputRecord
@@ -109,60 +109,68 @@ def kafka_offsets(offsets: dict[Partition, int]) -> dict[TopicPartition, OffsetA
     return {TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in offsets.items()}
 
 
-def unacknowledged(outgoing: Sequence[Outgoing]) -> Counter[str]:
-    return Counter(o.topic for o in outgoing)
+def unacknowledged(outgoing: Sequence[Outgoing], placed: Sequence[Placed] = ()) -> Counter[str]:
+    counts = Counter(o.topic for o in outgoing)
+    for p in placed:
+        counts[p.topic] += len(p.records)
+    return counts
 
 
 async def produce_all(
     producer: Producer, outgoing: Sequence[Outgoing], stop: asyncio.Event, observer: Observer,
-    health: Health, dlq_topic: str, drain_s: float,
+    health: Health, dlq_topic: str, drain_s: float, placed: Sequence[Placed] = (),
 ) -> None:  # fmt: skip
-    """Send everything and wait for every ack, retrying the unacknowledged with backoff.
+    """Send everything (`placed`: records for set partitions, i.e. changelogs) and wait for
+    every ack, retrying the unacknowledged with backoff.
 
     Never gives up while the service runs: a broker outage stalls the batch (and the commit),
     it does not drop it. On shutdown the batch stays uncommitted and is re-read.
     """
-    pending = list(outgoing)
+    pending, pending_placed = list(outgoing), list(placed)
     delay = 0.2
-    while pending:
-        sent = await send_all(producer, pending)
+    while pending or pending_placed:
+        sent = await send_all(producer, pending, pending_placed)
         gathering = asyncio.gather(*(future for future, _ in sent), return_exceptions=True)
         results = await _unless_stopped(gathering, stop, drain_s)
-        pending = [_refused(o, r, dlq_topic) if _refused_for_good(o, r, dlq_topic) else o
-                   for (_, items), r in zip(sent, results, strict=True)
-                   if isinstance(r, Exception) for o in items]  # fmt: skip
-        if not pending:
+        pending, pending_placed = [], []
+        for (_, items), r in zip(sent, results, strict=True):
+            if not isinstance(r, Exception):
+                continue
+            if isinstance(items, Placed):  # a record batch: its records are sent again
+                pending_placed.append(items)
+            else:
+                o = items
+                pending.append(
+                    _refused(o, r, dlq_topic) if _refused_for_good(o, r, dlq_topic) else o
+                )
+        if not pending and not pending_placed:
             health.output_ok = True
         else:
             health.output_ok = False  # /readyz: not while the broker refuses our output
-            observer.produce_failed(unacknowledged(pending))
-            log.warning("%d records not acknowledged; retrying in %.1fs", len(pending), delay)
+            observer.produce_failed(unacknowledged(pending, pending_placed))
+            count = len(pending) + sum(len(p.records) for p in pending_placed)
+            log.warning("%d records not acknowledged; retrying in %.1fs", count, delay)
             if stop.is_set():
-                raise Unacknowledged(len(pending))
+                raise Unacknowledged(count)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 
 async def send_all(
-    producer: Producer, outgoing: Sequence[Outgoing]
-) -> list[tuple[asyncio.Future[Any], Sequence[Outgoing]]]:
-    """Send `outgoing`: each delivery future with the records it stands for. Records for a
-    set partition (changelog records, most of a stateful batch's output) go as record
-    batches per partition (`kafka.send_batches`), the rest (review, DLQ, audit: keyed, the
-    partitioner picks) one by one, first: what a reader of the review topic waits for is
-    not queued behind the state's records."""
-    out: list[tuple[asyncio.Future[Any], Sequence[Outgoing]]] = []
-    placed: dict[tuple[str, int], list[Outgoing]] = {}
-    for o in outgoing:
-        if o.partition is None:
-            out.append((await send(producer, o.topic, o.value, o.key, o.headers), (o,)))
-        else:
-            placed.setdefault((o.topic, o.partition), []).append(o)
-    for (topic, partition), items in placed.items():
-        records = [(o.key, o.value, o.headers) for o in items]
+    producer: Producer, outgoing: Sequence[Outgoing], placed: Sequence[Placed] = ()
+) -> list[tuple[asyncio.Future[Any], Outgoing | Placed]]:
+    """Send `outgoing` one by one (review, DLQ, audit: keyed, the partitioner picks), then
+    `placed` as record batches per partition (`kafka.send_batches`): each delivery future
+    with what it stands for (a record, or the records of one record batch). The review
+    records go first: what a reader of the review topic waits for is not queued behind the
+    state's records."""
+    out: list[tuple[asyncio.Future[Any], Outgoing | Placed]] = [
+        (await send(producer, o.topic, o.value, o.key, o.headers, o.partition), o) for o in outgoing
+    ]
+    for p in placed:
         done = 0
-        for future, count in await send_batches(producer, topic, partition, records):
-            out.append((future, items[done : done + count]))
+        for future, count in await send_batches(producer, p.topic, p.partition, p.records):
+            out.append((future, Placed(p.topic, p.partition, p.records[done : done + count])))
             done += count
     return out
 
@@ -236,15 +244,15 @@ class AtLeastOnce:
         self, consumer: Consumer, batch: Batch, stop: asyncio.Event, outcome: Outcome
     ) -> None:
         assert self.producer is not None
-        output = batch.changelog + batch.outgoing if batch.changelog else batch.outgoing
         await produce_all(
             self.producer,
-            output,
+            batch.outgoing,
             stop,
             self.observer,
             self.health,
             self.settings.dlq_topic,
             drain_s=self.settings.shutdown_timeout_s / 2,
+            placed=batch.changelog,
         )
         acked_at = time.time()
         try:

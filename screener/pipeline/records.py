@@ -16,14 +16,25 @@ class Outgoing:
     topic: str
     key: bytes | None
     value: bytes | None
-    """None only for a changelog tombstone (a state key dropped)."""
     headers: Headers
     source: tuple[str, int, int] | None = None
     """(topic, partition, offset) of the input record a review item is for: its DLQ form
     names it if the item cannot be produced."""
     partition: int | None = None
-    """set for changelog records (partition p of the input → partition p of its changelog);
-    None: the producer's partitioner picks by key."""
+    """None: the producer's partitioner picks by key."""
+
+
+@dataclass(slots=True)
+class Placed:
+    """Records for one partition, in order: a changelog partition's share of a batch (partition
+    p of the input → partition p of its changelog). Kept as the state's (key, value) pairs, no
+    object per record: delivery produces them as record batches (`kafka.send_batches`), and
+    they are most of a stateful batch's output (~30 records per review item)."""
+
+    topic: str
+    partition: int
+    records: list[tuple[bytes, bytes | None]]
+    """(key, value); value None: a tombstone (a state key dropped)"""
 
 
 def review_item(verdict: Verdict, raw_event: bytes, topic: str) -> Outgoing:

@@ -26,7 +26,7 @@ from screener.kafka import ensure_topics, partition_ids
 from screener.kafka.changelog import read_to_end
 from screener.kafka.clients import Options
 from screener.observe import BatchReport
-from screener.pipeline.records import Outgoing
+from screener.pipeline.records import Placed
 from screener.pipeline.settings import Settings
 from screener.pipeline.transform import InputRecord
 from screener.state.partitioned import Partition, PartitionedState
@@ -128,14 +128,14 @@ class StatefulScreening:
         batch (the changelog, read committed, has exactly what was committed)."""
         self.state.invalidate(partitions)
 
-    def changelog(self, report: BatchReport) -> list[Outgoing]:
-        """The batch's state changes as changelog records; the report gets the state's size
-        and evictions."""
-        out: list[Outgoing] = []
+    def changelog(self, report: BatchReport) -> list[Placed]:
+        """The batch's state changes as changelog records, per changelog partition; the report
+        gets the state's size and evictions."""
         settings = self.settings
-        for (topic, p), records in self.state.changes().items():
-            name = changelog_topic(settings, topic)
-            out += [Outgoing(name, key, value, [], partition=p) for key, value in records]
+        out = [
+            Placed(changelog_topic(settings, topic), p, records)
+            for (topic, p), records in self.state.changes().items()
+        ]
         report.state_entries = self.state.size()
         report.state_evictions = self.state.evicted - self._evicted
         self._evicted = self.state.evicted

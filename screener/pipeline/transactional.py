@@ -126,8 +126,8 @@ class Transactional:
         assert producer is not None
         try:
             await producer.begin_transaction()
-            output = batch.changelog + batch.outgoing if batch.changelog else batch.outgoing
-            futures = [future for future, _ in await send_all(producer, output)]
+            sent = await send_all(producer, batch.outgoing, batch.changelog)
+            futures = [future for future, _ in sent]
             offsets = producer.send_offsets_to_transaction(
                 kafka_offsets(batch.offsets), self.settings.group_id
             )

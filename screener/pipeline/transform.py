@@ -32,7 +32,14 @@ from screener.events import (
 )
 from screener.kafka.structs import KafkaRecord
 from screener.observe import ENGINE_ERROR, INVALID_KIND, OUTPUT_REFUSED, BatchReport, Partition
-from screener.pipeline.records import Headers, Outgoing, audit_item, dlq_item, review_item
+from screener.pipeline.records import (
+    Headers,
+    Outgoing,
+    Placed,
+    audit_item,
+    dlq_item,
+    review_item,
+)
 from screener.pipeline.refused import fit
 from screener.pipeline.settings import Settings
 from screener.verdict import Verdict, Verdicts
@@ -66,9 +73,9 @@ class Batch:
     offsets: dict[Partition, int]
     """next offset to read per partition: committed once the output is acknowledged."""
     report: BatchReport
-    changelog: list[Outgoing] = field(default_factory=list)
-    """state changes to commit with the batch (a state store's changelog topic); empty for
-    stateless processors."""
+    changelog: list[Placed] = field(default_factory=list)
+    """state changes to commit with the batch (a state store's changelog topic, per
+    partition); empty for stateless processors."""
 
 
 class Processor(Protocol):
@@ -103,7 +110,7 @@ class KeptState(Protocol):
     def screen(
         self, engine: Engine, events: Sequence[Event], owners: Sequence[InputRecord]
     ) -> Verdicts: ...
-    def changelog(self, report: BatchReport) -> list[Outgoing]: ...
+    def changelog(self, report: BatchReport) -> list[Placed]: ...
     def invalidate(self, partitions: Iterable[Partition]) -> None: ...
 
 

@@ -1,6 +1,6 @@
-"""Delivery's sends on a real broker: records for a set partition (changelog records) go as
+"""Delivery's sends on a real broker: changelog records (`Placed`: for a set partition) go as
 record batches built by the service, the rest one by one; every record arrives once, where it
-was addressed, in order, with its key, value (tombstones too) and headers."""
+was addressed, in order, with its key and value (tombstones too)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,22 @@ from screener.kafka.changelog import read_to_end
 from screener.kafka.clients import start_producer, worker_producer_options
 from screener.observe import NullObserver
 from screener.pipeline.delivery import Health, produce_all, send_all
-from screener.pipeline.records import Outgoing
+from screener.pipeline.records import Outgoing, Placed
 from screener.pipeline.settings import Settings
 
 
-def _outgoing(log: str, review: str) -> list[Outgoing]:
-    out = [
+def _outgoing(review: str) -> list[Outgoing]:
+    return [
         Outgoing(review, f"e{i}".encode(), b"review %d" % i, [("h", b"%d" % i)]) for i in range(20)
     ]
-    for i in range(400):  # ~100 kB for partition 2: more than one 4 kB record batch
-        value = None if i % 97 == 5 else bytes([i % 251]) * (50 + i % 300)
-        out.append(Outgoing(log, b"u%d" % i, value, [], partition=2))
-    out.append(Outgoing(log, b"t-other", b"x" * 10, [("why", b"headers kept")], partition=0))
-    return out
+
+
+def _placed(log: str) -> list[Placed]:
+    # ~100 kB for partition 2: more than one 4 kB record batch; tombstones among them
+    records = [
+        (b"u%d" % i, None if i % 97 == 5 else bytes([i % 251]) * (50 + i % 300)) for i in range(400)
+    ]
+    return [Placed(log, 2, records), Placed(log, 0, [(b"t-other", b"x" * 10)])]
 
 
 def test_changelog_records_go_as_batches_and_arrive_in_order(broker: BrokerProcess) -> None:
@@ -38,22 +41,22 @@ def test_changelog_records_go_as_batches_and_arrive_in_order(broker: BrokerProce
         stop = asyncio.Event()
         producer = await start_producer(worker_producer_options(settings), stop)
         try:
-            outgoing = _outgoing(log, review)
-            sent = await send_all(producer, outgoing)
+            outgoing, placed = _outgoing(review), _placed(log)
+            sent = await send_all(producer, outgoing, placed)
             await asyncio.gather(*(future for future, _ in sent))
-            # one future per review record, few for the 401 changelog records
-            assert sum(len(items) for _, items in sent) == len(outgoing)
-            batches = [items for _, items in sent if items[0].topic == log]
-            assert 2 < len(batches) < 100
-            assert [o for _, items in sent for o in items][:20] == outgoing[:20]  # review first
+            # one future per review record, first; few for the 401 changelog records
+            assert [items for _, items in sent][:20] == outgoing
+            chunks = [items for _, items in sent[20:]]
+            assert all(isinstance(c, Placed) for c in chunks) and 2 < len(chunks) < 100
             # produce_all (the service's path, with retries) on the same records again
-            await produce_all(producer, outgoing, stop, NullObserver(), Health(), "dlq", 5.0)
+            await produce_all(
+                producer, outgoing, stop, NullObserver(), Health(), "dlq", 5.0, placed=placed
+            )
         finally:
             await producer.stop()
         parts = [(log, 0), (log, 1), (log, 2), (review, 0), (review, 1), (review, 2)]
         found = await read_to_end(options, parts, read_committed=False, timeout_s=60)
-        want = [(o.key, o.value) for o in _outgoing(log, review) if o.partition == 2]
-        assert found[log, 2] == want * 2
+        assert found[log, 2] == _placed(log)[0].records * 2
         assert found[log, 0] == [(b"t-other", b"x" * 10)] * 2
         assert found[log, 1] == []
         reviews = sorted(found[review, 0] + found[review, 1] + found[review, 2])

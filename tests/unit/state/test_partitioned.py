@@ -74,9 +74,10 @@ def test_counts_are_kept_per_partition_and_logged_to_its_changelog_partition(
     assert _flagged(batch) == ["u-5", "u-6", "u-7", "v-5", "v-6", "v-7"]  # the 6th on
     topic = changelog_topic(settings, "in")
     assert topic == "g-in-state-changelog"
-    by_partition = {(o.topic, o.partition, o.key) for o in batch.changelog}
+    by_partition = {(p.topic, p.partition, key) for p in batch.changelog for key, _ in p.records}
     assert by_partition == {(topic, 0, b"uu"), (topic, 1, b"uv")}
-    assert all(o.value is not None and o.value.startswith(MAGIC) for o in batch.changelog)
+    values = [value for p in batch.changelog for _, value in p.records]
+    assert all(value is not None and value.startswith(MAGIC) for value in values)
     assert batch.report.state_entries == 2
     # nothing changed: no changelog records
     assert processor.process([]).changelog == []
@@ -90,7 +91,7 @@ def test_a_new_owner_restoring_the_changelog_continues_the_count(
     log = first.process([_record(0, i, "u") for i in range(4)]).changelog
     second = _processor(pack, settings)
     assert second.state is not None
-    second.state.state.restore(("in", 0), [(o.key, o.value) for o in log])  # type: ignore[attr-defined, misc]
+    second.state.state.restore(("in", 0), [r for p in log for r in p.records])  # type: ignore[attr-defined]
     batch = second.process([_record(0, i, "u") for i in range(4, 8)])
     assert _flagged(batch) == ["u-5", "u-6", "u-7"]  # 5th, 6th… counted from 4 on
     fresh = _processor(pack, settings).process([_record(0, i, "u") for i in range(4, 8)])
