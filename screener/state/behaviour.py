@@ -172,7 +172,7 @@ class BehaviourState:
         With `reads` (signal name → events: `screener.rules.pregate`), a signal is read only
         at those events (0 elsewhere; names it lacks: nowhere); every event is still stored."""
         secs = event_seconds(events)
-        users = [e.user.id for e in events]  # type: ignore[attr-defined]
+        users: list[str] = list(map(_USER_ID, events))
         slots = self.users.slots(users, secs)
         values: dict[str, npt.NDArray[np.int64]] = {}
         writes: list[Write] = []
@@ -314,6 +314,7 @@ class BehaviourState:
 
 _NOWHERE = np.zeros(0, bool)
 _CONVERSATION = attrgetter("conversation.id")
+_USER_ID = attrgetter("user.id")
 _MEDIA = attrgetter("media")
 
 
@@ -333,7 +334,9 @@ def _read(series: Series, slots: I64, buckets: I64, amounts: np.ndarray | None,
     if need is not None and not need.any():
         return np.zeros(len(slots), np.int64)
     if need is not None and not need.all():
-        if windows.compiled():  # one compiled pass over the batch costs less than np.isin
+        if windows.compiled() and need.sum() * 8 > len(need):
+            # one compiled pass over the batch costs less than np.isin, unless few events
+            # are asked about (the flagged counts: at messages the batch flags)
             out = _read(series, slots, buckets, amounts, None)
             out[~need] = 0  # 0 where no rule reads it: fewer gates hold, fewer rules run
             return out

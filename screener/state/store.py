@@ -110,6 +110,7 @@ class Store:
         if len(missing):
             if isinstance(self.index, IntIndex):  # the same steps, on arrays
                 absent_keys = np.asarray(keys, np.uint64)[missing]
+                fresh_keys: npt.NDArray[np.uint64] | None
                 first = np.unique(absent_keys, return_index=True)[1]
                 fresh_keys = absent_keys[np.sort(first)]  # first seen first, as dict.fromkeys
                 absent: Sequence[Key] | npt.NDArray[np.uint64] = absent_keys
@@ -117,8 +118,9 @@ class Store:
             else:
                 absent = list(map(keys.__getitem__, missing.tolist()))
                 fresh = list(dict.fromkeys(absent))
+                fresh_keys = None
             if len(fresh) <= len(self.free) + self.capacity - len(self.keys):
-                taken = self._bind_many(fresh)
+                taken = self._bind_many(fresh, fresh_keys)
                 # no key twice (campaign bands, mostly): the slots are in `absent`'s order
                 out[missing] = taken if len(fresh) == len(absent) else self.lookup(absent)
             else:  # evictions on the way: one key at a time, as they come
@@ -140,11 +142,14 @@ class Store:
         self._dirty.update(out.tolist())
         return out
 
-    def _bind_many(self, fresh: list[Key]) -> list[int]:
+    def _bind_many(
+        self, fresh: list[Key], as_array: npt.NDArray[np.uint64] | None = None
+    ) -> list[int]:
         """Slots for new keys when no eviction is needed: the very slots one `_allocate` per
         key would give, in the same order, but taken from the free list in slices (profiled:
         the per-key loop was most of `slots` for campaign band keys, ~2,000 new a batch).
-        Returns them, in `fresh`'s order."""
+        Returns them, in `fresh`'s order (`as_array`: the same keys as uint64, for the
+        `IntIndex`)."""
         done = 0
         out: list[int] = []
         while done < len(fresh):
@@ -155,7 +160,9 @@ class Store:
             del self.free[len(self.free) - k :]
             chunk = fresh[done : done + k]
             if isinstance(self.index, IntIndex):
-                self.index.put_many(np.fromiter(chunk, np.uint64, k), np.array(taken, np.int64))
+                keys = as_array[done : done + k] if as_array is not None else np.fromiter(
+                    chunk, np.uint64, k)  # fmt: skip
+                self.index.put_many(keys, np.array(taken, np.int64))
             else:
                 self.index.update(zip(chunk, taken, strict=True))
             first = taken[0]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from screener.state.codec import CodecError, decode
+from screener.state.intindex import IntIndex
 from screener.state.partitions import PartitionStores
 from screener.state.store import Store
 from screener.state.windows import WindowSpec
@@ -148,28 +149,36 @@ def _one_by_one(store: Store, fresh: list[str | int]) -> list[int]:
     return out
 
 
+@pytest.mark.parametrize("ints", [False, True])
 @pytest.mark.parametrize("seed", range(8))
 def test_new_keys_get_the_slots_one_allocation_each_would_give(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, ints: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Slots decide changelog order and eviction ties, so the sliced allocation must hand
     out exactly the slots (and leave exactly the free list) of the per-key loop, through
-    growth, drops, and the hard cap (where the per-key path with evictions takes over)."""
+    growth, drops, and the hard cap (where the per-key path with evictions takes over).
+    `ints`: uint64 keys (campaign bands) into the compiled `IntIndex`, arrays in; the
+    reference is a dict store, one key at a time: the same slots, index and its order."""
     import random
 
     rng = random.Random(seed)
     capacity = rng.choice((16, 64, 5000))
-    stores = [Store([EVENTS], capacity=capacity) for _ in range(2)]
-    monkeypatch.setattr(stores[1], "_bind_many", lambda fresh: _one_by_one(stores[1], fresh))
+    stores = [Store([EVENTS], capacity=capacity, int_keys=ints), Store([EVENTS], capacity=capacity)]
+    if ints and not isinstance(stores[0].index, IntIndex):
+        pytest.skip("compiled loop not built here")
+    monkeypatch.setattr(stores[1], "_bind_many", lambda fresh, *_: _one_by_one(stores[1], fresh))
+    pool = [rng.getrandbits(64) for _ in range(300)]
     clock = 0
     for _ in range(30):
-        keys: list[str | int] = [f"k{rng.randrange(300)}" for _ in range(rng.randint(1, 90))]
+        picks = [rng.randrange(300) for _ in range(rng.randint(1, 90))]
+        keys: list[str | int] = [pool[p] if ints else f"k{p}" for p in picks]
         clock += rng.randint(0, 900)
         secs = np.full(len(keys), clock, np.int64)
-        got = [s.slots(keys, secs).tolist() for s in stores]
+        mine = np.array(keys, np.uint64) if ints else keys
+        got = [stores[0].slots(mine, secs).tolist(), stores[1].slots(keys, secs).tolist()]
         assert got[0] == got[1]
         assert stores[0].free == stores[1].free
-        assert stores[0].index == stores[1].index
+        assert list(stores[0].index.items()) == list(stores[1].index.items())
         assert stores[0].keys == stores[1].keys
         assert stores[0].last.tolist() == stores[1].last.tolist()
         if rng.random() < 0.3:
