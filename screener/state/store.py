@@ -192,7 +192,10 @@ class Store:
         for series in self.series.values():
             series.grow(size)
         self.keys.extend([None] * (size - old))
-        self.last = np.concatenate([self.last, np.full(size - old, np.iinfo(np.int64).min)])
+        last = np.empty(size, np.int64)  # one allocation (see `Series.grow`)
+        last[:old] = self.last
+        last[old:] = np.iinfo(np.int64).min
+        self.last = last
         self.free.extend(range(size - 1, old - 1, -1))
 
     def expire(self) -> int:

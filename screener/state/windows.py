@@ -123,11 +123,18 @@ class Series:
         return len(self.head)
 
     def grow(self, capacity: int) -> None:
+        # one allocation per array, each page written once (concatenating a zeros array
+        # allocated and wrote the tail twice: a growing campaign store, ~1,800 new band keys
+        # a batch, paid ~0.3 ms a batch for it on `screener bench engine`)
         self.version += 1
-        extra = capacity - self.capacity
-        self.head = np.concatenate([self.head, np.full(extra, NONE, np.int64)])
-        shape = (extra, *self.cells.shape[1:])
-        self.cells = np.concatenate([self.cells, np.zeros(shape, self.cells.dtype)])
+        old = self.capacity
+        head = np.empty(capacity, np.int64)
+        head[:old] = self.head
+        head[old:] = NONE
+        cells = np.empty((capacity, *self.cells.shape[1:]), self.cells.dtype)
+        cells[:old] = self.cells
+        cells[old:] = 0
+        self.head, self.cells = head, cells
 
     def clear(self, slots: I64) -> None:
         self.version += 1
