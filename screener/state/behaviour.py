@@ -85,6 +85,8 @@ class Prepared:
     seconds: I64
     writes: list[Write]
     text_keys: int = 0
+    flagged_counts: npt.NDArray[np.int64] | None = None
+    """the escalation window's stored counts at every event, when `prepare` read them"""
 
     def flagged_before(self, where: Sequence[int]) -> npt.NDArray[np.int64]:
         """Flagged messages in the escalation window before the batch, at the events `where`
@@ -92,6 +94,8 @@ class Prepared:
         assert self.flagged is not None
         need = np.zeros(len(self.seconds), bool)
         need[list(where)] = True
+        if self.flagged_counts is not None:  # read once in `prepare`: the state is unchanged
+            return np.where(need, self.flagged_counts, 0)
         s = self.flagged
         return _read(s, self.user_slots, s.bucket(self.seconds), None, need)
 
@@ -176,6 +180,7 @@ class BehaviourState:
         slots = self.users.slots(users, secs)
         values: dict[str, npt.NDArray[np.int64]] = {}
         writes: list[Write] = []
+        flagged_counts = None
         # each event's media list, read once for the media counts and the banks (profiled:
         # a field read per event costs ~0.1 µs, several of them per batch add up)
         media: list[Any] = list(map(_MEDIA, events))
@@ -183,7 +188,19 @@ class BehaviourState:
             b = series.bucket(secs)
             name = signal_name(spec)
             if spec.kind == "flagged":  # stored by `apply`, from the verdicts
-                values[name] = _read(series, slots, b, None, _need(reads, name))
+                need = _need(reads, name)
+                if spec == self.flagged_spec and windows.compiled():
+                    # escalation reads these counts too (`flagged_before`): one compiled
+                    # pass over the batch serves both (stored counts alone: nothing staged)
+                    flagged_counts = series.read(slots, b)
+                    if need is None:
+                        values[name] = flagged_counts
+                    elif len(need) == 0:  # read nowhere (`_need`)
+                        values[name] = np.zeros(len(slots), np.int64)
+                    else:
+                        values[name] = np.where(need, flagged_counts, 0)
+                else:
+                    values[name] = _read(series, slots, b, None, need)
                 continue
             amounts = self._amounts(spec, events, contacts, media)
             values[name], staged = _stage(series, slots, b, amounts, _need(reads, name))
@@ -192,7 +209,7 @@ class BehaviourState:
         if self.texts is not None:
             self._campaigns(events, batch, secs, users, values, writes, evidence, reads)
         banks = {name: _bank_hits(bank, media) for name, bank in self.needs.banks.items()}
-        return Prepared(values, banks, flagged, slots, secs, writes)
+        return Prepared(values, banks, flagged, slots, secs, writes, flagged_counts=flagged_counts)
 
     def _amounts(
         self,
@@ -334,9 +351,7 @@ def _read(series: Series, slots: I64, buckets: I64, amounts: np.ndarray | None,
     if need is not None and not need.any():
         return np.zeros(len(slots), np.int64)
     if need is not None and not need.all():
-        if windows.compiled() and need.sum() * 8 > len(need):
-            # one compiled pass over the batch costs less than np.isin, unless few events
-            # are asked about (the flagged counts: at messages the batch flags)
+        if windows.compiled():  # one compiled pass over the batch costs less than np.isin
             out = _read(series, slots, buckets, amounts, None)
             out[~need] = 0  # 0 where no rule reads it: fewer gates hold, fewer rules run
             return out
