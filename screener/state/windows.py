@@ -123,7 +123,7 @@ class Series:
         return len(self.head)
 
     def grow(self, capacity: int) -> None:
-        # one allocation per array, each page written once (concatenating a zeros array
+        # one allocation per array, the old rows copied once (concatenating a zeros array
         # allocated and wrote the tail twice: a growing campaign store, ~1,800 new band keys
         # a batch, paid ~0.3 ms a batch for it on `screener bench engine`)
         self.version += 1
@@ -131,9 +131,10 @@ class Series:
         head = np.empty(capacity, np.int64)
         head[:old] = self.head
         head[old:] = NONE
-        cells = np.empty((capacity, *self.cells.shape[1:]), self.cells.dtype)
+        # zeros: fresh pages the kernel zeroes when first used (slots a batch never reaches
+        # are never written); only the old rows are copied
+        cells = np.zeros((capacity, *self.cells.shape[1:]), self.cells.dtype)
         cells[:old] = self.cells
-        cells[old:] = 0
         self.head, self.cells = head, cells
 
     def clear(self, slots: I64) -> None:
