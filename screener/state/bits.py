@@ -17,6 +17,8 @@ try:  # the compiled CRC loop (`_rings.c` crc_bits); without it numpy below, the
     from screener.state import _rings  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - exercised where no C compiler was available
     _rings = None
+if not hasattr(_rings, "crc_bits"):  # an extension built before it had the loop
+    _rings = None
 
 WORDS = 2
 """64-bit words per bucket for distinct-value sketches (128-bit linear counting)"""

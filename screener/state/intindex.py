@@ -24,6 +24,8 @@ try:  # the compiled probes; without them `Store` uses a dict (the same answers)
     from screener.state import _rings  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - exercised where no C compiler was available
     _rings = None
+if not hasattr(_rings, "ix_get"):  # an extension built before it had the probes
+    _rings = None
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
