@@ -64,8 +64,9 @@ class Needs:
 
 def event_seconds(events: Sequence[object]) -> I64:
     """Event time in whole seconds (`ts` is a datetime or epoch milliseconds)."""
-    stamps = [e.ts for e in events]  # type: ignore[attr-defined]
-    if all(type(ts) is int for ts in stamps):  # the lean decoder's epoch ms: one array op
+    stamps = list(map(_TS, events))
+    if set(map(type, stamps)) == {int}:  # the lean decoder's epoch ms: one array op
+        # (the types as a set, at C speed: a generator over `all` was ~40 us a batch)
         return np.array(stamps, np.int64) // 1000
     out = np.empty(len(events), np.int64)
     for i, ts in enumerate(stamps):
@@ -332,6 +333,7 @@ class BehaviourState:
 _NOWHERE = np.zeros(0, bool)
 _CONVERSATION = attrgetter("conversation.id")
 _USER_ID = attrgetter("user.id")
+_TS = attrgetter("ts")
 _MEDIA = attrgetter("media")
 
 
