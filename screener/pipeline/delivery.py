@@ -4,9 +4,10 @@ A strategy owns the producer and the commit protocol; the worker's loop hands it
 and does not branch on which one it is. Two exist:
 
 - `AtLeastOnce`: an input offset is committed only after every output record of its batch is
-  acknowledged (acks=all), so a crash at any point re-reads, never loses. Pipelined: a batch's
-  acks and commit overlap the next batch's screening (one batch in flight, committed in
-  order, drained before a revoke or exit).
+  acknowledged (acks=all), so a crash at any point re-reads, never loses. Output goes out
+  batch by batch; offsets are committed once per commit interval (`pipeline.commits`), the
+  commit overlapping the next batch's screening (one in flight, in order, drained before a
+  revoke or exit).
 - `Transactional` (`pipeline.transactional`): output and offsets in one Kafka transaction
   per batch.
 
@@ -215,8 +216,16 @@ def _refused_for_good(item: Outgoing, result: object, dlq_topic: str) -> bool:
     )
 
 
+def _read_failure(task: asyncio.Future[Any]) -> None:
+    """A batch's output task fails only with Unacknowledged at a stop; the commit (or drain)
+    awaiting its group raises the first such failure, and the later tasks' failures must not
+    be logged as 'never retrieved' (a traceback for a clean stop)."""
+    if not task.cancelled():
+        task.exception()
+
+
 class AtLeastOnce:
-    """Commit after ack, pipelined one batch deep."""
+    """Commit after ack, once per commit interval, pipelined one commit deep."""
 
     read_committed = False
 
@@ -226,6 +235,11 @@ class AtLeastOnce:
         self.health = health
         self.producer: Producer | None = None
         self._in_flight: asyncio.Future[None] | None = None
+        self._open: list[tuple[Batch, asyncio.Future[float]]] = []
+        """batches handed over since the last commit, each with its output's delivery (which
+        returns when it was acknowledged)"""
+        self._offsets: dict[Partition, int] = {}
+        """the next offset per partition those batches read up to"""
 
     async def start(self, stop: asyncio.Event) -> None:
         self.producer = await start_producer(worker_producer_options(self.settings), stop)
@@ -234,15 +248,24 @@ class AtLeastOnce:
         self, consumer: Consumer, batch: Batch, records: Sequence[InputRecord],
         stop: asyncio.Event, outcome: Outcome,
     ) -> None:  # fmt: skip
-        # This batch's output is acknowledged and its offsets committed while the next batch
-        # is fetched and screened. At most one batch is in flight, and it completes before the
-        # next is handed over, so commits stay in order; revocation and shutdown drain it.
-        await self.drain()
-        self._in_flight = asyncio.ensure_future(self._complete(consumer, batch, stop, outcome))
+        # A batch's output goes out at once. A batch that closes the commit interval
+        # (`batch.commit`: every batch with `commit_interval_ms` 0) commits its offsets and those
+        # of the batches before it once all their output is acknowledged, while the next batch
+        # is fetched and screened. At most one commit is in flight, and it completes before the
+        # next closing batch is handed over, so commits stay in order; revocation and shutdown
+        # drain it (the worker first hands over a closing batch: `Processor.flush`).
+        if batch.commit:
+            await self._settle()
+        produced = asyncio.ensure_future(self._produce(batch, stop))
+        produced.add_done_callback(_read_failure)
+        self._open.append((batch, produced))
+        self._offsets.update(batch.offsets)  # a partition's later batch reads further
+        if batch.commit:
+            group, offsets = self._open, self._offsets
+            self._open, self._offsets = [], {}
+            self._in_flight = asyncio.ensure_future(self._commit(consumer, group, offsets, outcome))
 
-    async def _complete(
-        self, consumer: Consumer, batch: Batch, stop: asyncio.Event, outcome: Outcome
-    ) -> None:
+    async def _produce(self, batch: Batch, stop: asyncio.Event) -> float:
         assert self.producer is not None
         await produce_all(
             self.producer,
@@ -254,16 +277,32 @@ class AtLeastOnce:
             drain_s=self.settings.shutdown_timeout_s / 2,
             placed=batch.changelog,
         )
-        acked_at = time.time()
+        return time.time()
+
+    async def _commit(
+        self, consumer: Consumer, group: list[tuple[Batch, asyncio.Future[float]]],
+        offsets: dict[Partition, int], outcome: Outcome,
+    ) -> None:  # fmt: skip
+        acked = [await produced for _, produced in group]  # the first failure: none committed
         try:
-            await consumer.commit(kafka_offsets(batch.offsets))
+            await consumer.commit(kafka_offsets(offsets))
             committed = True
         except KafkaError as exc:  # rebalanced away: the new owner re-reads (duplicates ok)
             committed = False
             log.warning("commit failed: %s", exc)
-        outcome.finished(batch, committed, acked_at)
+        for (batch, _), acked_at in zip(group, acked, strict=True):
+            if batch.report.records:  # not the empty batch a flush closes an interval with
+                outcome.finished(batch, committed, acked_at)
 
     async def drain(self) -> None:
+        """Wait for the commit in flight, and for the output of batches after it (which stay
+        uncommitted, read again after a restart, unless a closing batch follows)."""
+        await self._settle()
+        for _, produced in self._open:
+            await produced
+
+    async def _settle(self) -> None:
+        """Wait for the commit in flight (its failure, if any, is raised)."""
         pending, self._in_flight = self._in_flight, None
         if pending is not None:
             await pending

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     # Re-swept with the behaviour pack on (`bench pipeline --sweep`, README "Latency, and the
     # client settings measured"): no knob moved record -> review latency beyond the noise.
     batch_max_records: int = Field(default=2000, ge=1)
+    # at-least-once: input offsets, with the behaviour state's changelog of the batches since
+    # the last commit (one record per key changed), are committed once this long has passed
+    # or `commit_every` records (0: no count bound) were screened since; review items go out
+    # batch by batch regardless (pipeline/commits.py). 0 (default): every batch commits.
+    # Exactly-once commits one transaction per batch.
+    commit_interval_ms: int = Field(default=0, ge=0)
+    commit_every: int = Field(default=0, ge=0)
     batch_timeout_ms: int = Field(default=100, ge=1)
     # how long the broker may hold a fetch when no data is waiting; Tansu holds it this long
     # even when data arrives, so it bounds end-to-end latency there (Kafka answers at once)

@@ -32,6 +32,7 @@ from screener.events import (
 )
 from screener.kafka.structs import KafkaRecord
 from screener.observe import ENGINE_ERROR, INVALID_KIND, OUTPUT_REFUSED, BatchReport, Partition
+from screener.pipeline.commits import CommitInterval
 from screener.pipeline.records import (
     Headers,
     Outgoing,
@@ -75,7 +76,11 @@ class Batch:
     report: BatchReport
     changelog: list[Placed] = field(default_factory=list)
     """state changes to commit with the batch (a state store's changelog topic, per
-    partition); empty for stateless processors."""
+    partition): with a commit interval, those of every batch since the last commit; empty
+    for stateless processors."""
+    commit: bool = True
+    """the batch closes a commit interval (`pipeline.commits`): once its output and that of
+    the batches since the last commit are acknowledged, their offsets are committed."""
 
 
 class Processor(Protocol):
@@ -86,6 +91,12 @@ class Processor(Protocol):
     def rewound(self, batch: Batch) -> None:
         """The batch was not committed and will be read again (an aborted transaction): undo
         whatever `process` changed for it (a stateless processor has nothing to undo)."""
+        ...
+
+    def flush(self, force: bool) -> Batch | None:
+        """A batch of no records that closes the commit interval, if batches since the last
+        commit wait for one (`force`: also before the interval is up; before a revoke or a
+        stop), else None."""
         ...
 
 
@@ -127,14 +138,35 @@ class ScreeningProcessor:
         self.engine = engine
         self.settings = settings
         self.state = state
+        # exactly-once: one transaction per batch, its changelog inside it (no interval)
+        interval = settings.commit_interval_ms if settings.guarantee == "at-least-once" else 0
+        self.commits = CommitInterval(interval, settings.commit_every)
 
     def process(self, records: Sequence[InputRecord]) -> Screened:
         state, engine = self.state, self.engine
         if state is None or not engine.pack.behaviour:
-            return screen_records(engine, records, self.settings)
-        batch = screen_records(engine, records, self.settings, partial(state.screen, engine))
-        batch.changelog = state.changelog(batch.report)
+            batch = screen_records(engine, records, self.settings)
+        else:
+            batch = screen_records(engine, records, self.settings, partial(state.screen, engine))
+        if self.commits.due(len(records)):
+            self._close(batch)
+        else:
+            batch.commit = False
         return batch
+
+    def flush(self, force: bool) -> Batch | None:
+        if not self.commits.pending() or not (force or self.commits.elapsed()):
+            return None
+        batch = Batch([], {}, BatchReport(0, Counter()))
+        self._close(batch)
+        return batch
+
+    def _close(self, batch: Batch) -> None:
+        """The batch closes the interval: it carries the state's changes since the last
+        commit, one record per key changed (a key changed by many batches is written once)."""
+        if self.state is not None:
+            batch.changelog = self.state.changelog(batch.report)
+        self.commits.committed()
 
     def rewound(self, batch: Batch) -> None:
         if self.state is not None:  # its changelog (read committed) holds the state again
@@ -156,6 +188,9 @@ class PassThrough:
 
     def rewound(self, batch: Batch) -> None:
         pass
+
+    def flush(self, force: bool) -> Batch | None:
+        return None  # every batch commits
 
 
 def next_offsets(records: Sequence[InputRecord]) -> dict[Partition, int]:
@@ -201,7 +236,9 @@ def screen_records(
     reasons[ENGINE_ERROR] += len(events) - len(verdicts)  # isolated: the engine failed on them
     report = _report(records, events, parsed_owners, verdicts, outgoing, offsets, reasons)
     errors = reasons.total() - reasons[OUTPUT_REFUSED]  # records not screened
-    return Screened(outgoing, offsets, report, [], verdicts, errors, events, owners)
+    return Screened(
+        outgoing, offsets, report, verdicts=verdicts, errors=errors, events=events, owners=owners
+    )
 
 
 def _report(

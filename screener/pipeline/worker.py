@@ -94,6 +94,7 @@ class _Listener(RebalanceListener):  # type: ignore[misc]
         w.rebalancing = True  # records fetched from here on belong to the old assignment
         async with w.lock:
             w.generation += 1
+            await w.flush(self.consumer, force=True)  # the state's changes go with the commit
             await w.delivery.drain()
             gone = {(tp.topic, tp.partition) for tp in revoked}
             w.health.assigned.difference_update(gone)
@@ -140,6 +141,8 @@ class Worker:
         self.observer: Observer = Observers(self.stats, observer) if observer else self.stats
         self.health = Health()
         self.lock = asyncio.Lock()
+        self.stop = asyncio.Event()
+        """set by `run`'s caller: the stop the batches in delivery watch"""
         self.delivery: Delivery = (
             Transactional(settings, self.observer, self.health, worker_index)
             if settings.guarantee == "exactly-once"
@@ -155,6 +158,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Raises `BrokerUnreachable` if no broker answers within `connect_timeout_s`."""
         settings = self.settings
+        self.stop = stop
         try:
             await wait_for_broker(
                 connection_options(settings), stop=stop, timeout_s=settings.connect_timeout_s,
@@ -240,7 +244,10 @@ class Worker:
                         await fetch
                     break
                 batches = fetch.result()
-                if not batches:
+                if not batches:  # idle: what the last batches did is committed once due
+                    async with self.lock:
+                        if generation == self.generation and not self.rebalancing:
+                            await self.flush(consumer, force=False)
                     continue
                 records = [r for tp in sorted(batches) for r in batches[tp]]
                 async with self.lock:
@@ -249,6 +256,7 @@ class Worker:
                         continue
                     await self._process(consumer, records, stop)
             async with self.lock:
+                await self.flush(consumer, force=True)
                 await self.delivery.drain()  # the last batch's acks and commit, before leaving
         finally:
             stopping.cancel()
@@ -264,6 +272,13 @@ class Worker:
         batch = self.processor.process(records)
         batch.report.screen_seconds = loop.time() - started
         await self.delivery.deliver(consumer, batch, records, stop, self)
+
+    async def flush(self, consumer: Consumer, force: bool) -> None:
+        """Close the commit interval if batches since the last commit wait for it (with the
+        lock held: between batches)."""
+        batch = self.processor.flush(force)
+        if batch is not None:
+            await self.delivery.deliver(consumer, batch, [], self.stop, self)
 
     async def _restore(self, records: list[InputRecord]) -> None:
         """Restore the state of the batch's partitions that have none yet (newly assigned, or

@@ -1,0 +1,118 @@
+"""Commit interval (at-least-once): every batch's output goes out at once, but offsets (and the
+state's changelog) are committed only by a batch that closes the interval, covering every
+batch since the last commit, once all their output is acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from screener.observe import BatchReport, NullObserver
+from screener.pipeline.commits import CommitInterval
+from screener.pipeline.delivery import AtLeastOnce, Health, Unacknowledged
+from screener.pipeline.records import Outgoing
+from screener.pipeline.settings import Settings
+from screener.pipeline.transform import Batch
+
+EVENTS: list[str] = []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_interval_is_bounded_by_time_and_by_count() -> None:
+    clock = Clock()
+    every = CommitInterval(1000, every=50, clock=clock)
+    assert not every.due(20) and not every.due(20) and every.pending()
+    assert every.due(10)  # 50 records since the last commit
+    every.committed()
+    assert not every.pending() and not every.due(5)
+    clock.now += 0.999
+    assert not every.due(5) and not every.elapsed()
+    clock.now += 0.002
+    assert every.elapsed() and every.due(1)
+    assert CommitInterval(0).due(1)  # 0: every batch commits
+
+
+class Producer:
+    def __init__(self, ack_s: float):
+        self.ack_s = ack_s
+
+    async def send(self, topic: str, value: bytes, **_: Any) -> asyncio.Future[Any]:
+        EVENTS.append(f"sent {value.decode()}")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(self.ack_s, future.set_result, None)
+        return future
+
+
+class Consumer:
+    def __init__(self) -> None:
+        self.commits: list[dict[tuple[str, int], int]] = []
+
+    async def commit(self, offsets: dict[Any, Any]) -> None:
+        await asyncio.sleep(0.01)
+        self.commits.append({(tp.topic, tp.partition): o.offset for tp, o in offsets.items()})
+        EVENTS.append("commit")
+
+
+class Outcome:
+    def __init__(self) -> None:
+        self.finished_batches: list[tuple[int, bool]] = []
+
+    def finished(self, batch: Batch, committed: bool, acked_at: float) -> None:
+        self.finished_batches.append((batch.report.records, committed))
+
+    def rewound(self, batch: Batch) -> None:
+        raise AssertionError("at-least-once never rewinds")
+
+
+def _batch(k: int, partition: int, offset: int, commit: bool) -> Batch:
+    out = [Outgoing("review", b"k", str(k).encode(), [])]
+    return Batch(out, {("in", partition): offset}, BatchReport(k, Counter()), commit=commit)
+
+
+async def test_offsets_of_the_batches_since_the_last_commit_are_committed_together() -> None:
+    EVENTS.clear()
+    delivery = AtLeastOnce(Settings(), NullObserver(), Health())
+    delivery.producer = Producer(ack_s=0.01)  # type: ignore[assignment]
+    consumer, outcome, stop = Consumer(), Outcome(), asyncio.Event()
+    plan = [(1, 0, 10, False), (2, 1, 7, False), (3, 0, 20, True), (4, 1, 9, False)]
+    for k, partition, offset, commit in plan:
+        batch = _batch(k, partition, offset, commit)
+        await delivery.deliver(consumer, batch, [], stop, outcome)  # type: ignore[arg-type]
+        await asyncio.sleep(0.03)  # screening the next batch meanwhile
+    # each batch's review item went out when it was handed over, not at the commit
+    assert EVENTS[:3] == ["sent 1", "sent 2", "sent 3"]
+    # one commit for batches 1-3: the latest offset of each partition they read
+    assert consumer.commits == [{("in", 0): 20, ("in", 1): 7}]
+    assert outcome.finished_batches == [(1, True), (2, True), (3, True)]
+    # batch 4 is acknowledged but not committed until a batch closes the interval again
+    await delivery.drain()
+    assert consumer.commits == [{("in", 0): 20, ("in", 1): 7}]
+    assert "sent 4" in EVENTS
+    flush = Batch([], {}, BatchReport(0, Counter()), commit=True)  # the worker's idle flush
+    await delivery.deliver(consumer, flush, [], stop, outcome)  # type: ignore[arg-type]
+    await delivery.drain()
+    assert consumer.commits[-1] == {("in", 1): 9}
+    assert outcome.finished_batches[-1] == (4, True)  # the empty flush batch is not reported
+
+
+async def test_an_unacknowledged_batch_keeps_the_interval_uncommitted() -> None:
+    EVENTS.clear()
+    delivery = AtLeastOnce(Settings(shutdown_timeout_s=0.2), NullObserver(), Health())
+    delivery.producer = Producer(ack_s=3600)  # type: ignore[assignment]
+    consumer, outcome, stop = Consumer(), Outcome(), asyncio.Event()
+    for k, commit in ((1, False), (2, True)):
+        await delivery.deliver(consumer, _batch(k, 0, k, commit), [], stop, outcome)  # type: ignore[arg-type]
+    stop.set()
+    with pytest.raises(Unacknowledged):
+        await asyncio.wait_for(delivery.drain(), 10)
+    assert consumer.commits == [] and outcome.finished_batches == []
