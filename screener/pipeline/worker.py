@@ -207,7 +207,7 @@ class Worker:
             self.health.output_ok = False
             if started:
                 await self.delivery.leaving(consumer)
-            await bounded(consumer.stop(), settings.shutdown_timeout_s)
+            await _stop_consumer(consumer, settings.shutdown_timeout_s)
             await self.delivery.close(settings.shutdown_timeout_s)
 
     async def _watch(self, consumer: Consumer) -> None:
@@ -335,3 +335,18 @@ async def consumer_lag(consumer: Consumer) -> dict[Partition, int]:
             continue
         lag[tp.topic, tp.partition] = max(0, highwater - position)
     return lag
+
+
+async def _stop_consumer(consumer: Consumer, timeout_s: float) -> None:
+    """Stop the consumer within `timeout_s`. During a broker outage aiokafka's fetcher, when
+    closed, awaits a fetch task it has just cancelled (one sleeping in its retry backoff), and
+    that `CancelledError` comes out of `consumer.stop()` although nobody cancelled this task:
+    it would end a clean shutdown in a traceback. Only that one is absorbed; a cancellation
+    of this task (the shutdown deadline) still propagates."""
+    try:
+        await bounded(consumer.stop(), timeout_s)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("consumer stopped with a fetch cancelled mid-retry (broker unreachable)")
