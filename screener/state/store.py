@@ -30,7 +30,12 @@ def _key_bytes(key: Key) -> bytes:
 
 
 def _key_of(raw: bytes) -> Key:
-    return int.from_bytes(raw[1:], "big") if len(raw) == 9 and raw[:1] == b"#" else raw.decode()
+    if len(raw) == 9 and raw[:1] == b"#":
+        return int.from_bytes(raw[1:], "big")
+    try:
+        return raw.decode()
+    except UnicodeDecodeError as exc:  # not a key we wrote: damaged, skipped on restore
+        raise CodecError(f"changelog key is neither #<8 bytes> nor UTF-8: {raw[:40]!r}") from exc
 
 
 DEFAULT_CAPACITY = 1_000_000
@@ -58,6 +63,7 @@ class Store:
     ):
         """`int_keys`: every key is an int in [0, 2**64) (campaign band keys), so the index
         can be the compiled `IntIndex` (when built) rather than a dict: the same slots."""
+        self.int_keys = int_keys
         self.specs: tuple[WindowSpec, ...] = tuple(sorted(set(specs)))
         if capacity < 16:
             raise ValueError("capacity must be at least 16 keys")
@@ -267,7 +273,10 @@ class Store:
         """
         latest: dict[Key, bytes | None] = {}
         for raw_key, value in records:
-            latest[_key_of(raw_key)] = value
+            key = _key_of(raw_key)
+            if self.int_keys and type(key) is not int:  # a campaign store keeps band keys only
+                raise CodecError(f"changelog key {raw_key[:40]!r} is not a band key")
+            latest[key] = value
         gone = [self.index[k] for k, v in latest.items() if v is None and k in self.index]
         if gone:
             self._drop(np.array(gone, np.int64))

@@ -102,6 +102,18 @@ def test_damaged_records_are_refused(bad: bytes) -> None:
         decode(bad)
 
 
+@pytest.mark.parametrize("key", [b"\xff\xfe not utf-8", b"a-user-id", b"#short"])
+def test_a_changelog_key_a_band_store_never_wrote_is_refused_not_a_crash(key: bytes) -> None:
+    """Hostile or damaged changelog keys: a clear CodecError (the partition's restore then
+    skips that record), never a TypeError from the compiled index."""
+    bands = Store([EVENTS], capacity=16, int_keys=True)
+    with pytest.raises(CodecError):
+        bands.restore([(key, store_record(1))])
+    good = (b"#" + (7).to_bytes(8, "big"), store_record(2))
+    assert bands.restore([good]) == 1
+    assert 7 in bands.index
+
+
 def test_partition_stores_drop_on_revoke_restore_on_assign() -> None:
     stores = PartitionStores([EVENTS], capacity=1000)
     p = ("chat.events", 0)
