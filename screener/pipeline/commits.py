@@ -42,7 +42,7 @@ class CommitInterval:
         self.records += records
         if self.interval_s <= 0 or (self.every and self.records >= self.every):
             return True
-        return self.clock() - self.last >= self.interval_s
+        return self.elapsed()
 
     def pending(self) -> bool:
         """Records handed over since the last commit."""
