@@ -185,8 +185,11 @@ class BehaviourState:
         # each event's media list, read once for the media counts and the banks (profiled:
         # a field read per event costs ~0.1 µs, several of them per batch add up)
         media: list[Any] = list(map(_MEDIA, events))
+        buckets: dict[int, I64] = {}  # per bucket width: the series share a few widths
         for spec, series in self.users.series.items():
-            b = series.bucket(secs)
+            b = buckets.get(spec.width)
+            if b is None:
+                b = buckets[spec.width] = series.bucket(secs)
             name = signal_name(spec)
             if spec.kind == "flagged":  # stored by `apply`, from the verdicts
                 need = _need(reads, name)

@@ -67,7 +67,7 @@ def run(users: int = 5_000_000, capacity: int = DEFAULT_CAPACITY, batch: int = 1
     rss = _rss_mb()  # the worker's peak: before the bench materialises the whole changelog
     for slot, key in enumerate(store.keys):  # the full state, as a compacted topic holds it
         if key is not None:
-            store._dirty.add(slot)
+            store._dirty[slot] = True
     records = [r for r in store.changes() if r[1] is not None]
     size = sum(len(k) + len(v or b"") for k, v in records)
     t0 = time.perf_counter()

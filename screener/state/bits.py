@@ -27,12 +27,29 @@ I64 = npt.NDArray[np.int64]
 
 
 def estimate_distinct(bits: U64) -> npt.NDArray[np.int64]:
-    """Linear counting over (n, WORDS) bitmaps: -m ln(zeros/m), rounded (exact while small)."""
+    """Linear counting over (n, WORDS) bitmaps: -m ln(zeros/m), rounded (exact while small).
+
+    A bitmap of m bits has only m + 1 possible counts of set bits, so for the sketches' own
+    size the estimate is a look-up in a table the formula filled once (profiled: the log and
+    rounding per row were ~0.1 ms of a 1,000-message batch's three sketches)."""
     m = 64 * bits.shape[-1]
-    ones = np.bitwise_count(bits).sum(axis=-1).astype(np.float64)
+    ones = np.bitwise_count(bits).sum(axis=-1)
+    if m == _M:
+        out: npt.NDArray[np.int64] = _ESTIMATES[ones]
+        return out
+    return linear_counting(ones.astype(np.float64), m)
+
+
+def linear_counting(ones: npt.NDArray[np.float64], m: int) -> npt.NDArray[np.int64]:
+    """The estimate for bitmaps of m bits with `ones` bits set (what the table holds)."""
     zeros = np.maximum(m - ones, 0.5)  # a full sketch saturates at m ln(2m)
     out: npt.NDArray[np.int64] = np.rint(-m * np.log(zeros / m)).astype(np.int64)
     return out
+
+
+_M = 64 * WORDS
+_ESTIMATES = linear_counting(np.arange(_M + 1, dtype=np.float64), _M)
+_ESTIMATES.flags.writeable = False  # a constant of the formula
 
 
 def value_bits(value: str) -> tuple[int, int]:

@@ -45,14 +45,18 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> RulePack:
     return pack_with_extra(tmp_path_factory, "pregate")
 
 
+@pytest.mark.parametrize("ask_from", [0, 64, 10**9])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_gated_reads_give_the_verdicts_and_state_of_reading_everywhere(
-    pack: RulePack, seed: int
+    pack: RulePack, seed: int, ask_from: int
 ) -> None:
+    """`ask_from` 0: the rules that need evidence are always asked where they may fire;
+    10**9: never (their signals read at every message with evidence); 64: as shipped."""
     rng = random.Random(seed)
     events = random_events(rng, 1500)
     batch = rng.choice((1, 37, 250))
     gated = Engine(pack)
+    gated._reads = ReadGate(pack.rules, ask_from=ask_from)
     ungated = Engine(pack)
     ungated._reads = _Everywhere()  # type: ignore[assignment]
     got, want = _run(gated, events, batch), _run(ungated, events, batch)
@@ -83,3 +87,24 @@ def test_the_gate_skips_reads_where_no_rule_can_use_them(pack: RulePack) -> None
     assert quiet.any()
     for mask in masks.values():
         assert not mask[quiet].any()
+
+
+def test_few_messages_with_evidence_are_read_without_asking_the_rules(pack: RulePack) -> None:
+    """Below `ask_from` messages with evidence, a rule that needs evidence reads its signals
+    at every one of them (a superset of where it may fire); from it on, only where it may."""
+    engine = Engine(pack)
+    events = random_events(random.Random(9), 400)
+    evidence = engine._evidence(BatchText.build(pack.folding, [e.text for e in events]))
+    asked = ReadGate(pack.rules, ask_from=0).masks(events, evidence)
+    gate = ReadGate(pack.rules, ask_from=10**9)
+    rows = np.zeros(len(events), bool)
+    rows[gate._rows(evidence, gate._hits(evidence.lexicons))] = True
+    assert rows.any() and not rows.all()
+    unasked = gate.masks(events, evidence)
+    assert set(asked) == set(unasked)
+    for name in asked:
+        assert not (asked[name] & ~unasked[name]).any(), name  # a superset of the asked mask
+        assert not (unasked[name] & ~asked[name] & ~rows).any(), name  # more only at rows
+    # user.contacts is read only by a rule needing evidence (a contact id, a young account)
+    assert unasked["user.contacts@3600"][rows].all()
+    assert (unasked["user.contacts@3600"] != asked["user.contacts@3600"]).any()

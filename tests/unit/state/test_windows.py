@@ -172,3 +172,26 @@ def test_compiled_bits_of_each_equals_the_numpy_path() -> None:
     assert bits_of_each(values).any(axis=1).sum() == sum(v is not None for v in values)
     with pytest.raises(TypeError):
         bits_of_each([1])  # type: ignore[list-item]
+
+
+def test_distinct_estimate_table_is_the_formula_for_every_count() -> None:
+    """`estimate_distinct` looks the estimate up by the count of set bits: for each possible
+    count (0..128) and for random bitmaps it is what -m ln(zeros/m), rounded, gives."""
+    import math
+
+    from screener.state import bits
+
+    m = 64 * bits.WORDS
+    for ones in range(m + 1):
+        row = np.zeros((1, bits.WORDS), np.uint64)
+        for k in range(ones):  # the lowest `ones` bits set
+            row[0, k // 64] |= np.uint64(1) << np.uint64(k % 64)
+        want = round(-m * math.log(max(m - ones, 0.5) / m))
+        assert int(bits.estimate_distinct(row)[0]) == want, ones
+    rng = np.random.default_rng(3)
+    for words in (1, bits.WORDS, 3):  # other sizes take the formula itself
+        b = rng.integers(0, 2**63, (3000, words), dtype=np.uint64)
+        b &= rng.integers(0, 2**63, (3000, words), dtype=np.uint64) << np.uint64(rng.integers(3))
+        ones = np.bitwise_count(b).sum(axis=-1).astype(np.float64)
+        assert np.array_equal(bits.estimate_distinct(b), bits.linear_counting(ones, 64 * words))
+        assert bits.estimate_distinct(b[:0]).shape == (0,)
