@@ -15,8 +15,12 @@ the same order every round, so every ratio is between neighbouring runs):
 Each run gets its own consumer group and two phases:
 
 1. **throughput**: a backlog of `--messages` generated events (5% violating) is waiting in
-   the input topic; msgs/s = records committed by the group per second, from its first
-   commit to its last (process start-up and group join are not counted).
+   the input topic; msgs/s = backlog records per second, read from the output the contender
+   makes visible (`measure.progress`: the output for a backlog event at offset o of a
+   partition shows that partition read up to o), from its first output to its last — process
+   start-up, group join and the wait for a commit interval's last commit are not counted, so
+   a contender committing once a second is timed like one committing every batch. The phase
+   ends when the group has committed the whole backlog.
 2. **latency** (last round only): a feeder process of its own (`measure.feed`: the one
    generator's traffic, paced by the traffic tools) produces at `--latency-share` (default
    0.5) of the contender's own measured rate — or at `--rate` msgs/s for all — for
@@ -76,12 +80,14 @@ from screener.kafka import (
 )
 from screener.measure.bench import machine
 from screener.measure.feed import event, index_of, key, read_stamps
+from screener.measure.progress import Progress, Rate
 from screener.pipeline.settings import Settings
 from screener.synthetic import corpus
 
 FLAGGED_SHARE = 0.05
 PHASE_TIMEOUT_S = 300.0
 PACED_PREFIX = "p"
+BACKLOG_PREFIX = "b"
 
 
 CONTENDERS = Path(__file__).resolve().parent / "contenders"
@@ -95,6 +101,7 @@ class Contender:
     output_topic: str
     workers: int = 1
     rates: list[float] = field(default_factory=list)  # msgs/s, one per round
+    timed: list[int] = field(default_factory=list)  # backlog records the rate spans, per round
     latencies_ms: list[float] = field(default_factory=list)
     p99_by_second: list[float] = field(default_factory=list)  # of the feed's seconds
     warmup_s: float = 0.0  # first event per paced partition -> committed (state restores)
@@ -122,7 +129,8 @@ def quix_python(explicit: str | None) -> str | None:
 # -- load and measurement -----------------------------------------------------------------------
 
 
-async def _produce_backlog(bootstrap: str, topic: str, texts: list[str]) -> None:
+async def _produce_backlog(bootstrap: str, topic: str, texts: list[str]) -> list[tuple[int, int]]:
+    """Produce the backlog: each event's (partition, offset), by index."""
     producer = make_producer(
         _options(bootstrap), linger_ms=20, max_batch_size=512 * 1024, compression_type="lz4",
         acks="all",
@@ -131,8 +139,8 @@ async def _produce_backlog(bootstrap: str, topic: str, texts: list[str]) -> None
     try:
         futures = []
         for i, text in enumerate(texts):
-            futures.append(await producer.send(topic, event(i, text, "b"), key=key(i)))
-        await asyncio.gather(*futures)
+            futures.append(await producer.send(topic, event(i, text, BACKLOG_PREFIX), key=key(i)))
+        return [(m.partition, m.offset) for m in await asyncio.gather(*futures)]
     finally:
         await producer.stop()
 
@@ -160,33 +168,54 @@ async def _committed(admin: Admin, group: str, parts: list[TopicPartition]) -> i
 
 
 async def _throughput(
-    bootstrap: str, group: str, parts: list[TopicPartition], total: int, proc: Process
-) -> float:
-    """Commit progress of `group` over the backlog: (records − first commit) / elapsed."""
-    admin = make_admin(_options(bootstrap))
-    await admin.start()
+    bootstrap: str, group: str, parts: list[TopicPartition], placed: Sequence[tuple[int, int]],
+    output: str, proc: Process,
+) -> Rate:  # fmt: skip
+    """msgs/s from the backlog progress the contender's `output` shows (`measure.progress`:
+    the same definition for a contender committing every batch or once an interval), read
+    until the group has committed all of the backlog and its output is read to the end.
+
+    A reader that starts after the contender's first output only sees it later: the first
+    sample is then later and shows more progress, still a true (time, records) point."""
+    consumer = make_consumer(
+        _options(bootstrap), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=5,
+    )  # fmt: skip
+    await consumer.start()
+    progress = Progress(placed)
     try:
-        deadline = time.monotonic() + PHASE_TIMEOUT_S
-        first: tuple[float, int, float | None] | None = None
-        while True:
-            done = await _committed(admin, group, parts)
-            now = time.perf_counter()
-            if first is None and done > 0:
-                first = (now, done, proc.cpu_seconds())
-            if done >= total:
-                assert first is not None
-                if now - first[0] <= 0 or first[1] >= total:
-                    raise RuntimeError("backlog consumed in one commit: use more --messages")
-                cpu, cpu_first = proc.cpu_seconds(), first[2]
-                if cpu is not None and cpu_first is not None:
-                    proc.cpu_us_per_msg = (cpu - cpu_first) / (total - first[1]) * 1e6
-                return (total - first[1]) / (now - first[0])
-            proc.check()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{proc.name}: {done}/{total} committed after timeout")
-            await asyncio.sleep(0.02)  # sampling interval, inside the deadline
+        outputs = [TopicPartition(output, p) for p in range(len(parts))]
+        consumer.assign(outputs)
+        await consumer.seek_to_beginning(*outputs)
+
+        async def collect(until: asyncio.Event) -> None:
+            while not until.is_set():
+                batch = await consumer.getmany(timeout_ms=20)
+                now = time.perf_counter()
+                for records in batch.values():
+                    for r in records:
+                        i = _output_index(r.value, BACKLOG_PREFIX)
+                        if i is not None:
+                            progress.see(i)
+                progress.mark(now, proc.cpu_seconds)
+
+        finished = asyncio.Event()
+        collector = asyncio.create_task(collect(finished))
+        try:
+            await _await_committed_parts(
+                bootstrap, group, parts, len(placed), proc, f"{proc.name}: backlog not committed"
+            )
+            ends = await consumer.end_offsets(outputs)
+            deadline = time.monotonic() + 60
+            while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+                if time.monotonic() > deadline or collector.done():
+                    raise RuntimeError(f"{proc.name}: output not readable to its end")
+                await asyncio.sleep(0.02)  # the collector reads meanwhile
+        finally:
+            finished.set()
+            await collector
     finally:
-        await admin.close()
+        await consumer.stop()
+    return progress.rate()
 
 
 async def _latency(
@@ -293,12 +322,19 @@ async def _await_committed(
     bootstrap: str, group: str, topic: str, partitions: int, target: int, proc: Process,
     failure: str,
 ) -> None:  # fmt: skip
+    parts = [TopicPartition(topic, p) for p in range(partitions)]
+    await _await_committed_parts(bootstrap, group, parts, target, proc, failure)
+
+
+async def _await_committed_parts(
+    bootstrap: str, group: str, parts: list[TopicPartition], target: int, proc: Process,
+    failure: str,
+) -> None:  # fmt: skip
     """Poll (within `PHASE_TIMEOUT_S`) until `group` has committed `target` offsets of
-    `topic`, checking that the contender is still alive."""
+    `parts`, checking that the contender is still alive."""
     admin = make_admin(_options(bootstrap))
     await admin.start()
     try:
-        parts = [TopicPartition(topic, p) for p in range(partitions)]
         deadline = time.monotonic() + PHASE_TIMEOUT_S
         while await _committed(admin, group, parts) < target:
             proc.check()
@@ -310,15 +346,19 @@ async def _await_committed(
 
 
 def _paced_index(value: bytes | None) -> int | None:
-    """The paced event's index from an output record: a review item carries the event, the
-    yardsticks' hits are the event."""
+    return _output_index(value, PACED_PREFIX)
+
+
+def _output_index(value: bytes | None, prefix: str) -> int | None:
+    """The index of the event (id `{prefix}-{i}`) an output record came from: a review item
+    carries the event, the yardsticks' hits are the event."""
     if not value:
         return None
     item = orjson.loads(value)
     if not isinstance(item, dict):
         return None
     event = item.get("event", item)
-    return index_of(event.get("id") if isinstance(event, dict) else None, PACED_PREFIX)
+    return index_of(event.get("id") if isinstance(event, dict) else None, prefix)
 
 
 async def _feed(
@@ -366,7 +406,6 @@ class Process:
 
     def __init__(self, name: str, argv: list[str]):
         self.name = name
-        self.cpu_us_per_msg: float | None = None
         self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
 
@@ -476,7 +515,7 @@ async def _run(
     await _create_topics(bootstrap, topics, partitions)
     try:
         with console.status(f"producing a backlog of {messages:,} events"):
-            await _produce_backlog(bootstrap, backlog, texts)
+            placed = await _produce_backlog(bootstrap, backlog, texts)
         parts = [TopicPartition(backlog, p) for p in range(partitions)]
         for r in range(rounds):
             for k, c in enumerate(contenders):
@@ -485,9 +524,13 @@ async def _run(
                 proc = Process(c.name, argv)
                 try:
                     with console.status(f"round {r + 1}/{rounds}, {c.name}: throughput"):
-                        c.rates.append(await _throughput(bootstrap, group, parts, messages, proc))
-                    if proc.cpu_us_per_msg is not None:
-                        c.cpu_us.append(proc.cpu_us_per_msg)
+                        got = await _throughput(
+                            bootstrap, group, parts, placed, c.output_topic, proc
+                        )
+                    c.rates.append(got.msgs_per_s)
+                    c.timed.append(got.records)
+                    if got.cpu_us_per_msg is not None:
+                        c.cpu_us.append(got.cpu_us_per_msg)
                     if r == 0:
                         c.outputs = await _end_total(bootstrap, c.output_topic, partitions)
                     if r == rounds - 1:
@@ -525,13 +568,13 @@ def _result(
         "flagged_share": round(screened.outputs / messages, 4),
         "settings": {k: getattr(settings, k) for k in
                      ("batch_max_records", "batch_timeout_ms", "fetch_max_wait_ms",
-                      "linger_ms", "max_batch_bytes", "compression")},
+                      "linger_ms", "max_batch_bytes", "compression", "commit_interval_ms")},
         "screener_1_worker_over": {
             name: {"per_round": r, "median": statistics.median(r)} for name, r in ratios.items()
         },
         "contenders": [
             {"name": c.name, "workers": c.workers, "msgs_per_s": round(c.msgs_per_s),
-             "per_round": [round(x) for x in c.rates],
+             "per_round": [round(x) for x in c.rates], "timed_records": c.timed,
              "latency_rate": round(c.latency_rate), "fed_per_s": round(c.fed_per_s),
              "p50_ms": round(c.percentile(0.5), 2), "p95_ms": round(c.percentile(0.95), 2),
              "p99_ms": round(c.percentile(0.99), 2), "max_ms": round(c.percentile(1.0), 2),
@@ -620,5 +663,5 @@ def _print(result: dict[str, Any], console: Console) -> None:
         + f" for {result['latency_duration_s']:g}s; batch_max_records={s['batch_max_records']} "
         f"batch_timeout_ms={s['batch_timeout_ms']} fetch_max_wait_ms={s['fetch_max_wait_ms']} "
         f"linger_ms={s['linger_ms']} max_batch_bytes={s['max_batch_bytes']} "
-        f"compression={s['compression']}"
+        f"compression={s['compression']} commit_interval_ms={s['commit_interval_ms']}"
     )

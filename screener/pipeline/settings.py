@@ -63,9 +63,12 @@ class Settings(BaseSettings):
     # at-least-once: input offsets, with the behaviour state's changelog of the batches since
     # the last commit (one record per key changed), are committed once this long has passed
     # or `commit_every` records (0: no count bound) were screened since; review items go out
-    # batch by batch regardless (pipeline/commits.py). 0 (default): every batch commits.
-    # Exactly-once commits one transaction per batch.
-    commit_interval_ms: int = Field(default=0, ge=0)
+    # batch by batch regardless (pipeline/commits.py). 0: every batch commits. Default 1 s
+    # (Quix Streams' default is 5 s, Kafka Streams' 30 s): measured with the behaviour pack on
+    # Apache Kafka (README "Latency"), it cut CPU per message ~27 % and p99 at half load ~55 %,
+    # because a busy user's state is written once a second instead of once a batch; a crash
+    # replays at most ~1 s of input (at-least-once). Exactly-once: one transaction per batch.
+    commit_interval_ms: int = Field(default=1000, ge=0)
     commit_every: int = Field(default=0, ge=0)
     batch_timeout_ms: int = Field(default=100, ge=1)
     # how long the broker may hold a fetch when no data is waiting; Tansu holds it this long

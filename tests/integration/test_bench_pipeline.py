@@ -58,26 +58,34 @@ def test_bench_pipeline_on_apache_kafka() -> None:
 
 
 def test_bench_pipeline_sweeps_a_setting_beside_the_defaults() -> None:
-    """`--sweep`: one more 1-worker screener per value, measured like the others."""
+    """`--sweep`: one more 1-worker screener per value, measured like the others — here a
+    worker committing every batch beside the default 1 s interval, both timed from their
+    output over most of a backlog far shorter than one interval's worth of commits."""
+    messages = 6000
     out = subprocess.run(
-        [sys.executable, "-m", "screener", "bench", "pipeline", "--messages", "6000",
+        [sys.executable, "-m", "screener", "bench", "pipeline", "--messages", str(messages),
          "--duration", "1", "--workers", "1", "--partitions", "2",
-         "--sweep", "fetch_max_wait_ms=20", "--json"],
+         "--sweep", "commit_interval_ms=0", "--json"],
         capture_output=True, timeout=900, cwd=ROOT, check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr.decode()[-3000:]
     result = orjson.loads(out.stdout)
     assert result["partitions"] == 2  # --partitions
     by_name = {c["name"]: c for c in result["contenders"]}
-    swept = by_name["screener, 1 worker, fetch_max_wait_ms=20"]
+    swept = by_name["screener, 1 worker, commit_interval_ms=0"]
     assert swept["msgs_per_s"] > 0 and swept["latency_samples"] > 0
     assert swept["p50_ms"] <= swept["p99_ms"] <= swept["max_ms"]
     # the paced partitions were warmed up (state restored) before the measured feed, and
     # every second of the feed has its p99
     assert swept["warmup_s"] > 0 and len(swept["p99_ms_by_second"]) >= 1
     assert max(swept["p99_ms_by_second"]) <= swept["max_ms"]
-    assert result["settings"]["fetch_max_wait_ms"] == Settings().fetch_max_wait_ms  # as shipped
-    assert "screener, 1 worker, fetch_max_wait_ms=20" in result["screener_1_worker_over"]
+    # every contender's rate spans most of the backlog (all but its first batch of <= 2,000):
+    # with the 1 s interval the worker commits it in one or two steps, which the old
+    # commit-progress measure could not time
+    for c in result["contenders"]:
+        assert all(messages // 2 <= t <= messages for t in c["timed_records"]), c
+    assert result["settings"]["commit_interval_ms"] == Settings().commit_interval_ms == 1000
+    assert "screener, 1 worker, commit_interval_ms=0" in result["screener_1_worker_over"]
     refused = subprocess.run(
         [sys.executable, "-m", "screener", "bench", "pipeline", "--sweep", "nonsense=1"],
         capture_output=True, timeout=120, cwd=ROOT, check=False,

@@ -61,7 +61,8 @@ def _flagged(batch: object) -> list[str]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(input_topics=["in"], group_id="g")
+    # a changelog with every batch: the commit interval off
+    return Settings(input_topics=["in"], group_id="g", commit_interval_ms=0)
 
 
 def test_counts_are_kept_per_partition_and_logged_to_its_changelog_partition(
