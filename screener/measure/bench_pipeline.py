@@ -169,11 +169,13 @@ async def _committed(admin: Admin, group: str, parts: list[TopicPartition]) -> i
 
 async def _throughput(
     bootstrap: str, group: str, parts: list[TopicPartition], placed: Sequence[tuple[int, int]],
-    output: str, proc: Process,
+    output: str, since_ms: int, proc: Process,
 ) -> Rate:  # fmt: skip
-    """msgs/s from the backlog progress the contender's `output` shows (`measure.progress`:
-    the same definition for a contender committing every batch or once an interval), read
-    until the group has committed all of the backlog and its output is read to the end.
+    """msgs/s from the backlog progress the contender's output shows (`measure.progress`:
+    the same definition for a contender committing every batch or once an interval), from
+    the output records written since `since_ms` (Unix ms, before the contender started: an
+    earlier round's output is not this one's progress) until the group has committed all of
+    the backlog and its output is read to the end.
 
     A reader that starts after the contender's first output only sees it later: the first
     sample is then later and shows more progress, still a true (time, records) point."""
@@ -194,7 +196,7 @@ async def _throughput(
                 for records in batch.values():
                     for r in records:
                         i = _output_index(r.value, BACKLOG_PREFIX)
-                        if i is not None:
+                        if i is not None and r.timestamp >= since_ms:
                             progress.see(i)
                 progress.mark(now, proc.cpu_seconds)
 
@@ -521,11 +523,14 @@ async def _run(
             for k, c in enumerate(contenders):
                 group = f"bench-{tag}-g{k}-r{r}"
                 argv = [group if a == f"bench-{tag}-g{k}" else a for a in c.argv]
+                # this round's output is what is written from now on (earlier rounds wrote to
+                # the same topic; offsets would do, but Tansu's end_offsets are not reliable)
+                since_ms = int(time.time() * 1000)
                 proc = Process(c.name, argv)
                 try:
                     with console.status(f"round {r + 1}/{rounds}, {c.name}: throughput"):
                         got = await _throughput(
-                            bootstrap, group, parts, placed, c.output_topic, proc
+                            bootstrap, group, parts, placed, c.output_topic, since_ms, proc
                         )
                     c.rates.append(got.msgs_per_s)
                     c.timed.append(got.records)
