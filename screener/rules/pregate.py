@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from screener.rules.pack import CompiledRule
 
 Mask = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
+_LEXICON = attrgetter("source.lexicon")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,12 @@ class ReadGate:
         tags = self._wanted.get("tag", frozenset())
         kept: dict[int, list[Hit]] = {}
         for i, hits in lexicons.items():
+            if not tags:  # most messages' hits are all from lexicons no rule here reads:
+                try:  # skipped at C speed (profiled: the filter per hit was ~0.3 ms a batch)
+                    if wanted.isdisjoint(map(_LEXICON, hits)):
+                        continue
+                except AttributeError:  # a hit without a source term: the filter below
+                    pass
             mine = [
                 h for h in hits if h.source is not None
                 and (h.source.lexicon in wanted or (tags and not tags.isdisjoint(h.source.tags)))

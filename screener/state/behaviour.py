@@ -91,12 +91,13 @@ class Prepared:
 
     def flagged_before(self, where: Sequence[int]) -> npt.NDArray[np.int64]:
         """Flagged messages in the escalation window before the batch, at the events `where`
-        (0 elsewhere): read only for messages the batch flags, the only ones escalation asks."""
+        (elsewhere 0, or the count too): read only for messages the batch flags, the only
+        ones escalation asks."""
         assert self.flagged is not None
+        if self.flagged_counts is not None:  # read once in `prepare`: the state is unchanged
+            return self.flagged_counts  # (no masking: escalation reads only `where`)
         need = np.zeros(len(self.seconds), bool)
         need[list(where)] = True
-        if self.flagged_counts is not None:  # read once in `prepare`: the state is unchanged
-            return np.where(need, self.flagged_counts, 0)
         s = self.flagged
         return _read(s, self.user_slots, s.bucket(self.seconds), None, need)
 
@@ -229,7 +230,9 @@ class BehaviourState:
             return np.fromiter(map(len, media), np.uint32, n)
         if spec.kind == "conversations":
             try:  # C-speed where every event has a conversation (a chat batch)
-                ids: list[str | None] = [c or None for c in map(_CONVERSATION, events)]
+                ids: list[str | None] = list(map(_CONVERSATION, events))
+                if "" in ids:  # (found at C speed too) an empty id counts as none
+                    ids = [c or None for c in ids]
             except AttributeError:  # microblog posts have none
                 ids = []
                 for e in events:

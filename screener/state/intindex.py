@@ -16,6 +16,8 @@ Only built with the compiled loop (`available()`); without it the store keeps it
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableMapping
+from itertools import repeat
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +31,19 @@ if not hasattr(_rings, "ix_get"):  # an extension built before it had the probes
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
+
+
+_dict_get = getattr(_rings, "dict_get", None)  # absent from an extension built before it
+
+
+def dict_get_many(index: dict[Any, int], keys: list[Any]) -> I64:
+    """`index.get(k, -1)` for every key, as int64 (the store's str-keyed look-up): one C call
+    where built (~half the cost of numpy's fromiter over `map(index.get, ...)`)."""
+    if _dict_get is None:
+        return np.fromiter(map(index.get, keys, repeat(-1)), np.int64, len(keys))
+    out = np.empty(len(keys), np.int64)
+    _dict_get(index, keys, out)
+    return out
 
 
 def available() -> bool:

@@ -108,3 +108,32 @@ def test_few_messages_with_evidence_are_read_without_asking_the_rules(pack: Rule
     # user.contacts is read only by a rule needing evidence (a contact id, a young account)
     assert unasked["user.contacts@3600"][rows].all()
     assert (unasked["user.contacts@3600"] != asked["user.contacts@3600"]).any()
+
+
+def test_lexicon_hits_kept_are_those_of_wanted_lexicons_and_tags() -> None:
+    """`_hits` (which skips messages with no wanted lexicon at C speed when no tag is
+    wanted) keeps exactly the hits of a wanted lexicon or tag, sources-less hits never."""
+    from screener.match.lexicon import Hit, Term
+
+    def term(lexicon: int, tags: tuple[str, ...] = ()) -> Term:
+        return Term(f"t{lexicon}", lexicon, tags, False, False, "compact")
+
+    rng = random.Random(4)
+    lexicons: dict[int, list[Hit]] = {}
+    for i in range(300):
+        hits = []
+        for _ in range(rng.randint(1, 4)):
+            src = None if rng.random() < 0.1 else term(rng.randrange(6), rng.choice(((), ("x",))))
+            hits.append(Hit(i, 0, 1, "t", src))
+        lexicons[i] = hits
+    for wanted, tags in (({1, 2}, set()), ({1}, {"x"}), (set(), {"x"}), (set(), set())):
+        gate = ReadGate([])
+        gate._wanted = {"lexicon": frozenset(wanted), "tag": frozenset(tags)}
+        want = {}
+        for i, hits in lexicons.items():
+            mine = [h for h in hits if h.source is not None
+                    and (h.source.lexicon in wanted or bool(tags & set(h.source.tags)))]  # fmt: skip
+            if mine:
+                want[i] = mine
+        assert gate._hits(lexicons) == want
+        assert bool(want) == bool(wanted or tags)

@@ -36,6 +36,7 @@ def _reference(monkeypatch: pytest.MonkeyPatch, on: bool) -> Iterator[None]:
             m.setattr(signatures, "_rings", None)
             m.setattr(bits, "_rings", None)
             m.setattr(intindex, "_rings", None)
+            m.setattr(intindex, "_dict_get", None)
         yield
 
 

@@ -77,3 +77,24 @@ def test_the_dict_protocol() -> None:
     big.put_many(keys, np.arange(100_000))
     assert len(big) == 100_000 and big.nbytes() <= 24 * 2 * 2 * 100_000
     assert big.get_many(keys).tolist() == list(range(100_000))
+
+
+def test_dict_get_many_is_get_or_minus_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The users' store looks str keys up in C (`_rings.dict_get`): the same int64 slots as
+    `dict.get(k, -1)`, any hashable key; an unhashable one is a TypeError, as in Python.
+    An extension built before `dict_get` existed takes the Python path (same answers)."""
+    rng = random.Random(5)
+    index: dict[object, int] = {f"u{i}": rng.randrange(1 << 40) for i in range(3000)}
+    index[7] = 3
+    index[("t", 1)] = 0
+    keys: list[object] = [f"u{rng.randrange(6000)}" for _ in range(5000)] + [7, ("t", 1), 8, ""]
+    want = [index.get(k, -1) for k in keys]
+    if intindex._dict_get is None:
+        assert os.environ.get("CI", "").lower() not in ("1", "true"), "_rings not built"
+    got = intindex.dict_get_many(index, keys)
+    assert got.dtype == np.int64 and got.tolist() == want
+    assert intindex.dict_get_many(index, []).tolist() == []
+    with pytest.raises(TypeError):
+        intindex.dict_get_many(index, [["unhashable"]])
+    monkeypatch.setattr(intindex, "_dict_get", None)  # a stale extension
+    assert intindex.dict_get_many(index, keys).tolist() == want
