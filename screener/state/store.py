@@ -19,7 +19,7 @@ import numpy.typing as npt
 from screener.state import intindex
 from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode, encode_many
 from screener.state.intindex import IntIndex
-from screener.state.windows import I64, KINDS, RING, Series, WindowSpec
+from screener.state.windows import I64, KINDS, RING, Series, WindowSpec, grown
 
 Key = str | int
 """user ids; campaign band keys are ints (8 bytes big-endian in the changelog)"""
@@ -204,13 +204,9 @@ class Store:
         for series in self.series.values():
             series.grow(size)
         self.keys.extend([None] * (size - old))
-        last = np.empty(size, np.int64)  # one allocation (see `Series.grow`)
-        last[:old] = self.last
-        last[old:] = np.iinfo(np.int64).min
-        self.last = last
-        dirty = np.zeros(size, np.bool_)
-        dirty[:old] = self._dirty
-        self._dirty = dirty
+        self.last = grown(self.last, size)  # in place where it can (see `grown`)
+        self.last[old:] = np.iinfo(np.int64).min
+        self._dirty = grown(self._dirty, size)
         self.free.extend(range(size - 1, old - 1, -1))
 
     def expire(self) -> int:

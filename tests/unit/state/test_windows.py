@@ -195,3 +195,29 @@ def test_distinct_estimate_table_is_the_formula_for_every_count() -> None:
         ones = np.bitwise_count(b).sum(axis=-1).astype(np.float64)
         assert np.array_equal(bits.estimate_distinct(b), bits.linear_counting(ones, 64 * words))
         assert bits.estimate_distinct(b[:0]).shape == (0,)
+
+
+def test_grown_keeps_rows_and_zeroes_the_new_ones() -> None:
+    """`grown` (numpy's in-place resize) keeps every old row, zeroes the new ones, for rings
+    of counts and of bitmaps and for the stores' 1-d arrays, from tiny to a few MB."""
+    from screener.state.windows import grown
+
+    rng = np.random.default_rng(8)
+    for shape, dtype in (((RING,), np.uint32), ((RING, 2), np.uint64), ((), np.int64),
+                         ((), np.bool_)):  # fmt: skip
+        rows = 3
+        a = rng.integers(0, 2, (rows, *shape)).astype(dtype)
+        while rows < 200_000:
+            before = a.copy()
+            a = grown(a, rows * 4)
+            assert a.shape == (rows * 4, *shape) and a.dtype == dtype
+            assert np.array_equal(a[:rows], before) and not a[rows:].any()
+            a[rows:] = rng.integers(0, 2, a[rows:].shape).astype(dtype)
+            rows *= 4
+    series = Series(WindowSpec("events", 600), 2)
+    series.update(np.array([0, 1, 1]), series.bucket(np.array([5, 6, 7])), _ones(3))
+    series.grow(1000)
+    assert series.head[2:].tolist() == [series.head[-1]] * 998 and series.head[2] < 0
+    assert series.update(np.array([1, 999]), series.bucket(np.array([8, 8])), _ones(2))[
+        0
+    ].tolist() == [3, 1]
