@@ -195,9 +195,13 @@ static PyObject *run(Py_buffer *head, Py_buffer *cells, Py_buffer *slots, Py_buf
             k = used++;
             firsts[k] = slot;
             heads[k] = hs[slot];
-            for (int x = 0; x < RING * width; x++)
-                rows[k * RING * width + x] =
-                    distinct ? c64[slot * RING * width + x] : c32[slot * RING + x];
+            /* an empty row (head NONE) is zeroed whole below before any use: its cells are
+               not read (most campaign band keys are new: profiled, reading their rows, cold
+               in memory, was a good part of staging them) */
+            if (heads[k] != NONE)
+                for (int x = 0; x < RING * width; x++)
+                    rows[k * RING * width + x] =
+                        distinct ? c64[slot * RING * width + x] : c32[slot * RING + x];
         }
         uint64_t *row = rows + k * RING * width;
         int64_t h = heads[k];
