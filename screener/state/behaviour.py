@@ -91,8 +91,7 @@ class Prepared:
 
     def flagged_before(self, where: Sequence[int]) -> npt.NDArray[np.int64]:
         """Flagged messages in the escalation window before the batch, at the events `where`
-        (elsewhere 0, or the count too): read only for messages the batch flags, the only
-        ones escalation asks."""
+        (elsewhere 0 or the count): read only for messages the batch flags, all it asks."""
         assert self.flagged is not None
         if self.flagged_counts is not None:  # read once in `prepare`: the state is unchanged
             return self.flagged_counts  # (no masking: escalation reads only `where`)
@@ -186,11 +185,9 @@ class BehaviourState:
         # each event's media list, read once for the media counts and the banks (profiled:
         # a field read per event costs ~0.1 µs, several of them per batch add up)
         media: list[Any] = list(map(_MEDIA, events))
-        buckets: dict[int, I64] = {}  # per bucket width: the series share a few widths
+        buckets = {w: secs // w for w in {s.width for s in self.users.series}}  # (`bucket`)
         for spec, series in self.users.series.items():
-            b = buckets.get(spec.width)
-            if b is None:
-                b = buckets[spec.width] = series.bucket(secs)
+            b = buckets[spec.width]  # once per width: the series share a few
             name = signal_name(spec)
             if spec.kind == "flagged":  # stored by `apply`, from the verdicts
                 need = _need(reads, name)

@@ -18,8 +18,9 @@ import numpy.typing as npt
 
 from screener.state import intindex
 from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode, encode_many
+from screener.state.growth import grown
 from screener.state.intindex import IntIndex
-from screener.state.windows import I64, KINDS, RING, Series, WindowSpec, grown
+from screener.state.windows import I64, KINDS, RING, Series, WindowSpec
 
 Key = str | int
 """user ids; campaign band keys are ints (8 bytes big-endian in the changelog)"""

@@ -30,6 +30,7 @@ from screener.state.bits import estimate_distinct as estimate_distinct
 from screener.state.bits import log_bound as log_bound
 from screener.state.bits import range_or as _range_or
 from screener.state.bits import value_bits as value_bits
+from screener.state.growth import grown
 
 try:  # the compiled per-event loop (`_rings.c`); without it the numpy paths give the same values
     from screener.state import _rings  # type: ignore[attr-defined]
@@ -102,18 +103,6 @@ class Staged:
 
 _NO_MASK = np.zeros(0, np.uint8)
 """`stage`'s need mask meaning everywhere"""
-
-
-def grown(a: np.ndarray, rows: int) -> np.ndarray:
-    """`a` with `rows` rows: the old ones kept, the new ones zero. In place (numpy's resize:
-    a realloc, which for large arrays remaps the pages rather than copying them; profiled on
-    `screener bench engine`, copying a growing store's rows into fresh arrays, and faulting
-    those pages in, was ~0.3 ms a batch, the users' store alone ~30 ms to reach 65k keys).
-    Without the reference check: a store's arrays are only ever held by their owner (the
-    compiled calls take a buffer for the call; reads index copies out), so no view of the old
-    memory survives the call."""
-    a.resize((rows, *a.shape[1:]), refcheck=False)
-    return a
 
 
 class Series:

@@ -131,8 +131,11 @@ def test_lexicon_hits_kept_are_those_of_wanted_lexicons_and_tags() -> None:
         gate._wanted = {"lexicon": frozenset(wanted), "tag": frozenset(tags)}
         want = {}
         for i, hits in lexicons.items():
-            mine = [h for h in hits if h.source is not None
-                    and (h.source.lexicon in wanted or bool(tags & set(h.source.tags)))]  # fmt: skip
+            mine = [
+                h for h in hits
+                if h.source is not None
+                and (h.source.lexicon in wanted or tags & set(h.source.tags))
+            ]  # fmt: skip
             if mine:
                 want[i] = mine
         assert gate._hits(lexicons) == want

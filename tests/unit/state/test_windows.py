@@ -200,7 +200,7 @@ def test_distinct_estimate_table_is_the_formula_for_every_count() -> None:
 def test_grown_keeps_rows_and_zeroes_the_new_ones() -> None:
     """`grown` (numpy's in-place resize) keeps every old row, zeroes the new ones, for rings
     of counts and of bitmaps and for the stores' 1-d arrays, from tiny to a few MB."""
-    from screener.state.windows import grown
+    from screener.state.growth import grown
 
     rng = np.random.default_rng(8)
     for shape, dtype in (((RING,), np.uint32), ((RING, 2), np.uint64), ((), np.int64),
