@@ -146,7 +146,12 @@ class Worker:
         self.delivery: Delivery = (
             Transactional(settings, self.observer, self.health, worker_index)
             if settings.guarantee == "exactly-once"
-            else AtLeastOnce(settings, self.observer, self.health)
+            else AtLeastOnce(
+                settings,
+                self.observer,
+                self.health,
+                changelog_producer=settings.changelog_producer and state is not None,
+            )
         )
 
     @property

@@ -13,7 +13,7 @@ import pytest
 from screener.observe import BatchReport, NullObserver
 from screener.pipeline.commits import CommitInterval
 from screener.pipeline.delivery import AtLeastOnce, Health, Unacknowledged
-from screener.pipeline.records import Outgoing
+from screener.pipeline.records import Outgoing, Placed
 from screener.pipeline.settings import Settings
 from screener.pipeline.transform import Batch
 
@@ -116,3 +116,69 @@ async def test_an_unacknowledged_batch_keeps_the_interval_uncommitted() -> None:
     with pytest.raises(Unacknowledged):
         await asyncio.wait_for(delivery.drain(), 10)
     assert consumer.commits == [] and outcome.finished_batches == []
+
+
+class HeldChangelog:
+    """A changelog producer whose record batches are acknowledged only when `release` is set."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.records: list[tuple[bytes, bytes | None]] = []
+
+    def create_batch(self) -> Any:
+        records = self.records
+
+        class Builder:
+            def append(self, *, timestamp: None, key: bytes, value: bytes | None,
+                       headers: list[Any]) -> object:  # fmt: skip
+                records.append((key, value))
+                return object()
+
+        return Builder()
+
+    async def send_batch(self, builder: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        async def ack() -> None:
+            await self.release.wait()
+            future.set_result(None)
+
+        asyncio.get_running_loop().create_task(ack())
+        return future
+
+
+async def test_the_changelog_goes_through_its_own_producer_and_the_commit_waits_for_both() -> None:
+    """The review output is not queued behind a large changelog flush (aiokafka sends one
+    request per broker at a time, per producer), yet nothing is committed before the
+    changelog flushed with it is acknowledged."""
+    EVENTS.clear()
+    delivery = AtLeastOnce(Settings(), NullObserver(), Health(), changelog_producer=True)
+    changelog = HeldChangelog()
+    delivery.producer = Producer(ack_s=0.0)  # type: ignore[assignment]
+    delivery.changelog = changelog  # type: ignore[assignment]
+    consumer, outcome, stop = Consumer(), Outcome(), asyncio.Event()
+    batch = _batch(1, 0, 10, commit=True)
+    batch.changelog = [Placed("in-state", 0, [(b"u1", b"s1"), (b"u2", b"s2")])]
+    await delivery.deliver(consumer, batch, [], stop, outcome)  # type: ignore[arg-type]
+    nxt = _batch(2, 0, 20, commit=False)
+    await delivery.deliver(consumer, nxt, [], stop, outcome)  # type: ignore[arg-type]
+    for _ in range(50):  # the review items are acknowledged meanwhile
+        await asyncio.sleep(0.01)
+    assert EVENTS == ["sent 1", "sent 2"] and changelog.records == [(b"u1", b"s1"), (b"u2", b"s2")]
+    assert consumer.commits == []  # the changelog is not acknowledged: nothing committed
+    changelog.release.set()
+    await delivery.drain()
+    assert consumer.commits == [{("in", 0): 10}] and outcome.finished_batches == [(1, True)]
+
+
+def test_a_stateful_at_least_once_worker_has_a_changelog_producer_unless_told_not_to() -> None:
+    from screener.pipeline.worker import Worker
+
+    def separate(settings: Settings, state: object | None) -> bool:
+        worker = Worker(settings, object(), state=state)  # type: ignore[arg-type]
+        assert isinstance(worker.delivery, AtLeastOnce)
+        return worker.delivery._separate
+
+    assert separate(Settings(), object())
+    assert not separate(Settings(changelog_producer=False), object())
+    assert not separate(Settings(), None)  # no behaviour state: no changelog, one producer
