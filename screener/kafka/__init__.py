@@ -9,7 +9,9 @@ broker quirk is written once. Modules:
 - `retry`: capped exponential backoff with jitter (no aiokafka: pure asyncio);
 - `send`: `producer.send` as a future, failures to enqueue included; `send_batches` for
   many records to one partition;
-- `errors`: the error types callers catch, and which of them mean "not reachable yet".
+- `errors`: the error types callers catch, and which of them mean "not reachable yet";
+- `noise`: aiokafka's handled failures in its background routines as one line, not a
+  traceback.
 """
 
 from screener.kafka.clients import (

@@ -13,6 +13,7 @@ from typing import Any
 from screener.engine import Engine
 from screener.kafka import BrokerUnreachable, TransactionsUnsupported
 from screener.kafka.clients import connection_options, start_transactional_producer
+from screener.kafka.noise import exception_handler, quiet_routine_failures
 from screener.metrics import Metrics, readiness, serving_registry
 from screener.pipeline.delivery import Unacknowledged
 from screener.pipeline.settings import Settings
@@ -59,6 +60,9 @@ async def serve(
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # aiokafka's handled failures during a broker restart: one line each, not tracebacks
+    loop.set_exception_handler(exception_handler)
+    quiet_routine_failures()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     metrics = Metrics.for_settings(settings, worker_index)
