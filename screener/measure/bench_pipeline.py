@@ -169,13 +169,12 @@ async def _committed(admin: Admin, group: str, parts: list[TopicPartition]) -> i
 
 async def _throughput(
     bootstrap: str, group: str, parts: list[TopicPartition], placed: Sequence[tuple[int, int]],
-    output: str, since_ms: int, proc: Process,
+    output: str, proc: Process,
 ) -> Rate:  # fmt: skip
     """msgs/s from the backlog progress the contender's output shows (`measure.progress`:
     the same definition for a contender committing every batch or once an interval), from
-    the output records written since `since_ms` (Unix ms, before the contender started: an
-    earlier round's output is not this one's progress) until the group has committed all of
-    the backlog and its output is read to the end.
+    the round's own output topic, until the group has committed all of the backlog and its
+    output is read to the end.
 
     A reader that starts after the contender's first output only sees it later: the first
     sample is then later and shows more progress, still a true (time, records) point."""
@@ -196,7 +195,7 @@ async def _throughput(
                 for records in batch.values():
                     for r in records:
                         i = _output_index(r.value, BACKLOG_PREFIX)
-                        if i is not None and r.timestamp >= since_ms:
+                        if i is not None:
                             progress.see(i)
                 progress.mark(now, proc.cpu_seconds)
 
@@ -513,7 +512,9 @@ async def _run(
     rules_args = ["--rules", ",".join(str(p) for p in rules)] if rules else []
     contenders = _contenders(sys.executable, quix, workers, bootstrap, tag, rules_args, sweep)
     topics = [backlog] + [f"bench-{tag}-{kind}{k}" for k in range(len(contenders))
-                          for kind in ("paced", "out", "dlq")]  # fmt: skip
+                          for kind in ("paced", "dlq")]  # fmt: skip
+    base = [c.output_topic for c in contenders]  # suffixed per round
+    topics += [f"{b}-r{r}" for b in base for r in range(rounds)]
     await _create_topics(bootstrap, topics, partitions)
     try:
         with console.status(f"producing a backlog of {messages:,} events"):
@@ -521,16 +522,18 @@ async def _run(
         parts = [TopicPartition(backlog, p) for p in range(partitions)]
         for r in range(rounds):
             for k, c in enumerate(contenders):
-                group = f"bench-{tag}-g{k}-r{r}"
-                argv = [group if a == f"bench-{tag}-g{k}" else a for a in c.argv]
-                # this round's output is what is written from now on (earlier rounds wrote to
-                # the same topic; offsets would do, but Tansu's end_offsets are not reliable)
-                since_ms = int(time.time() * 1000)
+                # a round's own group and output topic: its output is its progress alone (a
+                # record's timestamp cannot tell rounds apart: Quix Streams gives its output
+                # the input's timestamp, and Tansu's end offsets are not reliable as a start)
+                group, output = f"bench-{tag}-g{k}-r{r}", f"{base[k]}-r{r}"
+                renamed = {f"bench-{tag}-g{k}": group, base[k]: output}
+                argv = [renamed.get(a, a) for a in c.argv]
+                c.output_topic = output
                 proc = Process(c.name, argv)
                 try:
                     with console.status(f"round {r + 1}/{rounds}, {c.name}: throughput"):
                         got = await _throughput(
-                            bootstrap, group, parts, placed, c.output_topic, since_ms, proc
+                            bootstrap, group, parts, placed, c.output_topic, proc
                         )
                     c.rates.append(got.msgs_per_s)
                     c.timed.append(got.records)
