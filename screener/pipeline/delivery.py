@@ -237,7 +237,7 @@ class AtLeastOnce:
     producer every review item produced meanwhile waited behind it, which made the p99 of
     record → review (the late records spent ~950 ms there, the median record ~150 ms). On a
     connection of its own it no longer holds the review output; the commit still waits for
-    both."""
+    both. An option, off by default: on a quiet host one producer measured the lower p99."""
 
     read_committed = False
 

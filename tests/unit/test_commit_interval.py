@@ -171,7 +171,7 @@ async def test_the_changelog_goes_through_its_own_producer_and_the_commit_waits_
     assert consumer.commits == [{("in", 0): 10}] and outcome.finished_batches == [(1, True)]
 
 
-def test_a_stateful_at_least_once_worker_has_a_changelog_producer_unless_told_not_to() -> None:
+def test_a_stateful_at_least_once_worker_has_a_changelog_producer_when_told_to() -> None:
     from screener.pipeline.worker import Worker
 
     def separate(settings: Settings, state: object | None) -> bool:
@@ -179,6 +179,7 @@ def test_a_stateful_at_least_once_worker_has_a_changelog_producer_unless_told_no
         assert isinstance(worker.delivery, AtLeastOnce)
         return worker.delivery._separate
 
-    assert separate(Settings(), object())
-    assert not separate(Settings(changelog_producer=False), object())
-    assert not separate(Settings(), None)  # no behaviour state: no changelog, one producer
+    assert not separate(Settings(), object())  # the default: one producer
+    assert separate(Settings(changelog_producer=True), object())
+    # no behaviour state: no changelog, one producer
+    assert not separate(Settings(changelog_producer=True), None)
