@@ -170,9 +170,9 @@ async def send_all(
     out: list[tuple[asyncio.Future[Any], Outgoing | Placed]] = [
         (await send(producer, o.topic, o.value, o.key, o.headers, o.partition), o) for o in outgoing
     ]
+    sender = placed_by or producer
     for p in placed:
         done = 0
-        sender = placed_by or producer
         for future, count in await send_batches(sender, p.topic, p.partition, p.records):
             out.append((future, Placed(p.topic, p.partition, p.records[done : done + count])))
             done += count

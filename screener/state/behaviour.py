@@ -185,7 +185,7 @@ class BehaviourState:
         # each event's media list, read once for the media counts and the banks (profiled:
         # a field read per event costs ~0.1 µs, several of them per batch add up)
         media: list[Any] = list(map(_MEDIA, events))
-        buckets = {w: secs // w for w in {s.width for s in self.users.series}}  # (`bucket`)
+        buckets = {w: windows.bucket_of(secs, w) for w in {s.width for s in self.users.series}}
         for spec, series in self.users.series.items():
             b = buckets[spec.width]  # once per width: the series share a few
             name = signal_name(spec)

@@ -105,6 +105,11 @@ _NO_MASK = np.zeros(0, np.uint8)
 """`stage`'s need mask meaning everywhere"""
 
 
+def bucket_of(seconds: I64, width: int) -> I64:
+    """The bucket of each event time in windows of `width` seconds (`Series.bucket`)."""
+    return seconds // width
+
+
 class Series:
     """One `WindowSpec` for `capacity` slots: counts (n, RING) or bitmaps (n, RING, WORDS)."""
 
@@ -136,7 +141,7 @@ class Series:
         self.cells[slots] = 0
 
     def bucket(self, seconds: I64) -> I64:
-        return seconds // self.spec.width
+        return bucket_of(seconds, self.spec.width)
 
     # -- reads and writes ----------------------------------------------------------------------
 
