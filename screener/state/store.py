@@ -84,7 +84,9 @@ class Store:
         self._dirty = np.zeros(size, np.bool_)
         """slots changed since the last `changes()` (a bitmap, not a set: every slot of every
         batch is marked, and a set's update of ~3,000 ints was ~0.1 ms a batch)"""
-        self._gone: set[Key] = set()
+        # insertion-ordered (a dict, not a set) so the changelog's tombstones come out in eviction
+        # order whatever PYTHONHASHSEED is: the same input gives the same changelog bytes
+        self._gone: dict[Key, None] = {}
         self._batches = 0
 
     def __len__(self) -> int:
@@ -147,7 +149,7 @@ class Store:
                         slot = self._allocate()
                         self.index[key] = slot
                         self.keys[slot] = key
-                        self._gone.discard(key)
+                        self._gone.pop(key, None)
                     out[i] = slot
         np.maximum.at(self.last, out, seconds)
         self._dirty[out] = True
@@ -185,7 +187,8 @@ class Store:
             parts.append(slots)
             done += k
         if self._gone:
-            self._gone.difference_update(fresh)
+            for key in fresh:
+                self._gone.pop(key, None)
         if len(parts) == 1:
             return parts[0]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
@@ -248,7 +251,7 @@ class Store:
             if not isinstance(self.index, IntIndex):
                 del self.index[key]
             self.keys[slot] = None
-            self._gone.add(key)
+            self._gone[key] = None
             self.free.append(slot)
         self._dirty[slots] = False
         self.last[slots] = np.iinfo(np.int64).min
@@ -346,7 +349,7 @@ class Store:
             out = self.index.get_many(np.fromiter(keys, np.uint64, len(keys)))
             missing = np.flatnonzero(out < 0)
             if len(missing) <= len(self.free) + self.capacity - len(self.keys):
-                gone = set(self._gone)  # `_slot_for` leaves the tombstones alone
+                gone = dict(self._gone)  # `_slot_for` leaves the tombstones alone
                 out[missing] = self._bind_many(list(map(keys.__getitem__, missing.tolist())))
                 self._gone = gone
                 return out
