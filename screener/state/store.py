@@ -186,9 +186,9 @@ class Store:
                     pass
             parts.append(slots)
             done += k
-        if self._gone:
-            for key in fresh:
-                self._gone.pop(key, None)
+        if self._gone:  # keys back from eviction are no longer tombstones
+            for _ in map(self._gone.pop, fresh, repeat(None, len(fresh))):  # the loop in C
+                pass
         if len(parts) == 1:
             return parts[0]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
