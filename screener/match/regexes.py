@@ -251,7 +251,8 @@ class RegexSet:
         def on_match(k: int, start: int, end: int, flags: int, ctx: object) -> None:
             ends.append((k, end))
 
-        db.scan(haystack.encode("utf-8"), match_event_handler=on_match)
+        data = haystack.encode("utf-8")
+        db.scan(data, match_event_handler=on_match)
         if not ends:
             return []
         found = np.asarray(ends, dtype=np.int64)
@@ -260,7 +261,9 @@ class RegexSet:
         # Messages are found by their byte offsets, not by counting newlines: a message may
         # itself hold a newline.
         owner = np.searchsorted(
-            _byte_starts(batch.codes(view), starts), np.maximum(found[:, 1] - 1, 0), side="right"
+            _byte_starts(batch.codes(view), starts, data),
+            np.maximum(found[:, 1] - 1, 0),
+            side="right",
         )
         return list(zip((owner - 1).tolist(), found[:, 0].tolist(), strict=True))
 
@@ -346,8 +349,27 @@ def _possible(regex: Any, texts: list[str]) -> list[int]:
     return [m for m, _ in _spanned(np.asarray(spans, dtype=np.int64), edges[:-1])]
 
 
-def _byte_starts(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """UTF-8 byte offset of each message start (`starts` are code-point positions)."""
+def _byte_starts(codes: np.ndarray, starts: np.ndarray, data: bytes | None = None) -> np.ndarray:
+    """UTF-8 byte offset of each message start (`starts` are code-point positions; `data`:
+    the codes as UTF-8, when the caller has it).
+
+    Each message after the first starts just after its separator, a newline. Byte 0x0A
+    encodes U+000A and nothing else, so the k-th newline code is the k-th newline byte: two
+    compares find every separator's byte offset (~0.04 ms for a 1,000-message batch of
+    `screener bench engine`), where sizing every character and summing took 0.15-0.25 ms.
+    """
+    if data is not None and len(starts) <= 1:
+        return np.zeros(len(starts), dtype=np.int64)
+    if data is not None:
+        separators = starts[1:] - 1
+        if (codes[separators] == 0x0A).all():  # as BatchText joins them: checked, it is cheap
+            lines = np.flatnonzero(codes == 0x0A)
+            # more newlines than separators: some are inside messages, skip those
+            rank = np.searchsorted(lines, separators) if len(lines) > len(separators) else None
+            where = np.flatnonzero(np.frombuffer(data, np.uint8) == 0x0A)
+            out = np.zeros(len(starts), dtype=np.int64)
+            out[1:] = (where if rank is None else where[rank]) + 1
+            return out
     size = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
     offsets = np.zeros(len(codes) + 1, dtype=np.int64)
     np.cumsum(size, out=offsets[1:])

@@ -14,7 +14,7 @@ import pytest
 import re2
 
 from screener.match.atoms import required_atoms
-from screener.match.regexes import RegexSet, RegexSpec, _find_all, _re2
+from screener.match.regexes import RegexSet, RegexSpec, _byte_starts, _find_all, _re2
 from screener.rules import load_packs
 from screener.synthetic import corpus
 from screener.text.folding import build_folding
@@ -92,6 +92,21 @@ def test_a_newline_inside_a_message_does_not_move_later_evidence() -> None:
     batch = BatchText.build(build_folding(), ["one\ntwo\nthree", "ok", "fuck you"])
     found = RegexSet(specs, background=False).find(batch)
     assert found == {2: {0: [(0, 8, "fuck you")]}}
+
+
+def test_message_byte_offsets_from_separators_match_sizing_every_character() -> None:
+    """`_byte_starts` finds separators' byte offsets from the newlines; the reference sums
+    every character's UTF-8 size (newlines inside messages, empty and non-BMP ones included)."""
+    texts = [*_texts()[:400], "", "😀\n😀", "\n", "ab\n\ncd", "", "终"]
+    batch = BatchText.build(build_folding(), texts)
+    for view, layer in (("folded", "folded"), ("digits", "folded"), ("compact", "compact")):
+        codes, starts = batch.codes(view), batch.message_starts(layer)
+        data = batch.view(view).encode("utf-8")
+        expected = [len(batch.view(view)[:s].encode("utf-8")) for s in starts.tolist()]
+        assert _byte_starts(codes, starts, data).tolist() == expected
+        assert _byte_starts(codes, starts).tolist() == expected
+    one = BatchText.build(build_folding(), ["a\nb"])
+    assert _byte_starts(one.w_codes, one.message_starts("folded"), b"a\nb").tolist() == [0]
 
 
 def test_a_match_across_messages_does_not_hide_one_inside_a_message() -> None:
