@@ -132,15 +132,20 @@ def _wechat_candidates(
     flags = _classes(batch.folding).take(codes)
     if len(codes) > 1:  # a v/w/j inside a word starts no keyword: _ALNUM >> 4 is _LATIN_KEY
         flags[1:] &= ~((flags[:-1] & _ALNUM) >> 4)
-    ids = np.flatnonzero(flags & _ID_CHAR)
+    # `!= 0` first: nonzero() of a bool array is ~3x faster than of the uint8 bits
+    ids = np.flatnonzero((flags & _ID_CHAR) != 0)
     if len(ids):  # runs of consecutive id characters: their length, and whether one is a mark
         first = np.flatnonzero(np.diff(ids, prepend=-2) != 1)
         length = np.diff(first, append=len(ids))
-        marked = np.bitwise_or.reduceat(flags[ids] & _ID_MARK, first) != 0
-        last = ids[first + length - 1]
         long = length >= _ID_MIN
-        flags[last[long]] |= _ID_RUN
-        flags[last[long & marked]] |= _MARKED_RUN
+        # only the long runs are asked for a mark (most runs are short words): one OR each
+        begin, stop = first[long], first[long] + length[long]
+        marks = np.zeros(len(ids) + 1, np.bool_)
+        marks[:-1] = (flags[ids] & _ID_MARK) != 0
+        marked = np.logical_or.reduceat(marks, np.stack([begin, stop], 1).ravel())[::2]
+        last = ids[stop - 1]
+        flags[last] |= _ID_RUN
+        flags[last[marked]] |= _MARKED_RUN
     seen = _per_message(flags, starts, np.bitwise_or)
     cjk = (seen & _CJK_KEY != 0) & (seen & _ID_RUN != 0)
     latin = (seen & _LATIN_KEY != 0) & (seen & _MARKED_RUN != 0)
