@@ -12,10 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
-from screener.match.automaton import build_automaton
+from screener.match.automaton import Found, build_automaton
 from screener.text.folding import Folding
-from screener.text.views import BatchText, Layer, View
+from screener.text.views import BatchText, Codes, Layer, Positions, View
+
+Mask = npt.NDArray[np.bool_]
 
 MAX_CJK_GAP = 4
 """Non-letters allowed between two characters of a CJK term (薇 ❤ 信 has 3); longer gaps are
@@ -162,26 +165,74 @@ class ViewMatcher:
             Hit, messages[fast].tolist(), [o_start[k] for k in fast], [o_end[k] for k in fast],
             [text[p] for p in patterns], [single[p] for p in patterns],
         ))  # fmt: skip
-        hard = batch.folding.hard
-        for k in np.flatnonzero(~simple).tolist():
-            tight, whole = bool(contiguous[k]), bool(bounded[k])
-            gaps: list[int] | None = None
-            for term in self.terms[pattern[k]]:
+        others = np.flatnonzero(~simple)
+        if len(others):
+            out += self._checked(batch, others, found, messages, contiguous, bounded,
+                                 w_start, w_end, o_start, o_end)  # fmt: skip
+        return out
+
+    def _checked(
+        self, batch: BatchText, others: Positions, found: Found, messages: Positions,
+        contiguous: Mask, bounded: Mask, w_start: Positions, w_end: Positions,
+        o_start: list[int], o_end: list[int],
+    ) -> list[Hit]:  # fmt: skip
+        """The hits of `others` (several terms, or letters apart) that pass each term's checks.
+
+        The spacing and sentence-punctuation checks of the hits whose letters are apart run
+        over all of them at once, and the loop reads Python lists: read one numpy scalar at a
+        time, this loop was ~0.3 ms of a 1,000-message batch of `screener bench engine`.
+        """
+        codes, hard = batch.w_codes, batch.folding.hard
+        loose = others[~contiguous[others]]
+        spread = dict(zip(loose.tolist(), _spread(batch, self.layer, found[loose, 1],
+                                                    found[loose, 2]), strict=True))  # fmt: skip
+        broken = dict(zip(loose.tolist(), _any_in(hard, codes, w_start[loose], w_end[loose]),
+                          strict=True))  # fmt: skip
+        out: list[Hit] = []
+        rows = zip(others.tolist(), found[others, 0].tolist(), messages[others].tolist(),
+                   contiguous[others].tolist(), bounded[others].tolist(), strict=True)  # fmt: skip
+        for k, pattern, message, tight, whole in rows:
+            for term in self.terms[pattern]:
                 if term.word and not whole:
                     continue
                 if not tight:
-                    if gaps is None:
-                        gaps = _gaps(batch, self.layer, int(start[k]), int(end[k]))
+                    gaps = spread[k]
                     if term.word:
                         if not _word_spacing_ok(gaps, term.breaks):
                             continue
-                    elif (
-                        max(gaps, default=1) > MAX_CJK_GAP + 1
-                        or hard.take(codes[w_start[k] : w_end[k]]).any()
-                    ):
+                    elif max(gaps, default=1) > MAX_CJK_GAP + 1 or broken[k]:
                         continue
-                out.append(Hit(int(messages[k]), o_start[k], o_end[k], term.text, term))
+                out.append(Hit(message, o_start[k], o_end[k], term.text, term))
         return out
+
+
+def _spread(batch: BatchText, layer: Layer, start: Positions, end: Positions) -> list[list[int]]:
+    """`_gaps` of many spans (each of two or more characters) from one gather."""
+    if layer != "compact" or not len(start):
+        return [_gaps(batch, layer, a, b) for a, b in zip(start.tolist(), end.tolist(),
+                                                          strict=True)]  # fmt: skip
+    positions = batch.c_pos[_ranges(start, end)]
+    steps = np.diff(positions).tolist()
+    bounds = (np.cumsum(end - start) - (end - start)).tolist()
+    return [steps[a : a + n - 1] for a, n in zip(bounds, (end - start).tolist(), strict=True)]
+
+
+def _any_in(table: Mask, codes: Codes, start: Positions, end: Positions) -> list[bool]:
+    """Per [start, end) span of `codes` (none empty), whether `table` holds for a code in it."""
+    if not len(start):
+        return []
+    flags = table.take(codes[_ranges(start, end)])
+    bounds = np.cumsum(end - start) - (end - start)
+    found: list[bool] = np.logical_or.reduceat(flags, bounds).tolist()
+    return found
+
+
+def _ranges(start: Positions, end: Positions) -> Positions:
+    """The positions of every [start, end) span, one after another."""
+    lengths = end - start
+    firsts = np.cumsum(lengths) - lengths
+    out: Positions = np.arange(int(lengths.sum())) - np.repeat(firsts - start, lengths)
+    return out
 
 
 def _gaps(batch: BatchText, layer: Layer, start: int, end: int) -> list[int]:

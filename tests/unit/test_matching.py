@@ -179,3 +179,34 @@ def test_nested_hits_of_a_lexicon_count_once(spans: list[tuple[int, int, int]]) 
                    for k in naive):  # type: ignore[union-attr]  # fmt: skip
             naive.append(h)
     assert [(h.start, h.end) for h in kept] == [(h.start, h.end) for h in naive]
+    assert list(map(id, kept)) == list(map(id, naive))  # ties keep their order too
+
+
+def test_batched_gap_and_punctuation_checks_match_the_per_hit_ones() -> None:
+    """`_spread` and `_any_in` (one gather for all loose hits) give what `_gaps` and a `take`
+    per hit give, on every view layer, for spans of two or more characters."""
+    import numpy as np
+
+    from screener.match.lexicon import _any_in, _gaps, _spread
+    from screener.synthetic import corpus
+    from screener.text.folding import build_folding
+
+    folding = build_folding()
+    batch = BatchText.build(folding, corpus.messages(300, seed=3))
+    rng = np.random.default_rng(5)
+    for layer in ("compact", "repeat", "sound_repeat"):
+        size = len(batch.codes(layer))
+        start = rng.integers(0, size - 8, 200)
+        end = start + rng.integers(2, 8, 200)
+        spans = zip(start.tolist(), end.tolist(), strict=True)
+        want = [_gaps(batch, layer, a, b) for a, b in spans]
+        assert _spread(batch, layer, start, end) == want
+        assert any(g != [1] * len(g) for g in want)  # letters apart are among them
+    codes, hard = batch.w_codes, folding.hard
+    start = rng.integers(0, len(codes) - 8, 500)
+    end = start + rng.integers(1, 8, 500)
+    want_hard = [bool(hard.take(codes[a:b]).any()) for a, b in zip(start, end, strict=True)]
+    assert _any_in(hard, codes, start, end) == want_hard
+    assert 0 < sum(want_hard) < len(want_hard)
+    none = start[:0]
+    assert _spread(batch, "compact", none, none) == _any_in(hard, codes, none, none) == []
