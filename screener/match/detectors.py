@@ -93,7 +93,7 @@ def detect(batch: BatchText, names: frozenset[str]) -> Iterator[Detection]:
                     value = _NON_DIGIT.sub("", m.group(1))
                 yield Detection(name, message, m.start(1), m.end(1), value)
     if "email" in names and "@" in haystack:
-        yield from _batch_search("email", EMAIL, haystack, starts)
+        yield from _emails(haystack, codes, bounds)
     if "url" in names:
         yield from _urls(haystack, starts)
 
@@ -162,15 +162,18 @@ def _wechat_ok(haystack: str, m: re.Match[str]) -> bool:
     return any(c.isdigit() or c in "_-" for c in m.group(1))
 
 
-def _batch_search(
-    name: str, pattern: re.Pattern[str], haystack: str, starts: np.ndarray
-) -> Iterator[Detection]:
-    found = list(pattern.finditer(haystack))
-    if not found:
-        return
-    messages = np.searchsorted(starts, [m.start() for m in found], side="right") - 1
-    for m, message in zip(found, messages.tolist(), strict=True):
-        yield Detection(name, message, m.start(), m.end(), m.group())
+def _emails(haystack: str, codes: np.ndarray, bounds: np.ndarray) -> Iterator[Detection]:
+    """E-mail addresses, searched only in the messages holding an `@` (`bounds`: message
+    starts, then the end + 1). `re` tries EMAIL at every position it is given: over a whole
+    batch of chat with one `@` in it that was ~0.7 ms of 1,000 messages, ~0.7 µs each
+    (`@` mentions are common in chat). No match crosses a message: none of its classes holds
+    the separator, so the search per message finds the same addresses, in the same order."""
+    ats = np.flatnonzero(codes == 0x40)
+    messages = np.unique(np.searchsorted(bounds, ats, side="right") - 1).tolist()
+    for message in messages:
+        lo, hi = int(bounds[message]), int(bounds[message + 1]) - 1
+        for m in EMAIL.finditer(haystack, lo, hi):
+            yield Detection("email", message, m.start(), m.end(), m.group())
 
 
 def _urls(haystack: str, starts: np.ndarray) -> Iterator[Detection]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from screener.match.detectors import _wechat_candidates
+import numpy as np
+
+from screener.match.detectors import EMAIL, _emails, _wechat_candidates
 from screener.synthetic import corpus
 from screener.text.folding import build_folding
 from screener.text.views import BatchText
@@ -52,3 +54,27 @@ def test_wechat_precheck_on_batches_without_long_runs() -> None:
         batch = BatchText.build(folding, texts)
         got = _wechat_candidates(batch, batch.codes("digits"), batch.message_starts("folded"))
         assert not got.any()
+
+
+def test_emails_searched_per_message_with_an_at_are_those_of_the_whole_batch() -> None:
+    """`_emails` searches only messages holding an `@`; the reference is one search over the
+    whole joined batch, each match assigned to the message it starts in."""
+    folding = build_folding()
+    texts = corpus.messages(500, seed=9)
+    extra = [
+        "mail me: Bob.Smith+x@Example.co.uk now", "@alice hi", "a@b", "x@y.cn\nz@w.com",
+        "me@host.com,you@host.org", "ＡＢＣ＠ＱＱ．ＣＯＭ", "@@@", "foo@bar.c0m", "q@q.qq",
+    ]  # fmt: skip
+    for k, text in enumerate(extra):
+        texts.insert(40 * k + 3, text)
+    batch = BatchText.build(folding, texts)
+    view, starts = batch.view("digits"), batch.message_starts("folded")
+    bounds = np.append(starts, len(view) + 1)
+    found = [(d.message, d.w_start, d.w_end, d.value)
+             for d in _emails(view, batch.codes("digits"), bounds)]  # fmt: skip
+    whole = list(EMAIL.finditer(view))
+    owner = np.searchsorted(starts, [m.start() for m in whole], side="right") - 1
+    assert found == [
+        (int(o), m.start(), m.end(), m.group()) for m, o in zip(whole, owner, strict=True)
+    ]
+    assert len(found) >= 7
