@@ -98,3 +98,26 @@ STYLES = [
 def test_widened_or_styled_latin_reads_the_same(folding: Folding, word: str, style: int) -> None:
     styled = "".join(STYLES[style](c) for c in word)
     assert normalize(folding, styled).text == word
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="ab微信 …⑩ß½\n™①", max_size=12), min_size=1, max_size=30))
+def test_a_batch_expands_exactly_the_messages_holding_expandable_characters(
+    folding: Folding, texts: list[str]
+) -> None:
+    """`BatchText.build` finds those messages from their positions in the joined batch; the
+    reference asks each message character by character, and builds every message alone."""
+    batch = BatchText.build(folding, texts)
+    expected = {i for i, t in enumerate(texts) if any(folding.expandable[ord(c)] for c in t)}
+    assert set(batch.src) == expected
+    assert list(batch.src) == sorted(batch.src)
+    starts = [*batch.message_starts("folded").tolist(), len(batch.w_codes) + 1]
+    for i, text in enumerate(texts):
+        alone = BatchText.build(folding, [text])
+        assert batch.view("folded")[starts[i] : starts[i + 1] - 1] == alone.view("folded")
+        if i in batch.src:
+            assert batch.src[i].tolist() == alone.src[0].tolist()
+        for w in range(len(alone.w_codes)):
+            assert batch.to_original(i, starts[i] + w, starts[i] + w + 1) == alone.to_original(
+                0, w, w + 1
+            )
