@@ -177,3 +177,24 @@ def test_every_shipped_match_contains_an_atom_of_each_clause(
     assert checked > 200
     # and the parser agrees with RE2 on what the shipped patterns are
     assert all(re2.compile(s.pattern) for s in specs)
+
+
+def test_find_all_spans_are_the_re2_modules_own(
+    shipped: tuple[list[RegexSpec], BatchText, dict[int, dict[int, Any]]],
+) -> None:
+    """`_find_all` calls RE2 on bytes and converts offsets itself; the `re2` module's own
+    search over the str (code-point spans, capturing groups) is the reference."""
+    specs, batch, truth = shipped
+    view = batch.view("folded")
+    starts = [*batch.message_starts("folded").tolist(), len(view) + 1]
+    texts = [view[starts[m] : starts[m + 1] - 1] for m in sorted(truth)]
+    texts += ["加我微信 abc123 每天500元 加我", "ab😀你妈死了cd你妈死了", "x" * 3]
+    regexes = RegexSet(specs, background=False)
+    checked = 0
+    for spec in specs:
+        exact, reference = regexes._exact[spec.index], _re2(spec.pattern)
+        for text in texts:
+            want = [m.span() for m in reference.finditer(text) if m.end() > m.start()]
+            assert _find_all(exact, text) == want
+            checked += len(want)
+    assert checked > 300
