@@ -14,7 +14,8 @@ import pytest
 import re2
 
 from screener.match.atoms import required_atoms
-from screener.match.regexes import RegexSet, RegexSpec, _byte_starts, _find_all, _re2
+from screener.match.re2_search import _find_all
+from screener.match.regexes import RegexSet, RegexSpec, _byte_starts, _re2
 from screener.rules import load_packs
 from screener.synthetic import corpus
 from screener.text.folding import build_folding
