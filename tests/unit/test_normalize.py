@@ -121,3 +121,19 @@ def test_a_batch_expands_exactly_the_messages_holding_expandable_characters(
             assert batch.to_original(i, starts[i] + w, starts[i] + w + 1) == alone.to_original(
                 0, w, w + 1
             )
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet="ab微 …⑩ß½\n™①ﬁ㎡", max_size=20))
+def test_expansion_maps_every_output_character_to_its_source(folding: Folding, text: str) -> None:
+    """The reference replaces character by character and notes where each output came from."""
+    from screener.text.views import _expand
+
+    out, offsets = [], []
+    for i, ch in enumerate(text):
+        piece = folding.expand.get(ord(ch), ch)
+        out.append(piece)
+        offsets += [i] * len(piece)
+    expanded, got = _expand(folding, text)
+    assert expanded == "".join(out)
+    assert got.tolist() == [*offsets, len(text)]
