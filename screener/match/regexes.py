@@ -56,10 +56,12 @@ class RegexSpec:
     pattern: str
 
 
-def _re2(pattern: str, *, capture: bool = True) -> Any:
-    """`capture=False`: groups do not capture. Only whole-match spans are ever read, and the
-    `re2` binding asks RE2 for every group's span, which makes it run its slower submatch
-    engines (~10% of the exact pass over the shipped packs' regexes, A/B per batch)."""
+def _re2(pattern: str, *, capture: bool = False) -> Any:
+    """Groups do not capture unless asked: only whole-match spans are ever read, and the `re2`
+    binding asks RE2 for every group's span, which makes it run its slower submatch engines
+    (~10% of the exact pass over the shipped packs' regexes, A/B per batch). Validation
+    compiles the same way, so `re2`'s compile cache (128 entries) holds one object per
+    pattern, as the regex set then finds it (what parses does not depend on capturing)."""
     options = re2.Options()
     options.log_errors = False
     options.never_capture = not capture
@@ -117,7 +119,7 @@ class RegexSet:
         self._by_view: dict[RegexView, list[RegexSpec]] = {}
         for spec in specs:
             self._by_view.setdefault(spec.view, []).append(spec)
-        self._exact = {spec.index: _re2(spec.pattern, capture=False) for spec in specs}
+        self._exact = {spec.index: _re2(spec.pattern) for spec in specs}
         self._hyperscan = prefilter and hyperscan and _hyperscan_available()
         self._atoms: dict[RegexView, _AtomFilter] = {}
         self._re2_only: dict[RegexView, list[int]] = {}

@@ -44,7 +44,7 @@ def _texts() -> list[str]:
 def _per_message(specs: list[RegexSpec], batch: BatchText) -> dict[int, dict[int, Any]]:
     view = batch.view("folded")
     starts = [*batch.message_starts("folded").tolist(), len(view) + 1]
-    exact = {s.index: _re2(s.pattern) for s in specs}
+    exact = {s.index: _re2(s.pattern, capture=True) for s in specs}
     out: dict[int, dict[int, Any]] = {}
     for m in range(len(starts) - 1):
         text = view[starts[m] : starts[m + 1] - 1]
@@ -193,7 +193,7 @@ def test_find_all_spans_are_the_re2_modules_own(
     regexes = RegexSet(specs, background=False)
     checked = 0
     for spec in specs:
-        exact, reference = regexes._exact[spec.index], _re2(spec.pattern)
+        exact, reference = regexes._exact[spec.index], _re2(spec.pattern, capture=True)
         for text in texts:
             want = [m.span() for m in reference.finditer(text) if m.end() > m.start()]
             assert _find_all(exact, text) == want
