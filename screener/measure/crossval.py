@@ -25,12 +25,11 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
+from screener.measure.cutoffs import REVIEW, OutOfFold, add_arguments, read
+from screener.measure.cutoffs import main as search_main
 from screener.measure.holdout import select
 
 if TYPE_CHECKING:
@@ -48,33 +47,6 @@ def fold_of(text: str) -> int:
     """The cross-validation fold (0–4) of a tune-part row."""
     digest = hashlib.sha256((FOLD_SALT + text).encode("utf-8", "surrogatepass")).digest()
     return digest[0] % FOLDS
-
-
-@dataclass(frozen=True, slots=True)
-class OutOfFold:
-    """One tune-part row screened by a model that never saw its fold."""
-
-    file: str
-    label: str
-    fold: int
-    findings: tuple[tuple[str, str, float, int], ...]
-    """every enforced finding in the engine's order: (rule, category, score, action floor)."""
-    probs: dict[str, float]
-    """the model's probability per category."""
-    text: str = ""
-
-    def to_json(self) -> bytes:
-        return orjson.dumps({
-            "file": self.file, "label": self.label, "fold": self.fold,
-            "findings": self.findings, "probs": self.probs, "text": self.text,
-        })  # fmt: skip
-
-    @staticmethod
-    def from_json(raw: bytes) -> OutOfFold:
-        d = orjson.loads(raw)
-        findings = tuple((str(r), str(c), float(s), int(f)) for r, c, s, f in d["findings"])
-        probs = dict(d["probs"])
-        return OutOfFold(d["file"], d["label"], int(d["fold"]), findings, probs, d.get("text", ""))
 
 
 def tiny_rules(rules: Path, into: Path) -> Path:
@@ -148,6 +120,9 @@ def run(
             model_dir = save(model, where)
             pack = load_packs([tiny], model=where)
             assert pack.model is not None and pack.model.version == model_dir.version
+            if pack.thresholds.review != REVIEW:  # the replay flags from REVIEW on
+                raise SystemExit(f"crossval: review threshold {pack.thresholds.review}, "
+                                 f"the replay assumes {REVIEW}")  # fmt: skip
             floor = {r.id: _floor(r.action) for r in pack.rules}
             engine = Engine(pack)
             for name, rows in evaluated.items():
@@ -184,12 +159,7 @@ def _floor(action: str | None) -> int:
     return ACTION_RANK[action] if action is not None else 0
 
 
-def read(path: Path) -> list[OutOfFold]:
-    return [OutOfFold.from_json(line) for line in path.read_bytes().splitlines() if line]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    from screener.measure import cutoffs
     from screener.measure.evaluate import DEFAULT_DATA
 
     parser = argparse.ArgumentParser(prog="python -m screener.measure.crossval",
@@ -202,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--folds", default="0,1,2,3,4", help="folds to run (default all)")
     s = sub.add_parser("search", help="replay thresholds over out-of-fold rows")
-    cutoffs.add_arguments(s)
+    add_arguments(s)
     args = parser.parse_args(argv)
     if args.cmd == "run":
         if args.out.exists():
@@ -212,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
         print(f"{args.out}: {n} out-of-fold rows")
         return 0
-    return cutoffs.main(args, read(args.oof))
+    return search_main(args, read(args.oof))
 
 
 if __name__ == "__main__":

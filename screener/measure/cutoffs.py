@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
-from screener.measure.crossval import OutOfFold
 from screener.measure.quality import RowResult, six_class_scores
 
 MODEL_RULE = "model."
@@ -31,6 +32,37 @@ GRID = (*(round(0.05 * k, 2) for k in range(1, 20)), 1.0)
 REVIEW = 5.0
 """the packs' review threshold (`common.yaml`): a sum of scores from here is flagged."""
 BENIGN_LABELS = {"cn_sms_spam": "0", "en_sms_spam": "ham", "cold": "0", "swsr": "0"}
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfFold:
+    """One tune-part row screened by a model that never saw its fold."""
+
+    file: str
+    label: str
+    fold: int
+    findings: tuple[tuple[str, str, float, int], ...]
+    """every enforced finding in the engine's order: (rule, category, score, action floor)."""
+    probs: dict[str, float]
+    """the model's probability per category."""
+    text: str = ""
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({
+            "file": self.file, "label": self.label, "fold": self.fold,
+            "findings": self.findings, "probs": self.probs, "text": self.text,
+        })  # fmt: skip
+
+    @staticmethod
+    def from_json(raw: bytes) -> OutOfFold:
+        d = orjson.loads(raw)
+        findings = tuple((str(r), str(c), float(s), int(f)) for r, c, s, f in d["findings"])
+        probs = dict(d["probs"])
+        return OutOfFold(d["file"], d["label"], int(d["fold"]), findings, probs, d.get("text", ""))
+
+
+def read(path: Path) -> list[OutOfFold]:
+    return [OutOfFold.from_json(line) for line in path.read_bytes().splitlines() if line]
 
 
 @dataclass(frozen=True)
@@ -160,8 +192,6 @@ def _parse(text: str) -> dict[str, float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pathlib import Path
-
     parser.add_argument("oof", type=Path, help="out-of-fold rows written by `run`")
     parser.add_argument("--thresholds", help="only replay these (cat=value,...), no search")
     parser.add_argument("--start", action="append", default=[],

@@ -72,13 +72,13 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     recipe = [str(data / "chineseharm_x.tsv"), str(data / "cold_x.tsv"), "--part", "tune",
               "--bits", "10", "--epochs", "20", "--learning-rate", "0.05"]  # fmt: skip
     written = crossval.run(recipe, [data], rules, out, keep_models=models)
-    assert written == len(crossval.read(out)) > 0
+    assert written == len(cutoffs.read(out)) > 0
     return rules, out, models
 
 
 def test_replay_gives_the_engines_verdicts(harness: tuple[Path, Path, Path]) -> None:
     rules, out, models = harness
-    records = crossval.read(out)
+    records = cutoffs.read(out)
     assert {r.fold for r in records} == set(range(FOLDS))
     for t in (0.2, 0.5, 0.8):
         pack_dir = rules.parent / f"rules{t}"
@@ -96,7 +96,7 @@ def test_replay_gives_the_engines_verdicts(harness: tuple[Path, Path, Path]) -> 
 
 def test_search_keeps_the_limits(harness: tuple[Path, Path, Path]) -> None:
     _, out, _ = harness
-    records = crossval.read(out)
+    records = cutoffs.read(out)
     replay = cutoffs.Replay(records, ["abuse", "porn"])
     limits = cutoffs.Limits(max_benign=0, max_sms=0.0042, max_cold=0.0)
     t, fig = cutoffs.search(replay, limits, [{"abuse": 0.5, "porn": 0.5}])
