@@ -19,7 +19,7 @@ from screener.pipeline.settings import Settings
 from screener.pipeline.stateful import StatefulScreening, changelog_topic
 from screener.pipeline.transform import ScreeningProcessor
 from screener.rules.pack import RulePack, load_packs
-from screener.state.codec import MAGIC
+from screener.state.sparse import MAGIC2
 from screener.state.partitioned import PartitionedState
 
 T0 = 1_724_515_200_000
@@ -78,7 +78,7 @@ def test_counts_are_kept_per_partition_and_logged_to_its_changelog_partition(
     by_partition = {(p.topic, p.partition, key) for p in batch.changelog for key, _ in p.records}
     assert by_partition == {(topic, 0, b"uu"), (topic, 1, b"uv")}
     values = [value for p in batch.changelog for _, value in p.records]
-    assert all(value is not None and value.startswith(MAGIC) for value in values)
+    assert all(value is not None and value.startswith(MAGIC2) for value in values)
     assert batch.report.state_entries == 2
     # nothing changed: no changelog records
     assert processor.process([]).changelog == []
