@@ -141,11 +141,16 @@ class BehaviourView(Protocol):
 class BehaviourState:
     """One partition's behaviour state (one owner; not thread-safe)."""
 
-    def __init__(self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY):
+    def __init__(
+        self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY, changelog_format: int = 2
+    ):
         self.needs = needs
-        self.users = Store(needs.user_specs(), capacity=capacity)
+        form = changelog_format
+        self.users = Store(needs.user_specs(), capacity=capacity, changelog_format=form)
         text = {w for w in needs.windows if w.kind in TEXT_KINDS}
-        self.texts = Store(text, capacity=capacity, int_keys=True) if text else None
+        self.texts = (
+            Store(text, capacity=capacity, int_keys=True, changelog_format=form) if text else None
+        )
         self.flagged_spec = (
             WindowSpec("flagged", needs.escalate_window) if needs.escalate_after else None
         )

@@ -39,9 +39,13 @@ def _layout(needs: Needs) -> tuple[object, ...]:
 class PartitionedState:
     """The per-partition states of one worker (one owner; not thread-safe)."""
 
-    def __init__(self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY, partitions: int = 1):
+    def __init__(
+        self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY, partitions: int = 1,
+        changelog_format: int = 2,
+    ):  # fmt: skip
         self.needs = needs
         self.capacity = capacity
+        self.changelog_format = changelog_format
         self.partitions = partitions
         """input partitions in total (all topics): each gets capacity / partitions keys."""
         self.states: dict[Partition, BehaviourState] = {}
@@ -53,7 +57,9 @@ class PartitionedState:
         return max(1024, self.capacity // max(1, self.partitions))
 
     def _fresh(self) -> BehaviourState:
-        return BehaviourState(self.needs, capacity=self.share())
+        return BehaviourState(
+            self.needs, capacity=self.share(), changelog_format=self.changelog_format
+        )
 
     def state(self, partition: Partition) -> BehaviourState:
         """The partition's state (a fresh one if it has none: offline use, tests)."""

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from screener.state import intindex, sparse
-from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode
+from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode, encode_many
 from screener.state.codec import key_bytes as _key_bytes
 from screener.state.codec import key_of as _key_of
 from screener.state.growth import grown
@@ -50,10 +50,13 @@ class Store:
         capacity: int = DEFAULT_CAPACITY,
         ttl_seconds: int | None = None,
         int_keys: bool = False,
+        changelog_format: int = 2,
     ):
         """`int_keys`: every key is an int in [0, 2**64) (campaign band keys), so the index
-        can be the compiled `IntIndex` (when built) rather than a dict: the same slots."""
+        can be the compiled `IntIndex` (when built) rather than a dict: the same slots.
+        `changelog_format`: the record version `changes` writes (both restore)."""
         self.int_keys = int_keys
+        self.encode_many = sparse.encode_many if changelog_format == 2 else encode_many
         self.specs: tuple[WindowSpec, ...] = tuple(sorted(set(specs)))
         if capacity < 16:
             raise ValueError("capacity must be at least 16 keys")
@@ -255,7 +258,7 @@ class Store:
         self._dirty[dirty] = False
         slots = [slot for slot in dirty.tolist() if self.keys[slot] is not None]
         keys = [_key_bytes(self.keys[slot]) for slot in slots]  # type: ignore[arg-type]
-        out.extend(zip(keys, sparse.encode_many(self, slots), strict=True))
+        out.extend(zip(keys, self.encode_many(self, slots), strict=True))
         self._gone.clear()
         return out
 

@@ -98,3 +98,20 @@ def test_a_damaged_version_2_record_is_refused(cut: str) -> None:
     good = sparse.encode_many(_random_store(5, 0.3), [2])[0]
     with pytest.raises(CodecError):  # in a bulk restore too: found one by one, named
         Store(SPECS, capacity=64).restore([(b"a", good), (b"b", value)])
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_store_writes_the_changelog_version_it_is_given(version: int) -> None:
+    """`--state-changelog-format 1` keeps writing what workers before version 2 read."""
+    from screener.state.codec import MAGIC
+
+    store = Store(SPECS, capacity=64, changelog_format=version)
+    slots = store.slots(["a", "b"], np.array([100, 101], np.int64))
+    store.series[SPECS[0]].write(slots, store.series[SPECS[0]].bucket(np.array([100, 101])),
+                                 np.ones(2, np.uint32))  # fmt: skip
+    records = store.changes()
+    assert {v[:3] for _, v in records if v is not None} == {
+        MAGIC if version == 1 else sparse.MAGIC2
+    }
+    back = _restored(records)
+    assert back.series[SPECS[0]].cells[back.index["a"]].sum() == 1
