@@ -19,8 +19,8 @@ from screener.pipeline.settings import Settings
 from screener.pipeline.stateful import StatefulScreening, changelog_topic
 from screener.pipeline.transform import ScreeningProcessor
 from screener.rules.pack import RulePack, load_packs
-from screener.state.sparse import MAGIC2
 from screener.state.partitioned import PartitionedState
+from screener.state.sparse import MAGIC2
 
 T0 = 1_724_515_200_000
 RULE = "volume.burst"
