@@ -147,3 +147,15 @@ def test_a_pack_without_behaviour_rules_keeps_no_state(tmp_path: Path, settings:
     assert not pack.behaviour
     batch = ScreeningProcessor(Engine(pack), settings).process([_record(0, 0, "u")])
     assert batch.changelog == [] and batch.report.state_entries is None
+
+
+def test_a_batch_with_no_events_screens_without_an_engine_failure(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every record of the batch is not an event (DLQ): nothing to read state for, and no
+    'engine failed' isolation either."""
+    processor = _processor(_pack(tmp_path), settings)
+    bad = ConsumerRecord("in", 0, 0, 0, 0, b"k", b"not json", None, 1, 1, [])
+    batch = processor.process([bad])
+    assert batch.report.dlq_reasons.total() == 1 and batch.report.records == 1
+    assert not [r for r in caplog.records if "engine failed" in r.getMessage()]
