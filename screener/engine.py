@@ -261,11 +261,12 @@ class Engine:
         needs = self.pack.behaviour
         flagged = [i for i in sorted(decided) if decided[i].flagged]
         before = prepared.flagged_before(flagged)
-        seen: dict[str, list[int]] = {}
+        seen: dict[tuple[int, str], list[int]] = {}
+        owner = prepared.owner  # one batch over several states: a user's count is per state
         for i in flagged:
             verdict = decided[i]
             user, t = events[i].user.id, int(prepared.seconds[i])
-            earlier = seen.setdefault(user, [])
+            earlier = seen.setdefault((0 if owner is None else int(owner[i]), user), [])
             inside = sum(1 for e in earlier if t - needs.escalate_window < e <= t)
             earlier.append(t)
             if before[i] + inside + 1 >= needs.escalate_after and verdict.action != "block":

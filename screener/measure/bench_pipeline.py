@@ -28,6 +28,9 @@ Each run gets its own consumer group and two phases:
    production time; latency = time the record's output (review item, or the contender's
    hit) becomes visible to a consumer of the output topic − that stamp (record → review), so
    at half the sustainable rate the percentiles show the processing delay, not a backlog.
+   A plain consumer of the paced input (its partition 0) notes when each record becomes
+   visible there too: the floor (feed → broker → consumer, no worker), `floor_p50_ms` /
+   `floor_p99_ms`, taken at the same time from the same feed.
 
 `--partitions N` (default 6, or `--workers` if more) is the topics' partition count: a worker
 screens each partition of a batch against its own state, so the partitions a worker owns
@@ -103,6 +106,8 @@ class Contender:
     rates: list[float] = field(default_factory=list)  # msgs/s, one per round
     timed: list[int] = field(default_factory=list)  # backlog records the rate spans, per round
     latencies_ms: list[float] = field(default_factory=list)
+    floor_ms: list[float] = field(default_factory=list)
+    """the same feed's records becoming visible to a plain consumer of the input: the floor"""
     p99_by_second: list[float] = field(default_factory=list)  # of the feed's seconds
     warmup_s: float = 0.0  # first event per paced partition -> committed (state restores)
     latency_rate: float = 0.0  # msgs/s asked of the paced feed
@@ -116,6 +121,9 @@ class Contender:
 
     def percentile(self, q: float) -> float:
         return _quantile(self.latencies_ms, q)
+
+    def floor(self, q: float) -> float:
+        return _quantile(self.floor_ms, q)
 
 
 def quix_python(explicit: str | None) -> str | None:
@@ -226,35 +234,18 @@ async def _latency(
     """A feeder process (`measure.feed`) produces `count` events at `rate` into `paced`, each
     stamped with its production time; a consumer of the output topic notes when each one's
     output record (review item, or the contender's hit) becomes visible: latency = visible −
-    stamp, record → review."""
-    consumer = make_consumer(
-        _options(bootstrap), contender.output_topic, group_id=None,
-        auto_offset_reset="latest", enable_auto_commit=False, fetch_max_wait_ms=5,
-    )  # fmt: skip
-    await consumer.start()
-    seen: dict[int, float] = {}  # event index -> first time its output was visible (ms)
+    stamp, record → review. A second consumer, of `paced` itself, notes when each record
+    becomes visible there (feed → broker → a plain consumer, no worker): the floor any
+    contender's latency sits on, taken from the same feed at the same time."""
+    output = await _visibility(bootstrap, contender.output_topic)
+    # one partition of the feed is enough for the floor's distribution, and reading all of
+    # it (every record, at up to ~35,000/s for the minimal loop) loaded this process, which
+    # also reads the output, and the shared cores: the minimal loop's p99 rose several-fold
+    floor = await _visibility(bootstrap, paced, TopicPartition(paced, 0))
     try:
-        deadline = time.monotonic() + 60
-        while not consumer.assignment():
-            if time.monotonic() > deadline:
-                raise RuntimeError("output consumer got no partitions")
-            await consumer.getmany(timeout_ms=50)
-        for tp in consumer.assignment():
-            await consumer.position(tp)  # resolve "latest" before anything is fed
-
-        async def collect(until: asyncio.Event) -> None:
-            while not until.is_set():
-                batch = await consumer.getmany(timeout_ms=50)
-                now = time.time() * 1000
-                for records in batch.values():
-                    for r in records:
-                        i = _paced_index(r.value)
-                        if i is not None and i not in seen:  # at-least-once: first copy
-                            seen[i] = now
-
         contender.warmup_s = await _warm_up(bootstrap, group, paced, partitions, proc)
-        finished = asyncio.Event()
-        collector = asyncio.create_task(collect(finished))
+        await output.start()
+        await floor.start()
         with tempfile.TemporaryDirectory() as tmp:
             stamps_file = Path(tmp) / "stamps"
             summary = await _feed(bootstrap, paced, rate, count, stamps_file, proc)
@@ -265,18 +256,83 @@ async def _latency(
             bootstrap, group, paced, partitions, count + partitions, proc,
             f"{contender.name}: paced events not all committed",
         )  # fmt: skip
+        await output.read_to_end(f"{contender.name}: output not readable to its end")
+        await floor.read_to_end(f"{contender.name}: paced input not readable to its end")
+    finally:
+        await output.stop()
+        await floor.stop()
+    seen = output.seen
+    contender.latencies_ms = [t - stamps[i] for i, t in seen.items() if i < len(stamps)]
+    contender.floor_ms = [t - stamps[i] for i, t in floor.seen.items() if i < len(stamps)]
+    contender.p99_by_second = _p99_by_second(stamps, seen)
+
+
+class _Visibility:
+    """When each paced event (id `p-i`) first becomes visible in a topic to a consumer of it
+    (positioned at the end before anything is fed): `seen[i]`, epoch ms."""
+
+    def __init__(self, consumer: Any):
+        self.consumer = consumer
+        self.seen: dict[int, float] = {}
+        self._until = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        seen = self.seen
+        while not self._until.is_set():
+            batch = await self.consumer.getmany(timeout_ms=50)
+            now = time.time() * 1000
+            for records in batch.values():
+                for r in records:
+                    i = _paced_index(r.value)
+                    if i is not None and i not in seen:  # at-least-once: first copy
+                        seen[i] = now
+
+    async def read_to_end(self, failure: str) -> None:
+        consumer = self.consumer
         ends = await consumer.end_offsets(list(consumer.assignment()))
         deadline = time.monotonic() + 60
         while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{contender.name}: output not readable to its end")
+            if time.monotonic() > deadline or (self._task is not None and self._task.done()):
+                raise RuntimeError(failure)
             await asyncio.sleep(0.05)  # the collector reads meanwhile
-        finished.set()
-        await collector
-    finally:
+
+    async def stop(self) -> None:
+        self._until.set()
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            await self.consumer.stop()
+
+
+async def _visibility(
+    bootstrap: str, topic: str, only: TopicPartition | None = None
+) -> _Visibility:
+    """A started consumer of `topic` (or of its partition `only`), its partitions assigned
+    and positioned at their end."""
+    consumer = make_consumer(
+        _options(bootstrap), *([] if only else [topic]), group_id=None,
+        auto_offset_reset="latest", enable_auto_commit=False, fetch_max_wait_ms=5,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        if only is not None:
+            consumer.assign([only])
+        deadline = time.monotonic() + 60
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"consumer of {topic} got no partitions")
+            await consumer.getmany(timeout_ms=50)
+        for tp in consumer.assignment():
+            await consumer.position(tp)  # resolve "latest" before anything is fed
+    except BaseException:
         await consumer.stop()
-    contender.latencies_ms = [t - stamps[i] for i, t in seen.items() if i < len(stamps)]
-    contender.p99_by_second = _p99_by_second(stamps, seen)
+        raise
+    return _Visibility(consumer)
 
 
 def _p99_by_second(stamps: Sequence[int], seen: dict[int, float]) -> list[float]:
@@ -586,6 +642,7 @@ def _result(
              "latency_rate": round(c.latency_rate), "fed_per_s": round(c.fed_per_s),
              "p50_ms": round(c.percentile(0.5), 2), "p95_ms": round(c.percentile(0.95), 2),
              "p99_ms": round(c.percentile(0.99), 2), "max_ms": round(c.percentile(1.0), 2),
+             "floor_p50_ms": round(c.floor(0.5), 2), "floor_p99_ms": round(c.floor(0.99), 2),
              "latency_samples": len(c.latencies_ms), "p99_ms_by_second": c.p99_by_second,
              "warmup_s": round(c.warmup_s, 3),
              "cpu_us_per_msg": round(statistics.median(c.cpu_us), 2) if c.cpu_us else None}
@@ -642,7 +699,7 @@ def bench_pipeline(
 def _print(result: dict[str, Any], console: Console) -> None:
     table = Table(title=f"screener bench pipeline — {result['broker']}, {result['machine']}")
     columns = ("contender", "msgs/s (median)", "per round", "latency at msgs/s", "p50 ms",
-               "p95 ms", "p99 ms", "max ms", "CPU µs/msg")  # fmt: skip
+               "p95 ms", "p99 ms", "max ms", "floor p50/p99", "CPU µs/msg")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "contender" else "right")
     for c in result["contenders"]:
@@ -650,7 +707,8 @@ def _print(result: dict[str, Any], console: Console) -> None:
         rounds = " ".join(f"{x:,}" for x in c["per_round"])
         fed = f"{c['fed_per_s']:,} of {c['latency_rate']:,}"
         lat = [f"{c[k]:.1f}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
-        table.add_row(c["name"], f"{c['msgs_per_s']:,}", rounds, fed, *lat, cpu)
+        floor = f"{c['floor_p50_ms']:.0f} / {c['floor_p99_ms']:.0f}"
+        table.add_row(c["name"], f"{c['msgs_per_s']:,}", rounds, fed, *lat, floor, cpu)
     if not console.is_terminal:  # a log or a pipe: no 80-column wrapping of the table
         console = Console(file=console.file, width=130)
     console.print(table)

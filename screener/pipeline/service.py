@@ -42,9 +42,12 @@ def kept_state(settings: Settings, pack: RulePack) -> StatefulScreening | None:
     restart for them: without state they never fire, which the worker says once)."""
     if not pack.behaviour:
         return None
-    return StatefulScreening(
-        settings, PartitionedState(pack.behaviour, capacity=settings.state_capacity)
+    state = PartitionedState(
+        pack.behaviour,
+        capacity=settings.state_capacity,
+        changelog_format=settings.state_changelog_format,
     )
+    return StatefulScreening(settings, state)
 
 
 def rule_paths(settings: Settings, default: Path) -> list[Path]:

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # store per worker (users; campaign signatures), shared among the input partitions;
     # a restore that cannot read a changelog to its end in this time fails the worker
     state_capacity: int = Field(default=1_000_000, ge=1024)
+    # the changelog's record version (state/sparse.py): 2 writes only the cells that hold
+    # something (~5x smaller); 1 is what workers before it read (a rolling upgrade). Both restore
+    state_changelog_format: int = Field(default=2, ge=1, le=2)
     state_restore_timeout_s: float = Field(default=300.0, gt=0)
     # an output record larger than this goes to the DLQ in a cut form (pipeline/refused.py):
     # keep it at or below the output topics' max.message.bytes (Kafka's default: 1 MiB)

@@ -29,7 +29,7 @@ from screener.observe import BatchReport
 from screener.pipeline.records import Placed
 from screener.pipeline.settings import Settings
 from screener.pipeline.transform import InputRecord
-from screener.state.partitioned import Partition, PartitionedState
+from screener.state.partitioned import BatchView, Partition, PartitionedState
 from screener.verdict import Verdicts
 
 log = logging.getLogger("screener.worker")
@@ -109,18 +109,18 @@ class StatefulScreening:
         the batch is screened, so a failure leaves them as they were (the batch is then
         isolated record by record, each one screened and stored on its own)."""
         needs = engine.pack.behaviour
-        if not needs:
+        if not needs or not events:  # (a batch of records that are not events: no state)
             return engine.screen(events)
         self.state.repack(needs)
         groups: dict[Partition, list[int]] = {}
         for i, r in enumerate(owners):
             groups.setdefault((r.topic, r.partition), []).append(i)
-        # one call: the batch is folded and matched once, each partition's state read apart
-        parts = [(self.state.state(p), where) for p, where in groups.items()]
-        verdicts, updates = engine.screen_partitioned(events, parts)
-        for (state, _), changes in zip(parts, updates, strict=True):
-            if changes is not None:
-                state.apply(changes)
+        # one call, one decide: the batch is folded, matched and its per-event facts worked
+        # out once; each partition's events are read against its own state apart
+        view = BatchView([(self.state.state(p), where) for p, where in groups.items()])
+        verdicts, updates = engine.screen_stateful(events, view)
+        if updates is not None:
+            view.apply(updates)
         return verdicts
 
     def invalidate(self, partitions: Iterable[Partition]) -> None:

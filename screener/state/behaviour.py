@@ -11,10 +11,8 @@ this code: offline and online verdicts agree.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,8 +21,10 @@ import numpy.typing as npt
 from screener.banks.bank import HashBank
 from screener.campaigns import signatures
 from screener.state import windows
+from screener.state.facts import BatchFacts
+from screener.state.facts import event_seconds as event_seconds
 from screener.state.store import DEFAULT_CAPACITY, Store
-from screener.state.windows import I64, WORDS, Series, Staged, WindowSpec, bits_of, bits_of_each
+from screener.state.windows import I64, Series, Staged, WindowSpec, bits_of_each
 from screener.text.selection import MessageCodes
 
 USER_KINDS = frozenset({"events", "media", "flagged", "conversations", "contacts"})
@@ -62,18 +62,6 @@ class Needs:
         return specs
 
 
-def event_seconds(events: Sequence[object]) -> I64:
-    """Event time in whole seconds (`ts` is a datetime or epoch milliseconds)."""
-    stamps = list(map(_TS, events))
-    if set(map(type, stamps)) == {int}:  # the lean decoder's epoch ms: one array op
-        # (the types as a set, at C speed: a generator over `all` was ~40 us a batch)
-        return np.array(stamps, np.int64) // 1000
-    out = np.empty(len(events), np.int64)
-    for i, ts in enumerate(stamps):
-        out[i] = int(ts.timestamp()) if isinstance(ts, datetime) else int(ts) // 1000
-    return out
-
-
 @dataclass
 class Prepared:
     """Per-event signal values for one batch, and what storing the batch will take."""
@@ -88,6 +76,9 @@ class Prepared:
     text_keys: int = 0
     flagged_counts: npt.NDArray[np.int64] | None = None
     """the escalation window's stored counts at every event, when `prepare` read them"""
+    owner: npt.NDArray[np.int64] | None = None
+    """which state each event was read against (`partitioned.BatchView`; None: one state):
+    escalation counts a user's flagged messages of the batch per state, as apart"""
 
     def flagged_before(self, where: Sequence[int]) -> npt.NDArray[np.int64]:
         """Flagged messages in the escalation window before the batch, at the events `where`
@@ -150,11 +141,16 @@ class BehaviourView(Protocol):
 class BehaviourState:
     """One partition's behaviour state (one owner; not thread-safe)."""
 
-    def __init__(self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY):
+    def __init__(
+        self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY, changelog_format: int = 2
+    ):
         self.needs = needs
-        self.users = Store(needs.user_specs(), capacity=capacity)
+        form = changelog_format
+        self.users = Store(needs.user_specs(), capacity=capacity, changelog_format=form)
         text = {w for w in needs.windows if w.kind in TEXT_KINDS}
-        self.texts = Store(text, capacity=capacity, int_keys=True) if text else None
+        self.texts = (
+            Store(text, capacity=capacity, int_keys=True, changelog_format=form) if text else None
+        )
         self.flagged_spec = (
             WindowSpec("flagged", needs.escalate_window) if needs.escalate_after else None
         )
@@ -171,21 +167,37 @@ class BehaviourState:
     ) -> Prepared:
         """Every signal's value for every event (nothing stored yet: see `apply`).
 
-        Campaign signatures are made only for the messages in `evidence` (those with a lexicon
-        hit, a detector or a regex match; all when None): an advert carries some, and signing
-        only those keeps the cost in proportion to suspicious traffic, not to all chatter.
-        With `reads` (signal name → events: `screener.rules.pregate`), a signal is read only
-        at those events (0 elsewhere; names it lacks: nowhere); every event is still stored."""
-        secs = event_seconds(events)
-        users: list[str] = list(map(_USER_ID, events))
+        Campaign signatures are made only for the messages in `evidence` (all when None: see
+        `BatchFacts.of`). With `reads` (signal name → events: `screener.rules.pregate`), a
+        signal is read only at those events (0 elsewhere; names it lacks: nowhere); every
+        event is still stored."""
+        return self.prepare_part(self.facts(events, batch, contacts, evidence), None, reads)
+
+    def facts(
+        self,
+        events: Sequence[object],
+        batch: MessageCodes,
+        contacts: Mapping[int, list[str]],
+        evidence: Collection[int] | None = None,
+    ) -> BatchFacts:
+        """What the batch gives this state (and every state of the same pack) to read."""
+        needs = self.needs
+        return BatchFacts.of(events, batch, contacts, evidence, tuple(self.users.series),
+                             needs.banks, self.texts is not None)  # fmt: skip
+
+    def prepare_part(
+        self, facts: BatchFacts, where: I64 | None, reads: Mapping[str, Mask] | None = None
+    ) -> Prepared:
+        """`prepare` of the batch's events at positions `where` (ascending; None: all of
+        them), from the batch's `facts`; `reads` masks are over those events."""
+        pick = _picker(where)
+        secs = pick(facts.seconds)
+        users = facts.users if where is None else [facts.users[i] for i in where.tolist()]
         slots = self.users.slots(users, secs)
         values: dict[str, npt.NDArray[np.int64]] = {}
         writes: list[Write] = []
         flagged_counts = None
-        # each event's media list, read once for the media counts and the banks (profiled:
-        # a field read per event costs ~0.1 µs, several of them per batch add up)
-        media: list[Any] = list(map(_MEDIA, events))
-        buckets = {w: windows.bucket_of(secs, w) for w in {s.width for s in self.users.series}}
+        buckets = {w: pick(b) for w, b in facts.buckets.items()}
         for spec, series in self.users.series.items():
             b = buckets[spec.width]  # once per width: the series share a few
             name = signal_name(spec)
@@ -204,66 +216,33 @@ class BehaviourState:
                 else:
                     values[name] = _read(series, slots, b, None, need)
                 continue
-            amounts = self._amounts(spec, events, contacts, media)
+            amounts = pick(facts.amounts[spec])
             values[name], staged = _stage(series, slots, b, amounts, _need(reads, name))
             writes.append((spec, slots, b, amounts, staged))
         flagged = self.users.series[self.flagged_spec] if self.flagged_spec is not None else None
         if self.texts is not None:
-            self._campaigns(events, batch, secs, users, values, writes, evidence, reads)
-        banks = {name: _bank_hits(bank, media) for name, bank in self.needs.banks.items()}
+            self._campaigns(facts, pick, secs, users, values, writes, reads)
+        banks = (
+            facts.banks
+            if where is None
+            else {name: [hits[i] for i in where.tolist()] for name, hits in facts.banks.items()}
+        )
         return Prepared(values, banks, flagged, slots, secs, writes, flagged_counts=flagged_counts)
-
-    def _amounts(
-        self,
-        spec: WindowSpec,
-        events: Sequence[object],
-        contacts: Mapping[int, list[str]],
-        media: list[Any],
-    ) -> np.ndarray:
-        n = len(events)
-        if spec.kind == "events":
-            return np.ones(n, np.uint32)
-        if spec.kind == "media":
-            return np.fromiter(map(len, media), np.uint32, n)
-        if spec.kind == "conversations":
-            try:  # C-speed where every event has a conversation (a chat batch)
-                ids: list[str | None] = list(map(_CONVERSATION, events))
-                if "" in ids:  # (found at C speed too) an empty id counts as none
-                    ids = [c or None for c in ids]
-            except AttributeError:  # microblog posts have none
-                ids = []
-                for e in events:
-                    conv = getattr(e, "conversation", None)
-                    ids.append(conv.id if conv is not None and conv.id else None)
-            return bits_of_each(ids)
-        # contacts: only messages with some get bits (no empty list per event)
-        out = np.zeros((n, WORDS), np.uint64)
-        rows = sorted(i for i, found in contacts.items() if found)
-        if rows:
-            out[rows] = bits_of([contacts[i] for i in rows])
-        return out
 
     def _campaigns(
         self,
-        events: Sequence[object],
-        batch: MessageCodes,
+        facts: BatchFacts,
+        pick: Callable[[np.ndarray], np.ndarray],
         secs: I64,
         users: list[str],
         values: dict[str, npt.NDArray[np.int64]],
         writes: list[Write],
-        evidence: Collection[int] | None,
         reads: Mapping[str, Mask] | None,
     ) -> None:
-        assert self.texts is not None
-        n = len(events)
-        codes = batch.codes("compact")
-        starts = batch.message_starts("compact")
-        ends = batch.message_ends("compact")
-        if evidence is not None:
-            signed = np.fromiter(sorted(evidence), np.int64, len(evidence))
-            keys, has = signatures.minhash_bands_of(codes, starts, ends, signed, n)
-        else:
-            keys, has = signatures.minhash_bands(*signatures.shingles(codes, starts, ends), n)
+        assert self.texts is not None and facts.band_keys is not None
+        assert facts.signed is not None
+        n = len(secs)
+        keys, has = pick(facts.band_keys), pick(facts.signed)
         which = np.nonzero(has)[0]
         for spec in self.texts.specs:
             values[signal_name(spec)] = np.zeros(n, np.int64)
@@ -334,10 +313,17 @@ class BehaviourState:
 
 
 _NOWHERE = np.zeros(0, bool)
-_CONVERSATION = attrgetter("conversation.id")
-_USER_ID = attrgetter("user.id")
-_TS = attrgetter("ts")
-_MEDIA = attrgetter("media")
+
+
+def _picker(where: I64 | None) -> Callable[[np.ndarray], np.ndarray]:
+    """Rows of a batch-wide array at `where` (None: the array itself)."""
+    if where is None:
+        return _whole
+    return lambda column: column[where]
+
+
+def _whole(column: np.ndarray) -> np.ndarray:
+    return column
 
 
 def _need(reads: Mapping[str, Mask] | None, name: str) -> Mask | None:
@@ -378,23 +364,3 @@ def _stage(series: Series, slots: I64, buckets: I64, amounts: np.ndarray,
         return _read(series, slots, buckets, amounts, need), None
     # 0 where no rule reads it: fewer gates hold, fewer rules run
     return series.stage(slots, buckets, amounts, need)
-
-
-def _bank_hits(bank: HashBank, media: list[Any]) -> list[bool]:
-    """Which events (their `media` lists) carry a medium whose SHA-256 or PDQ the bank holds."""
-    out = [False] * len(media)
-    sha: list[tuple[int, str]] = []
-    pdq: list[tuple[int, str]] = []
-    for i in [i for i, ms in enumerate(media) if ms]:  # most events have none
-        for m in media[i]:
-            if m.sha256:
-                sha.append((i, m.sha256))
-            if m.pdq:
-                pdq.append((i, m.pdq))
-    if sha and bank.sha256:
-        for (i, _), hit in zip(sha, bank.match_sha256([h for _, h in sha]), strict=True):
-            out[i] = out[i] or hit is not None
-    if pdq and bank.index is not None:
-        for (i, _), hit in zip(pdq, bank.match_pdq([h for _, h in pdq]), strict=True):
-            out[i] = out[i] or hit is not None
-    return out

@@ -1,4 +1,7 @@
-"""The changelog record of one key: a compact, versioned, fixed-layout row (no pickle).
+"""The changelog record of one key, version 1: a versioned, fixed-layout row (no pickle).
+
+The changelog is written in version 2 now (`state.sparse`: only the cells that hold
+something); version 1 is still read, and `encode` still writes it (a pack reload's carry-over).
 
     b"SW1" | last_seen int64 | n uint8 | n × (kind uint8, seconds uint32, head int64, cells)
 
@@ -17,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from screener.state import sparse
 from screener.state.windows import KINDS, RING, WORDS, Series, WindowSpec
 
 
@@ -45,6 +49,20 @@ class CodecError(ValueError):
 def _spec(kind: int, seconds: int) -> WindowSpec:
     """One spec object per layout (restores decode a million records)."""
     return WindowSpec(KINDS[kind], seconds)
+
+
+def key_bytes(key: str | int) -> bytes:
+    """A changelog key: a user id as UTF-8, a campaign band key as `#` + 8 bytes big-endian."""
+    return key.encode() if isinstance(key, str) else b"#" + key.to_bytes(8, "big")
+
+
+def key_of(raw: bytes) -> str | int:
+    if len(raw) == 9 and raw[:1] == b"#":
+        return int.from_bytes(raw[1:], "big")
+    try:
+        return raw.decode()
+    except UnicodeDecodeError as exc:  # not a key we wrote: damaged, skipped on restore
+        raise CodecError(f"changelog key is neither #<8 bytes> nor UTF-8: {raw[:40]!r}") from exc
 
 
 def _cells_size(spec: WindowSpec) -> int:
@@ -84,6 +102,11 @@ def decode(value: bytes) -> tuple[int, dict[WindowSpec, tuple[int, np.ndarray]]]
     if len(value) > MAX_RECORD or len(value) < _HEAD.size:
         raise CodecError(f"changelog record of {len(value)} bytes")
     magic, last, n = _HEAD.unpack_from(value, 0)
+    if magic == sparse.MAGIC2:  # what `Store.changes` writes now
+        try:
+            return sparse.decode_one(value)
+        except sparse.Irregular as exc:
+            raise CodecError(f"damaged changelog record ({exc})") from None
     if magic != MAGIC:
         raise CodecError("not a screener state record")
     pos = _HEAD.size

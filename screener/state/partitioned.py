@@ -12,11 +12,15 @@ there are, so a worker owning every partition holds at most `capacity` keys per 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from screener.state.behaviour import BehaviourState, Needs
+import numpy as np
+import numpy.typing as npt
+
+from screener.state.behaviour import BehaviourState, Mask, Needs, Prepared, Updates
 from screener.state.codec import CodecError
 from screener.state.store import DEFAULT_CAPACITY
+from screener.text.selection import MessageCodes
 
 Partition = tuple[str, int]
 """(input topic, partition)"""
@@ -35,9 +39,13 @@ def _layout(needs: Needs) -> tuple[object, ...]:
 class PartitionedState:
     """The per-partition states of one worker (one owner; not thread-safe)."""
 
-    def __init__(self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY, partitions: int = 1):
+    def __init__(
+        self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY, partitions: int = 1,
+        changelog_format: int = 2,
+    ):  # fmt: skip
         self.needs = needs
         self.capacity = capacity
+        self.changelog_format = changelog_format
         self.partitions = partitions
         """input partitions in total (all topics): each gets capacity / partitions keys."""
         self.states: dict[Partition, BehaviourState] = {}
@@ -49,7 +57,9 @@ class PartitionedState:
         return max(1024, self.capacity // max(1, self.partitions))
 
     def _fresh(self) -> BehaviourState:
-        return BehaviourState(self.needs, capacity=self.share())
+        return BehaviourState(
+            self.needs, capacity=self.share(), changelog_format=self.changelog_format
+        )
 
     def state(self, partition: Partition) -> BehaviourState:
         """The partition's state (a fresh one if it has none: offline use, tests)."""
@@ -141,3 +151,65 @@ class PartitionedState:
     def size(self) -> int:
         """Keys held, over every partition and store."""
         return sum(s.size() for s in self.states.values())
+
+
+class BatchView:
+    """The states of a batch's partitions as one `BehaviourView`: the engine screens the
+    whole batch in one call (one decide, one pass over what the events give every state:
+    `state.facts`), each partition's events read against its own state alone, as if screened
+    apart. `parts`: each state with the ascending positions of its events (every event in
+    one part). After the verdicts, `apply` stores each part's events in its own state.
+
+    Why: a paced batch of 50 records over 6 partitions paid a `prepare` and a decide per
+    partition, about 1 ms of fixed cost a batch (profiled), against one of each here."""
+
+    def __init__(self, parts: Sequence[tuple[BehaviourState, Sequence[int]]]):
+        self.parts = [(state, np.asarray(where, np.int64)) for state, where in parts]
+        self._prepared: list[Prepared] = []
+
+    def prepare(
+        self,
+        events: Sequence[object],
+        batch: MessageCodes,
+        contacts: Mapping[int, list[str]],
+        evidence: Collection[int] | None = None,
+        reads: Mapping[str, Mask] | None = None,
+    ) -> Prepared:
+        n = len(events)
+        if len(self.parts) == 1:  # the whole batch is one partition's
+            state, _ = self.parts[0]
+            self._prepared = [state.prepare(events, batch, contacts, evidence, reads)]
+            return self._prepared[0]
+        facts = self.parts[0][0].facts(events, batch, contacts, evidence)
+        subs = [
+            state.prepare_part(
+                facts, where, None if reads is None else {k: m[where] for k, m in reads.items()}
+            )
+            for state, where in self.parts
+        ]
+        self._prepared = subs
+        values: dict[str, npt.NDArray[np.int64]] = {}
+        for name in subs[0].values:
+            column = values[name] = np.zeros(n, np.int64)
+            for (_, where), sub in zip(self.parts, subs, strict=True):
+                column[where] = sub.values[name]
+        counts = None
+        if subs[0].flagged is not None:  # escalation: every part's counts before the batch
+            counts = np.zeros(n, np.int64)
+            for (_, where), sub in zip(self.parts, subs, strict=True):
+                counts[where] = sub.flagged_before(range(len(where)))
+        owner = np.zeros(n, np.int64)
+        for k, (_, where) in enumerate(self.parts):
+            owner[where] = k
+        return Prepared(
+            values, facts.banks, subs[0].flagged, np.zeros(0, np.int64), facts.seconds, [],
+            flagged_counts=counts, owner=owner,
+        )  # fmt: skip
+
+    def apply(self, updates: Updates) -> None:
+        """Store each part's events (and flagged marks) in its own state."""
+        if len(self.parts) == 1:
+            self.parts[0][0].apply(Updates(self._prepared[0], updates.flagged))
+            return
+        for (state, where), sub in zip(self.parts, self._prepared, strict=True):
+            state.apply(Updates(sub, updates.flagged[where]))

@@ -16,27 +16,16 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
-from screener.state import intindex
+from screener.state import intindex, sparse
 from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode, encode_many
+from screener.state.codec import key_bytes as _key_bytes
+from screener.state.codec import key_of as _key_of
 from screener.state.growth import grown
 from screener.state.intindex import IntIndex
 from screener.state.windows import I64, KINDS, RING, Series, WindowSpec
 
 Key = str | int
 """user ids; campaign band keys are ints (8 bytes big-endian in the changelog)"""
-
-
-def _key_bytes(key: Key) -> bytes:
-    return key.encode() if isinstance(key, str) else b"#" + key.to_bytes(8, "big")
-
-
-def _key_of(raw: bytes) -> Key:
-    if len(raw) == 9 and raw[:1] == b"#":
-        return int.from_bytes(raw[1:], "big")
-    try:
-        return raw.decode()
-    except UnicodeDecodeError as exc:  # not a key we wrote: damaged, skipped on restore
-        raise CodecError(f"changelog key is neither #<8 bytes> nor UTF-8: {raw[:40]!r}") from exc
 
 
 DEFAULT_CAPACITY = 1_000_000
@@ -61,10 +50,13 @@ class Store:
         capacity: int = DEFAULT_CAPACITY,
         ttl_seconds: int | None = None,
         int_keys: bool = False,
+        changelog_format: int = 2,
     ):
         """`int_keys`: every key is an int in [0, 2**64) (campaign band keys), so the index
-        can be the compiled `IntIndex` (when built) rather than a dict: the same slots."""
+        can be the compiled `IntIndex` (when built) rather than a dict: the same slots.
+        `changelog_format`: the record version `changes` writes (both restore)."""
         self.int_keys = int_keys
+        self.encode_many = sparse.encode_many if changelog_format == 2 else encode_many
         self.specs: tuple[WindowSpec, ...] = tuple(sorted(set(specs)))
         if capacity < 16:
             raise ValueError("capacity must be at least 16 keys")
@@ -266,7 +258,7 @@ class Store:
         self._dirty[dirty] = False
         slots = [slot for slot in dirty.tolist() if self.keys[slot] is not None]
         keys = [_key_bytes(self.keys[slot]) for slot in slots]  # type: ignore[arg-type]
-        out.extend(zip(keys, encode_many(self, slots), strict=True))
+        out.extend(zip(keys, self.encode_many(self, slots), strict=True))
         self._gone.clear()
         return out
 
@@ -297,15 +289,10 @@ class Store:
             spec: ([], [], []) for spec in self.series
         }
         layout = bulk_dtype(self.specs)
-        bulk_keys: list[Key] = []
-        bulk_values: list[bytes] = []
-        for key, value in latest.items():
-            if value is None:
-                continue
-            if len(value) == layout.itemsize:  # this store's own layout: decoded in bulk below
-                bulk_keys.append(key)
-                bulk_values.append(value)
-                continue
+        bulk: tuple[list[Key], list[bytes]] = ([], [])
+        packed: tuple[list[Key], list[bytes]] = ([], [])  # version 2 (what `changes` writes)
+
+        def one(key: Key, value: bytes) -> None:
             last, rows = decode(value)
             slots.append(self._slot_for(key))
             lasts.append(last)
@@ -315,6 +302,25 @@ class Store:
                     bucket[0].append(slots[-1])
                     bucket[1].append(row[0])
                     bucket[2].append(row[1])
+
+        for key, value in latest.items():
+            if value is None:
+                continue
+            # version 2, or version 1 in this store's own layout: decoded in bulk below
+            into = packed if value[:3] == sparse.MAGIC2 else bulk
+            if into is packed or len(value) == layout.itemsize:
+                into[0].append(key)
+                into[1].append(value)
+            else:
+                one(key, value)
+        restored = len(packed[1])
+        if restored:
+            try:
+                self._assign(packed[0], sparse.decode_many(packed[1]))
+            except sparse.Irregular:  # damaged or of mixed layouts: one by one (says which)
+                restored = 0
+                for key, value in zip(*packed, strict=True):
+                    one(key, value)
         if slots:
             at = np.array(slots, np.int64)
             self.last[at] = lasts
@@ -325,13 +331,13 @@ class Store:
                 if where:
                     series.head[where] = heads
                     series.cells[where] = np.stack(cells)
-        if bulk_values:
-            self._restore_bulk(layout, bulk_keys, bulk_values)
-            slots += [0] * len(bulk_values)
+        if bulk[1]:
+            self._restore_bulk(layout, *bulk)
+        restored += len(bulk[1])
         self._dirty[:] = False
         self._gone.clear()
-        self.stats.restored += len(slots)
-        return len(slots)
+        self.stats.restored += len(slots) + restored
+        return len(slots) + restored
 
     def _slot_for(self, key: Key) -> int:
         slot = self.index.get(key)
@@ -366,14 +372,23 @@ class Store:
         if not ok.all():
             bad = int(np.argmin(ok))
             raise CodecError(f"changelog record for {keys[bad]!r} does not match its layout")
+        specs = enumerate(self.specs)
+        self._assign(keys, (rows["last"], {s: (rows[f"h{i}"], rows[f"c{i}"]) for i, s in specs}))
+
+    def _assign(self, keys: list[Key], decoded: sparse.Decoded) -> None:
+        """Decoded records of these keys: one assignment per series (a series the records
+        lack starts empty)."""
+        last, rows = decoded
         at = self._slots_for(keys)
-        self.last[at] = rows["last"]
-        self.watermark = max(self.watermark, int(rows["last"].max()))
-        for i, spec in enumerate(self.specs):
-            series = self.series[spec]
+        self.last[at] = last
+        self.watermark = max(self.watermark, int(last.max()))
+        for spec, series in self.series.items():
+            got = rows.get(spec)
+            if got is None:
+                series.clear(at)
+                continue
             series.touch()
-            series.head[at] = rows[f"h{i}"]
-            series.cells[at] = rows[f"c{i}"]
+            series.head[at], series.cells[at] = got
 
     def memory_bytes(self) -> int:
         """numpy rows + a rough 100 bytes per key for the index (measured: see README)."""

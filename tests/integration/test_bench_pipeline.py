@@ -28,6 +28,8 @@ def test_bench_pipeline_reports_every_contender_against_the_yardsticks() -> None
         assert len(c["per_round"]) == 2 and all(x > 0 for x in c["per_round"])
         assert c["latency_samples"] > 0
         assert 0 < c["p50_ms"] <= c["p95_ms"] <= c["p99_ms"] <= c["max_ms"]
+        # the floor: the same feed seen by a plain consumer of the input (no worker)
+        assert 0 <= c["floor_p50_ms"] <= c["floor_p99_ms"] < float("inf")
         assert c["fed_per_s"] > 0  # the feeder process reports the rate it reached
         # latency is measured at half the contender's own sustainable rate
         assert abs(c["latency_rate"] - 0.5 * c["msgs_per_s"]) <= 1

@@ -19,8 +19,8 @@ from screener.pipeline.settings import Settings
 from screener.pipeline.stateful import StatefulScreening, changelog_topic
 from screener.pipeline.transform import ScreeningProcessor
 from screener.rules.pack import RulePack, load_packs
-from screener.state.codec import MAGIC
 from screener.state.partitioned import PartitionedState
+from screener.state.sparse import MAGIC2
 
 T0 = 1_724_515_200_000
 RULE = "volume.burst"
@@ -78,7 +78,7 @@ def test_counts_are_kept_per_partition_and_logged_to_its_changelog_partition(
     by_partition = {(p.topic, p.partition, key) for p in batch.changelog for key, _ in p.records}
     assert by_partition == {(topic, 0, b"uu"), (topic, 1, b"uv")}
     values = [value for p in batch.changelog for _, value in p.records]
-    assert all(value is not None and value.startswith(MAGIC) for value in values)
+    assert all(value is not None and value.startswith(MAGIC2) for value in values)
     assert batch.report.state_entries == 2
     # nothing changed: no changelog records
     assert processor.process([]).changelog == []
@@ -147,3 +147,15 @@ def test_a_pack_without_behaviour_rules_keeps_no_state(tmp_path: Path, settings:
     assert not pack.behaviour
     batch = ScreeningProcessor(Engine(pack), settings).process([_record(0, 0, "u")])
     assert batch.changelog == [] and batch.report.state_entries is None
+
+
+def test_a_batch_with_no_events_screens_without_an_engine_failure(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every record of the batch is not an event (DLQ): nothing to read state for, and no
+    'engine failed' isolation either."""
+    processor = _processor(_pack(tmp_path), settings)
+    bad = ConsumerRecord("in", 0, 0, 0, 0, b"k", b"not json", None, 1, 1, [])
+    batch = processor.process([bad])
+    assert batch.report.dlq_reasons.total() == 1 and batch.report.records == 1
+    assert not [r for r in caplog.records if "engine failed" in r.getMessage()]

@@ -1,6 +1,7 @@
-"""One call for a batch over several partitions (`Engine.screen_partitioned`) gives the
-verdicts and the stored state of screening each partition's events on their own against its
-state (`screen_stateful` per partition, what the service did before)."""
+"""One call for a batch over several partitions (`Engine.screen_partitioned`, and the
+service's `BatchView`: one decide for the batch) gives the verdicts and the stored state of
+screening each partition's events on their own against its state (`screen_stateful` per
+partition, what the service did before)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from screener.engine import Engine
 from screener.rules.pack import RulePack
 from screener.state.behaviour import BehaviourState
+from screener.state.partitioned import BatchView
 from tests.unit.behaviour_stream import pack_with_extra, random_events
 
 # one text past the cut of `max_text_chars=30` below: the marks of cut texts must follow them
@@ -26,8 +28,11 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> RulePack:
     return pack_with_extra(tmp_path_factory, "partitioned")
 
 
+@pytest.mark.parametrize("view", [False, True], ids=["screen_partitioned", "BatchView"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_one_call_over_partitions_equals_a_call_per_partition(pack: RulePack, seed: int) -> None:
+def test_one_call_over_partitions_equals_a_call_per_partition(
+    pack: RulePack, seed: int, view: bool
+) -> None:
     rng = random.Random(seed)
     events = random_events(rng, 900, TEXTS)
     # mostly keyed by user, as producers key them; some strays put one user in two partitions
@@ -46,11 +51,17 @@ def test_one_call_over_partitions_equals_a_call_per_partition(pack: RulePack, se
         for i, p in enumerate(owners):
             groups.setdefault(p, []).append(i)
         parts = [(ours[p], where) for p, where in groups.items()]
-        verdicts, updates = engine.screen_partitioned(batch, parts)
+        if view:
+            batch_view = BatchView(parts)
+            verdicts, one = engine.screen_stateful(batch, batch_view)
+            assert one is not None
+            batch_view.apply(one)
+        else:
+            verdicts, updates = engine.screen_partitioned(batch, parts)
+            for (state, _), changes in zip(parts, updates, strict=True):
+                assert changes is not None
+                state.apply(changes)
         assert [v.event_id for v in verdicts] == [e.id for e in batch]
-        for (state, _), changes in zip(parts, updates, strict=True):
-            assert changes is not None
-            state.apply(changes)
         got += [v.to_json() for v in verdicts]
         alone: dict[int, bytes] = {}
         for p, where in groups.items():

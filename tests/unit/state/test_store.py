@@ -139,7 +139,11 @@ def test_partition_stores_drop_on_revoke_restore_on_assign() -> None:
 
 
 def test_bulk_restore_refuses_a_record_of_the_right_size_but_wrong_layout() -> None:
-    record = store_record(2)
+    from screener.state.codec import encode
+
+    s = Store([EVENTS], capacity=16)
+    _count(s, ["x"] * 2, [0] * 2)
+    record = encode(s, s.index["x"])  # version 1: restored in bulk when of the store's size
     forged = b"XYZ" + record[3:]
     with pytest.raises(CodecError, match="does not match"):
         Store([EVENTS], capacity=16).restore([(b"x", forged)])
