@@ -47,6 +47,27 @@ def test_ngrams_never_span_messages() -> None:
     assert same.buckets.tolist() == bi.buckets[:1].tolist()  # hashing is position-free
 
 
+def test_ngram_starts_count_the_kept_ngrams() -> None:
+    """Message boundaries come from a binary search over the dropped n-grams: the same
+    integers as a cumulative count of the kept ones, whatever separators a batch holds."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        codes = rng.choice([ord("a"), ord("b"), SEP], size=int(rng.integers(1, 60))).astype(
+            np.uint32
+        )
+        starts = np.sort(rng.integers(0, len(codes) + 1, size=int(rng.integers(1, 8))))
+        for order in (1, 2, 3):
+            got = ngrams(codes, starts, order, 10)
+            count = max(len(codes) - order + 1, 0)
+            if count == 0:
+                continue
+            kept = ~np.any([codes[k : k + count] == SEP for k in range(order)], axis=0)
+            before = np.concatenate([[0], np.cumsum(kept)])
+            bounds = np.append(np.minimum(starts, count), count)
+            assert got.starts.tolist() == before[bounds].tolist()
+            assert len(got.buckets) == int(kept.sum())
+
+
 def test_segment_sums_with_empty_segments() -> None:
     rows = np.arange(8, dtype=np.float32).reshape(4, 2)
     out = segment_sums(rows, np.array([0, 0, 3, 3, 4], np.int64))
