@@ -1,7 +1,8 @@
 """`screener bench pipeline`: the service end to end over a real broker, beside yardsticks.
 
 Contenders, fed the same backlog on the same broker, taking turns (`--rounds` times each, in
-the same order every round, so every ratio is between neighbouring runs):
+reverse order every other round so no contender always runs first or last; every ratio is
+between runs of the same round):
 
 - **minimal aiokafka loop** (`contenders/minimal_aiokafka.py`): the least a Python aiokafka
   worker does for this job — consume, `json.loads`, four substring checks, produce the hits,
@@ -577,7 +578,11 @@ async def _run(
             placed = await _produce_backlog(bootstrap, backlog, texts)
         parts = [TopicPartition(backlog, p) for p in range(partitions)]
         for r in range(rounds):
-            for k, c in enumerate(contenders):
+            # odd rounds take the turns in reverse (ABC, CBA, ...): a contender's place in the
+            # order moved its rate by 11-14 % on Apache Kafka (the same screener settings ran
+            # faster last than right after the yardsticks), so every contender runs early and late
+            turns = list(enumerate(contenders))
+            for k, c in turns if r % 2 == 0 else turns[::-1]:
                 # a round's own group and output topic: its output is its progress alone (a
                 # record's timestamp cannot tell rounds apart: Quix Streams gives its output
                 # the input's timestamp, and Tansu's end offsets are not reliable as a start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -39,6 +40,10 @@ def test_bench_pipeline_reports_every_contender_against_the_yardsticks() -> None
     # the generated stream has 5% violations and the shipped packs flag them
     assert 0.03 < result["flagged_share"] < 0.08
     assert "contender" in out.stderr.decode()  # the table went to stderr beside the JSON
+    # the second round takes its turns in reverse: nobody always runs first or last
+    turns = re.findall(r"^round (\d): (.+): [\d,]+ msgs/s$", out.stderr.decode(), re.M)
+    assert [n for r, n in turns if r == "1"] == names
+    assert [n for r, n in turns if r == "2"] == names[::-1]
 
 
 @pytest.mark.kafka
