@@ -107,3 +107,21 @@ def test_search_keeps_the_limits(harness: tuple[Path, Path, Path]) -> None:
     for g in cutoffs.GRID:
         trial = replay.figures({**t, "porn": g})
         assert cutoffs.objective(trial, limits) <= cutoffs.objective(fig, limits) + 1e-9
+
+
+def test_tiny_rules_copies_links_as_links(tmp_path: Path) -> None:
+    """A link in the pack directory stays a link in the copy (the pack loader refuses one that
+    leads outside, as in the original) and is never written through."""
+    from screener.rules import PackError, load_packs
+
+    outside = tmp_path / "outside.yaml"
+    body = "rules:\n  - id: x.hit\n    category: porn\n    score: 6\n    condition: 'true'\n"
+    outside.write_text(body, "utf-8")
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "linked.yaml").symlink_to(outside)
+    copy = tiny_rules(rules, tmp_path / "copy")
+    assert (copy / "linked.yaml").is_symlink()
+    assert outside.read_text("utf-8") == body  # not rewritten through the link
+    with pytest.raises(PackError, match="outside"):
+        load_packs([copy])
