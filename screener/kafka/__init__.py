@@ -36,7 +36,7 @@ from screener.kafka.errors import (
     TransactionsUnsupported,
 )
 from screener.kafka.retry import Backoff, retry
-from screener.kafka.send import murmur2, send, send_batches
+from screener.kafka.send import RecordBatches, murmur2, send, send_batches
 from screener.kafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 from screener.kafka.topics import (
     MissingTopic,
@@ -61,6 +61,7 @@ __all__ = [
     "Producer",
     "ProducerFenced",
     "RebalanceListener",
+    "RecordBatches",
     "TopicPartition",
     "TopicRefused",
     "TransactionsUnsupported",

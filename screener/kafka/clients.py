@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 
 from screener.kafka.errors import UNREACHABLE, BrokerUnreachable, TransactionsUnsupported
 from screener.kafka.retry import Backoff, retry, sleep_or_stop
+from screener.kafka.send import RecordBatches
 
 if TYPE_CHECKING:
     from screener.pipeline.settings import Settings
@@ -156,6 +157,14 @@ def worker_producer_options(settings: Settings) -> Options:
         "compression_type": None if settings.compression == "none" else settings.compression,
         **connection_options(settings),
     }
+
+
+def changelog_batches(settings: Settings, *, transactional: bool) -> RecordBatches:
+    """How the behaviour state's changelog record batches are built (`changelog_compression`)."""
+    codec = settings.changelog_compression
+    return RecordBatches(
+        settings.compression if codec == "same" else codec, settings.max_batch_bytes, transactional
+    )
 
 
 async def bounded(awaitable: Any, seconds: float) -> None:

@@ -31,11 +31,17 @@ from screener.kafka import (
     KafkaError,
     OffsetAndMetadata,
     Producer,
+    RecordBatches,
     TopicPartition,
     send,
     send_batches,
 )
-from screener.kafka.clients import bounded, start_producer, worker_producer_options
+from screener.kafka.clients import (
+    bounded,
+    changelog_batches,
+    start_producer,
+    worker_producer_options,
+)
 from screener.observe import Observer, Partition
 from screener.pipeline.records import Outgoing, Placed
 from screener.pipeline.refused import refused_item
@@ -120,10 +126,11 @@ def unacknowledged(outgoing: Sequence[Outgoing], placed: Sequence[Placed] = ()) 
 async def produce_all(
     producer: Producer, outgoing: Sequence[Outgoing], stop: asyncio.Event, observer: Observer,
     health: Health, dlq_topic: str, drain_s: float, placed: Sequence[Placed] = (),
-    placed_by: Producer | None = None,
+    placed_by: Producer | None = None, batches: RecordBatches | None = None,
 ) -> None:  # fmt: skip
     """Send everything (`placed`: records for set partitions, i.e. changelogs; through
-    `placed_by` if given) and wait for every ack, retrying the unacknowledged with backoff.
+    `placed_by` if given, in record batches built as `batches` says) and wait for every ack,
+    retrying the unacknowledged with backoff.
 
     Never gives up while the service runs: a broker outage stalls the batch (and the commit),
     it does not drop it. On shutdown the batch stays uncommitted and is re-read.
@@ -131,7 +138,7 @@ async def produce_all(
     pending, pending_placed = list(outgoing), list(placed)
     delay = 0.2
     while pending or pending_placed:
-        sent = await send_all(producer, pending, pending_placed, placed_by)
+        sent = await send_all(producer, pending, pending_placed, placed_by, batches)
         gathering = asyncio.gather(*(future for future, _ in sent), return_exceptions=True)
         results = await _unless_stopped(gathering, stop, drain_s)
         pending, pending_placed = [], []
@@ -160,20 +167,20 @@ async def produce_all(
 
 async def send_all(
     producer: Producer, outgoing: Sequence[Outgoing], placed: Sequence[Placed] = (),
-    placed_by: Producer | None = None,
+    placed_by: Producer | None = None, batches: RecordBatches | None = None,
 ) -> list[tuple[asyncio.Future[Any], Outgoing | Placed]]:  # fmt: skip
     """Send `outgoing` one by one (review, DLQ, audit: keyed, the partitioner picks), then
     `placed` as record batches per partition (`kafka.send_batches`; through `placed_by` if
-    given, else `producer`): each delivery future with what it stands for (a record, or the
-    records of one record batch). The review records go first: what a reader of the review
-    topic waits for is not queued behind the state's records."""
+    given, else `producer`; built as `batches` says): each delivery future with what it
+    stands for (a record, or the records of one record batch). The review records go first:
+    what a reader of the review topic waits for is not queued behind the state's records."""
     out: list[tuple[asyncio.Future[Any], Outgoing | Placed]] = [
         (await send(producer, o.topic, o.value, o.key, o.headers, o.partition), o) for o in outgoing
     ]
     sender = placed_by or producer
     for p in placed:
         done = 0
-        for future, count in await send_batches(sender, p.topic, p.partition, p.records):
+        for future, count in await send_batches(sender, p.topic, p.partition, p.records, batches):
             out.append((future, Placed(p.topic, p.partition, p.records[done : done + count])))
             done += count
     return out
@@ -251,6 +258,7 @@ class AtLeastOnce:
         self.producer: Producer | None = None
         self.changelog: Producer | None = None
         self._separate = changelog_producer
+        self._batches = changelog_batches(settings, transactional=False)
         self._in_flight: asyncio.Future[None] | None = None
         self._open: list[tuple[Batch, asyncio.Future[float]]] = []
         """batches handed over since the last commit, each with its output's delivery (which
@@ -297,6 +305,7 @@ class AtLeastOnce:
             drain_s=self.settings.shutdown_timeout_s / 2,
             placed=batch.changelog,
             placed_by=self.changelog,
+            batches=self._batches,
         )
         return time.time()
 

@@ -20,6 +20,7 @@ from screener.kafka import (
 )
 from screener.kafka.clients import (
     bounded,
+    changelog_batches,
     start_transactional_producer,
     worker_producer_options,
 )
@@ -90,6 +91,7 @@ class Transactional:
         self.observer = observer
         self.health = health
         self.transactional_id = transactional_id(settings, worker_index)
+        self._batches = changelog_batches(settings, transactional=True)
         self.producer: Producer | None = None
         self.fenced = 0
         self._fencings: list[float] = []
@@ -126,7 +128,7 @@ class Transactional:
         assert producer is not None
         try:
             await producer.begin_transaction()
-            sent = await send_all(producer, batch.outgoing, batch.changelog)
+            sent = await send_all(producer, batch.outgoing, batch.changelog, batches=self._batches)
             futures = [future for future, _ in sent]
             offsets = producer.send_offsets_to_transaction(
                 kafka_offsets(batch.offsets), self.settings.group_id
