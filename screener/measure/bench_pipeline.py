@@ -637,7 +637,8 @@ def _result(
         "flagged_share": round(screened.outputs / messages, 4),
         "settings": {k: getattr(settings, k) for k in
                      ("batch_max_records", "batch_timeout_ms", "fetch_max_wait_ms",
-                      "linger_ms", "max_batch_bytes", "compression", "commit_interval_ms")},
+                      "linger_ms", "max_batch_bytes", "compression", "changelog_compression",
+                      "commit_interval_ms")},
         "screener_1_worker_over": {
             name: {"per_round": r, "median": statistics.median(r)} for name, r in ratios.items()
         },
@@ -734,5 +735,6 @@ def _print(result: dict[str, Any], console: Console) -> None:
         + f" for {result['latency_duration_s']:g}s; batch_max_records={s['batch_max_records']} "
         f"batch_timeout_ms={s['batch_timeout_ms']} fetch_max_wait_ms={s['fetch_max_wait_ms']} "
         f"linger_ms={s['linger_ms']} max_batch_bytes={s['max_batch_bytes']} "
-        f"compression={s['compression']} commit_interval_ms={s['commit_interval_ms']}"
+        f"compression={s['compression']} changelog_compression={s['changelog_compression']} "
+        f"commit_interval_ms={s['commit_interval_ms']}"
     )
