@@ -1,0 +1,284 @@
+/* Compiled inference pass of the learned model (screener.model.kernel calls it; features.py
+ * stays the definition and the reference the tests compare with).
+ *
+ * Why C: numpy built, per n-gram order and batch, several uint64 hash temporaries, a mask and
+ * a gathered copy of one 32-byte weight row per n-gram (~126 a message: ~4 MB per 1,000
+ * messages, from an 8 MB table) before np.add.reduceat summed them. Those temporaries evicted
+ * the cache the rest of the engine needs. Here each n-gram is hashed and its row read in place.
+ *
+ * dense(codes, starts, order, salt, bits, table, out, counts, digits)
+ *   `features.ngrams` of one order, summed: for message i (n-gram positions
+ *   [min(starts[i], c), min(starts[i + 1], c)), c = len(codes) - order + 1, the last up to c),
+ *   every n-gram without SEP adds its row table[bucket] to out[i]; counts[i] += how many.
+ *   digits: read every digit as '0' first (`features._digits_as_zero`).
+ * sparse(codes, starts, order, salt, bits, table, out, counts, plain)
+ *   `features.sparse_ngrams` summed the way LinearModel's numpy path does: n-grams holding a
+ *   code other than `plain` add their rows; the all-`plain` ones are counted, and their one
+ *   row added once as count x row.
+ *   codes uint32[len]; starts int64[n], non-decreasing within [0, len]; salt a uint64;
+ *   table float32[rows, width] with 2^bits <= rows (so every bucket is a row);
+ *   out writable float32[n, width]; counts writable int64[n].
+ *
+ * Exactness (same float32 bits as numpy, pinned by tests/unit/test_model_kernel.py):
+ * np.add.reduceat(rows, starts, axis=0) is NOT a sequential sum: each segment is its first row
+ * plus numpy's pairwise sum of the rest (8 interleaved partial sums per block of up to 128
+ * rows, split in halves beyond; numpy's FLOAT_pairwise_sum), so `pairwise` below is that
+ * algorithm. The segment then goes into out in float32 (`total += ...`); the count x row term
+ * is numpy's int64 x float32 -> float64 product added to the float32 total in float64 and
+ * rounded once (`total += counts[:, None] * row`). No fused multiply-add may be used there.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#define SEP 0x0A
+#define MAX_ORDER 16
+#define MAX_WIDTH 64
+#define STEP 0x100000001B3ULL       /* features._STEP */
+#define MIX 0x9E3779B97F4A7C15ULL   /* features._MIX */
+
+typedef struct {
+    const uint32_t *codes;
+    Py_ssize_t len;
+    const int64_t *starts;
+    Py_ssize_t n;
+    int order, bits, digits;
+    uint64_t salt;
+    int64_t plain; /* -1: dense */
+    const float *table;
+    Py_ssize_t width;
+    float *out;
+    int64_t *counts;
+} job_t;
+
+static inline uint32_t code_at(const job_t *j, Py_ssize_t p) {
+    uint32_t v = j->codes[p];
+    return (j->digits && v - (uint32_t)'0' <= 9u) ? (uint32_t)'0' : v;
+}
+
+static inline int32_t bucket_of(const job_t *j, Py_ssize_t p) {
+    uint64_t h = code_at(j, p);
+    for (int k = 1; k < j->order; k++) h = (h * STEP) ^ code_at(j, p + k);
+    h = (h + j->salt) * MIX;
+    return (int32_t)(h >> (64 - j->bits));
+}
+
+/* numpy's FLOAT_pairwise_sum over the rows b[0..n), column by column, into res[0..w). */
+static void pairwise(const float *T, Py_ssize_t w, const int32_t *b, Py_ssize_t n, float *res) {
+    if (n < 8) {
+        for (Py_ssize_t c = 0; c < w; c++) res[c] = 0.0f;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const float *row = T + (Py_ssize_t)b[i] * w;
+            for (Py_ssize_t c = 0; c < w; c++) res[c] += row[c];
+        }
+    } else if (n <= 128) {
+        float r[8][MAX_WIDTH];
+        Py_ssize_t i;
+        for (int k = 0; k < 8; k++) memcpy(r[k], T + (Py_ssize_t)b[k] * w, sizeof(float) * w);
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int k = 0; k < 8; k++) {
+                const float *row = T + (Py_ssize_t)b[i + k] * w;
+                for (Py_ssize_t c = 0; c < w; c++) r[k][c] += row[c];
+            }
+        for (Py_ssize_t c = 0; c < w; c++)
+            res[c] = ((r[0][c] + r[1][c]) + (r[2][c] + r[3][c])) +
+                     ((r[4][c] + r[5][c]) + (r[6][c] + r[7][c]));
+        for (; i < n; i++) {
+            const float *row = T + (Py_ssize_t)b[i] * w;
+            for (Py_ssize_t c = 0; c < w; c++) res[c] += row[c];
+        }
+    } else {
+        Py_ssize_t n2 = n / 2;
+        float right[MAX_WIDTH];
+        n2 -= n2 % 8;
+        pairwise(T, w, b, n2, res);
+        pairwise(T, w, b + n2, n - n2, right);
+        for (Py_ssize_t c = 0; c < w; c++) res[c] += right[c];
+    }
+}
+
+/* Message i's listed buckets into buf (each row prefetched as its bucket is known); returns
+ * how many, and in *plain_count the all-plain n-grams (sparse only). */
+static Py_ssize_t fill(const job_t *j, Py_ssize_t i, int32_t *buf, int64_t *plain_count) {
+    Py_ssize_t count = j->len - j->order + 1, m = 0;
+    if (count < 0) count = 0;
+    Py_ssize_t lo = j->starts[i] < count ? j->starts[i] : count;
+    Py_ssize_t hi = i + 1 < j->n && j->starts[i + 1] < count ? j->starts[i + 1] : count;
+    int64_t pc = 0;
+    for (Py_ssize_t p = lo; p < hi; p++) {
+        int bad = 0, hot = j->plain < 0;
+        for (int k = 0; k < j->order; k++) {
+            uint32_t v = j->codes[p + k];
+            bad |= v == SEP;
+            hot |= (int64_t)v != j->plain;
+        }
+        if (bad) continue;
+        if (!hot) {
+            pc++;
+            continue;
+        }
+        int32_t b = bucket_of(j, p);
+        /* the row is wanted once this message is summed, after the next one is hashed */
+        __builtin_prefetch(j->table + (Py_ssize_t)b * j->width);
+        buf[m++] = b;
+    }
+    *plain_count = pc;
+    return m;
+}
+
+static void run(const job_t *j, int32_t *bufs, Py_ssize_t cap) {
+    Py_ssize_t w = j->width, m[2] = {0, 0};
+    int64_t pc[2] = {0, 0};
+    float seg[MAX_WIDTH], prow[MAX_WIDTH];
+    if (j->plain >= 0) {
+        job_t all = *j; /* the all-plain n-gram's bucket: its codes are all `plain` */
+        uint32_t window[MAX_ORDER];
+        for (int k = 0; k < j->order; k++) window[k] = (uint32_t)j->plain;
+        all.codes = window;
+        all.digits = 0;
+        memcpy(prow, j->table + (Py_ssize_t)bucket_of(&all, 0) * w, sizeof(float) * w);
+    }
+    if (j->n > 0) m[0] = fill(j, 0, bufs, &pc[0]);
+    for (Py_ssize_t i = 0; i < j->n; i++) {
+        int cur = (int)(i & 1);
+        const int32_t *b = bufs + cur * cap;
+        /* hash the next message first: its rows' fetches overlap this message's sums */
+        if (i + 1 < j->n) m[!cur] = fill(j, i + 1, bufs + (!cur) * cap, &pc[!cur]);
+        if (m[cur] > 0) {
+            memcpy(seg, j->table + (Py_ssize_t)b[0] * w, sizeof(float) * w);
+            float rest[MAX_WIDTH];
+            pairwise(j->table, w, b + 1, m[cur] - 1, rest);
+            for (Py_ssize_t c = 0; c < w; c++) seg[c] += rest[c];
+        } else {
+            for (Py_ssize_t c = 0; c < w; c++) seg[c] = 0.0f;
+        }
+        float *o = j->out + i * w;
+        for (Py_ssize_t c = 0; c < w; c++) o[c] += seg[c];
+        if (j->plain >= 0) {
+            double k = (double)pc[cur];
+            for (Py_ssize_t c = 0; c < w; c++) {
+                double prod = k * (double)prow[c];
+                o[c] = (float)((double)o[c] + prod);
+            }
+        }
+        j->counts[i] += m[cur] + pc[cur];
+    }
+}
+
+/* A numpy array (any buffer) of the given item kind, ndim, C-contiguous; writable if asked. */
+static int get(PyObject *obj, Py_buffer *v, const char *what, char kind, Py_ssize_t size,
+               int ndim, int writable) {
+    if (PyObject_GetBuffer(obj, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT |
+                                       (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return 0;
+    const char *f = v->format ? v->format : "B";
+    if (*f == '@' || *f == '=' || *f == '<') f++;
+    int ok = v->itemsize == size && v->ndim == ndim && f[1] == '\0' &&
+             (*f == kind || (kind == 'q' && (*f == 'l' || *f == 'q') && size == 8) ||
+              (kind == 'I' && *f == 'L' && sizeof(long) == 4));
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "%s: want a C-contiguous %d-D array of %c (%zd bytes)",
+                     what, ndim, kind, size);
+        PyBuffer_Release(v);
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *call(PyObject *args, int sparse) {
+    PyObject *oc, *os, *osalt, *ot, *oo, *on;
+    Py_buffer bc = {0}, bs = {0}, bt = {0}, bo = {0}, bn = {0};
+    long long flag;
+    job_t j;
+    int ok = 0;
+    memset(&j, 0, sizeof j);
+    if (!PyArg_ParseTuple(args, "OOiOiOOOL", &oc, &os, &j.order, &osalt, &j.bits, &ot, &oo, &on,
+                          &flag))
+        return NULL;
+    j.salt = PyLong_AsUnsignedLongLong(osalt); /* raises for a negative or too large salt */
+    if (PyErr_Occurred()) return NULL;
+    if (!get(oc, &bc, "codes", 'I', 4, 1, 0) || !get(os, &bs, "starts", 'q', 8, 1, 0) ||
+        !get(ot, &bt, "table", 'f', 4, 2, 0) || !get(oo, &bo, "out", 'f', 4, 2, 1) ||
+        !get(on, &bn, "counts", 'q', 8, 1, 1))
+        goto done;
+    j.codes = bc.buf;
+    j.len = bc.shape[0];
+    j.starts = bs.buf;
+    j.n = bs.shape[0];
+    j.table = bt.buf;
+    j.width = bt.shape[1];
+    j.out = bo.buf;
+    j.counts = bn.buf;
+    j.digits = sparse ? 0 : flag != 0;
+    j.plain = sparse ? flag : -1;
+    if (j.order < 1 || j.order > MAX_ORDER) {
+        PyErr_Format(PyExc_ValueError, "order must be in 1..%d", MAX_ORDER);
+        goto done;
+    }
+    if (j.bits < 1 || j.bits > 31 || ((Py_ssize_t)1 << j.bits) > bt.shape[0]) {
+        PyErr_SetString(PyExc_ValueError, "bits must be in 1..31 with 2^bits <= table rows");
+        goto done;
+    }
+    if (j.width < 1 || j.width > MAX_WIDTH) {
+        PyErr_Format(PyExc_ValueError, "table width must be in 1..%d", MAX_WIDTH);
+        goto done;
+    }
+    if (bo.shape[0] != j.n || bo.shape[1] != j.width || bn.shape[0] != j.n) {
+        PyErr_SetString(PyExc_ValueError, "out must be (messages, width), counts (messages,)");
+        goto done;
+    }
+    if (sparse && (flag < 0 || flag > 0xFFFFFFFFLL)) {
+        PyErr_SetString(PyExc_ValueError, "plain must be a uint32 code");
+        goto done;
+    }
+    Py_ssize_t count = j.len - j.order + 1, cap = 1;
+    if (count < 0) count = 0;
+    for (Py_ssize_t i = 0; i < j.n; i++) {
+        if (j.starts[i] < (i ? j.starts[i - 1] : 0) || j.starts[i] > j.len) {
+            PyErr_SetString(PyExc_ValueError, "starts must be non-decreasing within the codes");
+            goto done;
+        }
+        Py_ssize_t lo = j.starts[i] < count ? j.starts[i] : count;
+        Py_ssize_t hi = i + 1 < j.n && j.starts[i + 1] < count ? j.starts[i + 1] : count;
+        if (hi - lo > cap) cap = hi - lo;
+    }
+    /* two buffers of a message's buckets: the one being summed, the next one being hashed */
+    int32_t *bufs = PyMem_RawMalloc(sizeof(int32_t) * 2 * (size_t)cap);
+    if (!bufs) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    run(&j, bufs, cap);
+    Py_END_ALLOW_THREADS;
+    PyMem_RawFree(bufs);
+    ok = 1;
+done:
+    PyBuffer_Release(&bc);
+    PyBuffer_Release(&bs);
+    PyBuffer_Release(&bt);
+    PyBuffer_Release(&bo);
+    PyBuffer_Release(&bn);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_dense(PyObject *self, PyObject *args) { return call(args, 0); }
+static PyObject *py_sparse(PyObject *self, PyObject *args) { return call(args, 1); }
+
+static PyMethodDef methods[] = {
+    {"dense", py_dense, METH_VARARGS, "Add one order's n-gram weight rows per message."},
+    {"sparse", py_sparse, METH_VARARGS, "dense, the all-plain n-grams counted, added once."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ngrams", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__ngrams(void) { return PyModule_Create(&module); }
