@@ -58,92 +58,132 @@ typedef struct {
     int64_t *counts;
 } job_t;
 
-static inline uint32_t code_at(const job_t *j, Py_ssize_t p) {
-    uint32_t v = j->codes[p];
-    return (j->digits && v - (uint32_t)'0' <= 9u) ? (uint32_t)'0' : v;
-}
-
-static inline int32_t bucket_of(const job_t *j, Py_ssize_t p) {
-    uint64_t h = code_at(j, p);
-    for (int k = 1; k < j->order; k++) h = (h * STEP) ^ code_at(j, p + k);
-    h = (h + j->salt) * MIX;
-    return (int32_t)(h >> (64 - j->bits));
-}
-
-/* numpy's FLOAT_pairwise_sum over the rows b[0..n), column by column, into res[0..w). */
-static void pairwise(const float *T, Py_ssize_t w, const int32_t *b, Py_ssize_t n, float *res) {
-    if (n < 8) {
-        for (Py_ssize_t c = 0; c < w; c++) res[c] = 0.0f;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            const float *row = T + (Py_ssize_t)b[i] * w;
-            for (Py_ssize_t c = 0; c < w; c++) res[c] += row[c];
-        }
-    } else if (n <= 128) {
-        float r[8][MAX_WIDTH];
-        Py_ssize_t i;
-        for (int k = 0; k < 8; k++) memcpy(r[k], T + (Py_ssize_t)b[k] * w, sizeof(float) * w);
-        for (i = 8; i < n - (n % 8); i += 8)
-            for (int k = 0; k < 8; k++) {
-                const float *row = T + (Py_ssize_t)b[i + k] * w;
-                for (Py_ssize_t c = 0; c < w; c++) r[k][c] += row[c];
-            }
-        for (Py_ssize_t c = 0; c < w; c++)
-            res[c] = ((r[0][c] + r[1][c]) + (r[2][c] + r[3][c])) +
-                     ((r[4][c] + r[5][c]) + (r[6][c] + r[7][c]));
-        for (; i < n; i++) {
-            const float *row = T + (Py_ssize_t)b[i] * w;
-            for (Py_ssize_t c = 0; c < w; c++) res[c] += row[c];
-        }
-    } else {
-        Py_ssize_t n2 = n / 2;
-        float right[MAX_WIDTH];
-        n2 -= n2 % 8;
-        pairwise(T, w, b, n2, res);
-        pairwise(T, w, b + n2, n - n2, right);
-        for (Py_ssize_t c = 0; c < w; c++) res[c] += right[c];
+/* numpy's FLOAT_pairwise_sum over the rows b[0..n), column by column, into res[0..w).
+ * Defined twice: for 8-wide rows (the `make model` model: 6 classes padded to 8), where the
+ * constant width lets the compiler keep the 8 partial sums in vector registers (measured:
+ * ~2x less than the generic loops), and for any width. */
+#define PAIRWISE(NAME, WIDTH)                                                                 \
+    static void NAME(const float *T, Py_ssize_t w_, const int32_t *b, Py_ssize_t n,          \
+                     float *res) {                                                            \
+        const Py_ssize_t w = WIDTH;                                                           \
+        if (n < 8) {                                                                          \
+            for (Py_ssize_t c = 0; c < w; c++) res[c] = 0.0f;                                 \
+            for (Py_ssize_t i = 0; i < n; i++) {                                              \
+                const float *row = T + (Py_ssize_t)b[i] * w;                                  \
+                for (Py_ssize_t c = 0; c < w; c++) res[c] += row[c];                          \
+            }                                                                                 \
+        } else if (n <= 128) {                                                                \
+            float r[8][MAX_WIDTH];                                                            \
+            Py_ssize_t i;                                                                     \
+            for (int k = 0; k < 8; k++)                                                       \
+                memcpy(r[k], T + (Py_ssize_t)b[k] * w, sizeof(float) * (size_t)w);            \
+            for (i = 8; i < n - (n % 8); i += 8)                                              \
+                for (int k = 0; k < 8; k++) {                                                 \
+                    const float *row = T + (Py_ssize_t)b[i + k] * w;                          \
+                    for (Py_ssize_t c = 0; c < w; c++) r[k][c] += row[c];                     \
+                }                                                                             \
+            for (Py_ssize_t c = 0; c < w; c++)                                                \
+                res[c] = ((r[0][c] + r[1][c]) + (r[2][c] + r[3][c])) +                        \
+                         ((r[4][c] + r[5][c]) + (r[6][c] + r[7][c]));                         \
+            for (; i < n; i++) {                                                              \
+                const float *row = T + (Py_ssize_t)b[i] * w;                                  \
+                for (Py_ssize_t c = 0; c < w; c++) res[c] += row[c];                          \
+            }                                                                                 \
+        } else {                                                                              \
+            Py_ssize_t n2 = n / 2;                                                            \
+            float right[MAX_WIDTH];                                                           \
+            n2 -= n2 % 8;                                                                     \
+            NAME(T, w_, b, n2, res);                                                          \
+            NAME(T, w_, b + n2, n - n2, right);                                               \
+            for (Py_ssize_t c = 0; c < w; c++) res[c] += right[c];                            \
+        }                                                                                     \
     }
-}
+PAIRWISE(pairwise8, 8)
+PAIRWISE(pairwise_any, w_)
 
-/* Message i's listed buckets into buf (each row prefetched as its bucket is known); returns
- * how many, and in *plain_count the all-plain n-grams (sparse only). */
-static Py_ssize_t fill(const job_t *j, Py_ssize_t i, int32_t *buf, int64_t *plain_count) {
-    Py_ssize_t count = j->len - j->order + 1, m = 0;
-    if (count < 0) count = 0;
-    Py_ssize_t lo = j->starts[i] < count ? j->starts[i] : count;
-    Py_ssize_t hi = i + 1 < j->n && j->starts[i + 1] < count ? j->starts[i + 1] : count;
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+/* The n-grams at positions [lo, hi): listed buckets into buf (each row prefetched as its bucket
+ * is known), the all-plain ones (sparse) counted into *plain_count; returns how many listed.
+ * Inlined with a constant order, digits and sparse (see `fill`): profiled, this loop was most
+ * of the kernel's time when the window was re-read per n-gram with a run-time order. A window
+ * holds a SEP iff the last SEP seen up to its end is inside it; the same for a non-plain code. */
+INLINE Py_ssize_t fill_k(const job_t *j, Py_ssize_t lo, Py_ssize_t hi, int32_t *buf,
+                         int64_t *plain_count, const int order, const int digits,
+                         const int sparse) {
+    const uint32_t *c = j->codes;
+    const uint32_t plain = (uint32_t)j->plain;
+    const int shift = 64 - j->bits;
+    const uint64_t salt = j->salt;
+    const Py_ssize_t width = j->width;
+    Py_ssize_t m = 0, last_sep = lo - 1, last_odd = lo - 1;
     int64_t pc = 0;
+    for (Py_ssize_t q = lo; q < hi && q < lo + order - 1; q++) {
+        if (c[q] == SEP) last_sep = q;
+        if (c[q] != plain) last_odd = q;
+    }
     for (Py_ssize_t p = lo; p < hi; p++) {
-        int bad = 0, hot = j->plain < 0;
-        for (int k = 0; k < j->order; k++) {
-            uint32_t v = j->codes[p + k];
-            bad |= v == SEP;
-            hot |= (int64_t)v != j->plain;
-        }
-        if (bad) continue;
-        if (!hot) {
+        uint32_t end = c[p + order - 1];
+        if (end == SEP) last_sep = p + order - 1;
+        if (sparse && end != plain) last_odd = p + order - 1;
+        if (last_sep >= p) continue;
+        if (sparse && last_odd < p) {
             pc++;
             continue;
         }
-        int32_t b = bucket_of(j, p);
+        uint64_t h = 0;
+        for (int k = 0; k < order; k++) {
+            uint32_t v = c[p + k];
+            if (digits && v - (uint32_t)'0' <= 9u) v = (uint32_t)'0';
+            h = k ? (h * STEP) ^ v : v;
+        }
+        int32_t b = (int32_t)(((h + salt) * MIX) >> shift);
         /* the row is wanted once this message is summed, after the next one is hashed */
-        __builtin_prefetch(j->table + (Py_ssize_t)b * j->width);
+        __builtin_prefetch(j->table + (Py_ssize_t)b * width);
         buf[m++] = b;
     }
     *plain_count = pc;
     return m;
 }
 
+/* Message i's n-grams (`fill_k`), dispatched to a copy with constant parameters. */
+static Py_ssize_t fill(const job_t *j, Py_ssize_t i, int32_t *buf, int64_t *pc) {
+    Py_ssize_t count = j->len - j->order + 1;
+    if (count < 0) count = 0;
+    Py_ssize_t lo = j->starts[i] < count ? j->starts[i] : count;
+    Py_ssize_t hi = i + 1 < j->n && j->starts[i + 1] < count ? j->starts[i + 1] : count;
+    if (j->plain >= 0) switch (j->order) {
+        case 1: return fill_k(j, lo, hi, buf, pc, 1, 0, 1);
+        case 2: return fill_k(j, lo, hi, buf, pc, 2, 0, 1);
+        default: return fill_k(j, lo, hi, buf, pc, j->order, 0, 1);
+        }
+    if (j->digits) switch (j->order) {
+        case 1: return fill_k(j, lo, hi, buf, pc, 1, 1, 0);
+        case 2: return fill_k(j, lo, hi, buf, pc, 2, 1, 0);
+        case 3: return fill_k(j, lo, hi, buf, pc, 3, 1, 0);
+        default: return fill_k(j, lo, hi, buf, pc, j->order, 1, 0);
+        }
+    switch (j->order) {
+    case 1: return fill_k(j, lo, hi, buf, pc, 1, 0, 0);
+    case 2: return fill_k(j, lo, hi, buf, pc, 2, 0, 0);
+    case 3: return fill_k(j, lo, hi, buf, pc, 3, 0, 0);
+    default: return fill_k(j, lo, hi, buf, pc, j->order, 0, 0);
+    }
+}
+
 static void run(const job_t *j, int32_t *bufs, Py_ssize_t cap) {
     Py_ssize_t w = j->width, m[2] = {0, 0};
     int64_t pc[2] = {0, 0};
     float seg[MAX_WIDTH], prow[MAX_WIDTH];
-    if (j->plain >= 0) {
-        job_t all = *j; /* the all-plain n-gram's bucket: its codes are all `plain` */
-        uint32_t window[MAX_ORDER];
-        for (int k = 0; k < j->order; k++) window[k] = (uint32_t)j->plain;
-        all.codes = window;
-        all.digits = 0;
-        memcpy(prow, j->table + (Py_ssize_t)bucket_of(&all, 0) * w, sizeof(float) * w);
+    if (j->plain >= 0) { /* the all-plain n-gram's bucket (`features._plain_bucket`) */
+        uint64_t h = (uint64_t)j->plain;
+        for (int k = 1; k < j->order; k++) h = (h * STEP) ^ (uint64_t)j->plain;
+        h = (h + j->salt) * MIX;
+        memcpy(prow, j->table + (Py_ssize_t)(h >> (64 - j->bits)) * w, sizeof(float) * w);
     }
     if (j->n > 0) m[0] = fill(j, 0, bufs, &pc[0]);
     for (Py_ssize_t i = 0; i < j->n; i++) {
@@ -154,7 +194,10 @@ static void run(const job_t *j, int32_t *bufs, Py_ssize_t cap) {
         if (m[cur] > 0) {
             memcpy(seg, j->table + (Py_ssize_t)b[0] * w, sizeof(float) * w);
             float rest[MAX_WIDTH];
-            pairwise(j->table, w, b + 1, m[cur] - 1, rest);
+            if (w == 8)
+                pairwise8(j->table, w, b + 1, m[cur] - 1, rest);
+            else
+                pairwise_any(j->table, w, b + 1, m[cur] - 1, rest);
             for (Py_ssize_t c = 0; c < w; c++) seg[c] += rest[c];
         } else {
             for (Py_ssize_t c = 0; c < w; c++) seg[c] = 0.0f;
