@@ -122,7 +122,8 @@ INLINE Py_ssize_t fill_k(const job_t *j, Py_ssize_t lo, Py_ssize_t hi, int32_t *
     const Py_ssize_t width = j->width;
     Py_ssize_t m = 0, last_sep = lo - 1, last_odd = lo - 1;
     int64_t pc = 0;
-    for (Py_ssize_t q = lo; q < hi && q < lo + order - 1; q++) {
+    /* the first window's codes before its end (all inside the codes: lo < hi <= count) */
+    for (Py_ssize_t q = lo; lo < hi && q < lo + order - 1; q++) {
         if (c[q] == SEP) last_sep = q;
         if (c[q] != plain) last_odd = q;
     }
