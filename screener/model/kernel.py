@@ -12,6 +12,8 @@ why the summation order matches). Which one `weight_sums` uses is decided once, 
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import numpy.typing as npt
 
@@ -20,16 +22,21 @@ from screener.model.features import (
     MARK_SALT,
     PLAIN,
     batch_ngrams,
-    marks,
     segment_sums,
 )
-from screener.text.views import BatchText
+from screener.text.folding import SEP
+from screener.text.views import BatchText, Codes, Positions
 
 try:
     from screener.model import _ngrams  # type: ignore[attr-defined]
 except ImportError:  # not built (no compiler at install time): the numpy path serves
     _ngrams = None
 
+BMP_SYMBOLS = np.frombuffer(
+    bytes(unicodedata.category(chr(c)).startswith("S") for c in range(0x10000)), np.bool_
+)
+"""which BMP characters `marks` reads as symbols (categories S*): asked once at import (~8 ms)
+instead of sorting each batch's punctuation and spaces to ask per distinct character."""
 Matrix = npt.NDArray[np.float32]
 Counts = npt.NDArray[np.int64]
 COMPILED = _ngrams is not None
@@ -80,11 +87,38 @@ def compiled_sums(
     for k in orders:  # digit_class: the kernel reads each digit as `0` (`_digits_as_zero`)
         _ngrams.dense(codes, starts, k, int(_SALT[k]), bits, table, total, counts, digit_class)
     if mark_orders:
-        mcodes, mstarts = marks(batch)
+        mcodes, mstarts = compiled_marks(batch)
         for k in mark_orders:
             salt = int(_SALT[k + MARK_SALT])
             _ngrams.sparse(mcodes, mstarts, k, salt, bits, table, total, counts, PLAIN)
     return total, counts
+
+
+def compiled_marks(batch: BatchText) -> tuple[Codes, Positions]:
+    """`features.marks`, the same codes and starts, its per-character passes in C."""
+    assert _ngrams is not None
+    texts = batch.texts
+    raw = np.frombuffer("\n".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    if batch.src:  # some message expanded (⑩ → 10): the batch's starts are of the expansion
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        starts = np.zeros(len(texts), dtype=np.int64)
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    else:  # the same joined original as the batch's: its starts, without a pass over texts
+        starts = batch.a_start[:-1]
+    folding = batch.folding
+    out = np.empty(len(raw), np.uint32)
+    other = np.empty(len(raw), np.int64)
+    other = other[: _ngrams.marks(raw, folding.fold, folding.word, BMP_SYMBOLS, PLAIN, out, other)]
+    if len(other):  # astral ones (emoji): as `marks`, the category once per distinct character
+        distinct, where = np.unique(raw[other], return_inverse=True)
+        symbol = np.fromiter(
+            (unicodedata.category(chr(c)).startswith("S") for c in distinct.tolist()),
+            dtype=np.bool_, count=len(distinct),
+        )  # fmt: skip
+        keep = other[symbol[where.reshape(-1)]]
+        out[keep] = raw[keep]
+    out[starts[1:] - 1] = SEP  # the joiners between messages: no n-gram spans two messages
+    return out, starts
 
 
 def weight_sums(

@@ -35,7 +35,7 @@ _ngrams = kernel._ngrams
 
 # what folding keeps, changes or drops: letters, digits, CJK (traditional too), full-width and
 # circled forms, emoji and symbols, zero-width characters, punctuation, newlines, spaces
-POOL = list("abcXYZ0123456789加微信黄色視頻资源約炮ｑＱ１③⓪❤⬆😀\u200b\u200d.,!?。， \n\t-_")
+POOL = list("abcXYZ0123456789加微信黄色視頻资源約炮ｑＱ１③⓪⑩…❤⬆$+😀🀄𠀀\u200b\u200d.,!?。， \n\t-_")
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +163,21 @@ def test_the_comparison_catches_a_wrong_kernel(folding) -> None:  # type: ignore
     sequential = np.array([np.cumsum(rows[a:b], axis=0, dtype=np.float32)[-1] if b > a
                            else np.zeros(8, np.float32) for a, b in bounds])  # fmt: skip
     assert sequential.tobytes() != want.tobytes()
+
+
+def test_compiled_marks(folding) -> None:  # type: ignore[no-untyped-def]
+    """The marks codes and starts as `features.marks` gives them, expanded messages too."""
+    rng = random.Random(8)
+    for trial in range(300):
+        texts = _texts(rng, rng.randint(0, 30), 60) + (["⑩…😀"] if trial % 3 == 0 else [])
+        batch = BatchText.build(folding, texts)
+        want, got = marks(batch), kernel.compiled_marks(batch)
+        assert got[0].dtype == want[0].dtype == np.uint32
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    raw = np.array([97, 0x110000], np.uint32)  # beyond the folding tables: raises
+    out, other = np.zeros(2, np.uint32), np.zeros(2, np.int64)
+    with pytest.raises(ValueError):
+        _ngrams.marks(raw, folding.fold, folding.word, kernel.BMP_SYMBOLS, PLAIN, out, other)
 
 
 def test_marks_plain_code_matters(folding) -> None:  # type: ignore[no-untyped-def]
