@@ -11,8 +11,6 @@
  *   [min(starts[i], c), min(starts[i + 1], c)), c = len(codes) - order + 1, the last up to c),
  *   every n-gram without SEP adds its row table[bucket] to out[i]; counts[i] += how many.
  *   digits: read every digit as '0' first (`features._digits_as_zero`).
- * dense3(codes, starts, (salt1, salt2, salt3), bits, table, out, counts, digits)
- *   dense of orders 1, 2 and 3, in that order, in one scan of the codes.
  * sparse(codes, starts, order, salt, bits, table, out, counts, plain)
  *   `features.sparse_ngrams` summed the way LinearModel's numpy path does: n-grams holding a
  *   code other than `plain` add their rows; the all-`plain` ones are counted, and their one
@@ -54,8 +52,6 @@ typedef struct {
     int order, bits, digits;
     uint64_t salt;
     int64_t plain; /* -1: dense */
-    int three;     /* orders 1, 2 and 3 in one scan (`dense3`); salt3 their salts */
-    uint64_t salt3[3];
     const float *table;
     Py_ssize_t width;
     float *out;
@@ -180,28 +176,10 @@ static Py_ssize_t fill(const job_t *j, Py_ssize_t i, int32_t *buf, int64_t *pc) 
     }
 }
 
-/* out[0..w) += (b[0] + pairwise(b[1..m))) in float32, or += 0 for no rows: numpy's
- * `total += segment_sums(...)` of one message. */
-static inline void add_segment(const job_t *j, const int32_t *b, Py_ssize_t m, float *o) {
-    Py_ssize_t w = j->width;
-    float seg[MAX_WIDTH], rest[MAX_WIDTH];
-    if (m > 0) {
-        memcpy(seg, j->table + (Py_ssize_t)b[0] * w, sizeof(float) * w);
-        if (w == 8)
-            pairwise8(j->table, w, b + 1, m - 1, rest);
-        else
-            pairwise_any(j->table, w, b + 1, m - 1, rest);
-        for (Py_ssize_t c = 0; c < w; c++) seg[c] += rest[c];
-    } else {
-        for (Py_ssize_t c = 0; c < w; c++) seg[c] = 0.0f;
-    }
-    for (Py_ssize_t c = 0; c < w; c++) o[c] += seg[c];
-}
-
 static void run(const job_t *j, int32_t *bufs, Py_ssize_t cap) {
     Py_ssize_t w = j->width, m[2] = {0, 0};
     int64_t pc[2] = {0, 0};
-    float prow[MAX_WIDTH];
+    float seg[MAX_WIDTH], prow[MAX_WIDTH];
     if (j->plain >= 0) { /* the all-plain n-gram's bucket (`features._plain_bucket`) */
         uint64_t h = (uint64_t)j->plain;
         for (int k = 1; k < j->order; k++) h = (h * STEP) ^ (uint64_t)j->plain;
@@ -214,8 +192,19 @@ static void run(const job_t *j, int32_t *bufs, Py_ssize_t cap) {
         const int32_t *b = bufs + cur * cap;
         /* hash the next message first: its rows' fetches overlap this message's sums */
         if (i + 1 < j->n) m[!cur] = fill(j, i + 1, bufs + (!cur) * cap, &pc[!cur]);
+        if (m[cur] > 0) {
+            memcpy(seg, j->table + (Py_ssize_t)b[0] * w, sizeof(float) * w);
+            float rest[MAX_WIDTH];
+            if (w == 8)
+                pairwise8(j->table, w, b + 1, m[cur] - 1, rest);
+            else
+                pairwise_any(j->table, w, b + 1, m[cur] - 1, rest);
+            for (Py_ssize_t c = 0; c < w; c++) seg[c] += rest[c];
+        } else {
+            for (Py_ssize_t c = 0; c < w; c++) seg[c] = 0.0f;
+        }
         float *o = j->out + i * w;
-        add_segment(j, b, m[cur], o);
+        for (Py_ssize_t c = 0; c < w; c++) o[c] += seg[c];
         if (j->plain >= 0) {
             double k = (double)pc[cur];
             for (Py_ssize_t c = 0; c < w; c++) {
@@ -224,68 +213,6 @@ static void run(const job_t *j, int32_t *bufs, Py_ssize_t cap) {
             }
         }
         j->counts[i] += m[cur] + pc[cur];
-    }
-}
-
-/* Message i's 1-, 2- and 3-grams in one scan (the `make model` orders): the 2-gram hash
- * extends the 1-gram's and the 3-gram's the 2-gram's, exactly as `features.ngrams` builds
- * each (h = c0; h = h * STEP ^ c1; ...). Order k keeps position p when p is in its own
- * [lo_k, hi_k) (they differ only at the end of the codes) and its window has no SEP.
- * Why: one scan instead of three, per-message work once (measured in the engine A/B). */
-INLINE void fill3_k(const job_t *j, Py_ssize_t i, int32_t *const b[3], Py_ssize_t m[3],
-                    const int digits) {
-    const uint32_t *c = j->codes;
-    const int shift = 64 - j->bits;
-    const Py_ssize_t width = j->width;
-    Py_ssize_t lo[3], hi[3];
-    for (int k = 0; k < 3; k++) {
-        Py_ssize_t count = j->len - k;
-        if (count < 0) count = 0;
-        lo[k] = j->starts[i] < count ? j->starts[i] : count;
-        hi[k] = i + 1 < j->n && j->starts[i + 1] < count ? j->starts[i + 1] : count;
-        m[k] = 0;
-    }
-    for (Py_ssize_t p = lo[0]; p < hi[0]; p++) {
-        uint32_t v = c[p];
-        if (v == SEP) continue; /* every window starting here holds it */
-        if (digits && v - (uint32_t)'0' <= 9u) v = (uint32_t)'0';
-        uint64_t h = v;
-        int32_t bk = (int32_t)(((h + j->salt3[0]) * MIX) >> shift);
-        __builtin_prefetch(j->table + (Py_ssize_t)bk * width);
-        b[0][m[0]++] = bk;
-        for (int k = 1; k < 3; k++) {
-            if (p < lo[k] || p >= hi[k]) break; /* p + k is beyond the codes */
-            v = c[p + k];
-            if (v == SEP) break;
-            if (digits && v - (uint32_t)'0' <= 9u) v = (uint32_t)'0';
-            h = (h * STEP) ^ v;
-            bk = (int32_t)(((h + j->salt3[k]) * MIX) >> shift);
-            __builtin_prefetch(j->table + (Py_ssize_t)bk * width);
-            b[k][m[k]++] = bk;
-        }
-    }
-}
-
-static void fill3(const job_t *j, Py_ssize_t i, int32_t *const b[3], Py_ssize_t m[3]) {
-    if (j->digits)
-        fill3_k(j, i, b, m, 1);
-    else
-        fill3_k(j, i, b, m, 0);
-}
-
-static void run3(const job_t *j, int32_t *bufs, Py_ssize_t cap) {
-    Py_ssize_t m[2][3];
-    int32_t *b[2][3];
-    for (int s = 0; s < 2; s++)
-        for (int k = 0; k < 3; k++) b[s][k] = bufs + (s * 3 + k) * cap;
-    if (j->n > 0) fill3(j, 0, b[0], m[0]);
-    for (Py_ssize_t i = 0; i < j->n; i++) {
-        int cur = (int)(i & 1);
-        /* hash the next message first: its rows' fetches overlap this message's sums */
-        if (i + 1 < j->n) fill3(j, i + 1, b[!cur], m[!cur]);
-        float *o = j->out + i * j->width;
-        for (int k = 0; k < 3; k++) add_segment(j, b[cur][k], m[cur][k], o);
-        j->counts[i] += m[cur][0] + m[cur][1] + m[cur][2];
     }
 }
 
@@ -309,32 +236,18 @@ static int get(PyObject *obj, Py_buffer *v, const char *what, char kind, Py_ssiz
     return 1;
 }
 
-/* sparse: 0 dense, 1 sparse, 2 dense3 (orders 1-3, a tuple of their three salts) */
 static PyObject *call(PyObject *args, int sparse) {
-    PyObject *oc, *os, *osalt, *ot, *oo, *on, *o3[3];
+    PyObject *oc, *os, *osalt, *ot, *oo, *on;
     Py_buffer bc = {0}, bs = {0}, bt = {0}, bo = {0}, bn = {0};
     long long flag;
     job_t j;
     int ok = 0;
     memset(&j, 0, sizeof j);
-    if (sparse == 2) {
-        if (!PyArg_ParseTuple(args, "OO(OOO)iOOOL", &oc, &os, &o3[0], &o3[1], &o3[2], &j.bits,
-                              &ot, &oo, &on, &flag))
-            return NULL;
-        j.order = 1; /* for the checks below: order 1 has the longest segments */
-        j.three = 1;
-        for (int k = 0; k < 3; k++) {
-            j.salt3[k] = PyLong_AsUnsignedLongLong(o3[k]);
-            if (PyErr_Occurred()) return NULL;
-        }
-        sparse = 0;
-    } else {
-        if (!PyArg_ParseTuple(args, "OOiOiOOOL", &oc, &os, &j.order, &osalt, &j.bits, &ot, &oo,
-                              &on, &flag))
-            return NULL;
-        j.salt = PyLong_AsUnsignedLongLong(osalt); /* raises for a negative or too large salt */
-        if (PyErr_Occurred()) return NULL;
-    }
+    if (!PyArg_ParseTuple(args, "OOiOiOOOL", &oc, &os, &j.order, &osalt, &j.bits, &ot, &oo, &on,
+                          &flag))
+        return NULL;
+    j.salt = PyLong_AsUnsignedLongLong(osalt); /* raises for a negative or too large salt */
+    if (PyErr_Occurred()) return NULL;
     if (!get(oc, &bc, "codes", 'I', 4, 1, 0) || !get(os, &bs, "starts", 'q', 8, 1, 0) ||
         !get(ot, &bt, "table", 'f', 4, 2, 0) || !get(oo, &bo, "out", 'f', 4, 2, 1) ||
         !get(on, &bn, "counts", 'q', 8, 1, 1))
@@ -381,16 +294,13 @@ static PyObject *call(PyObject *args, int sparse) {
         if (hi - lo > cap) cap = hi - lo;
     }
     /* two buffers of a message's buckets: the one being summed, the next one being hashed */
-    int32_t *bufs = PyMem_RawMalloc(sizeof(int32_t) * (j.three ? 6 : 2) * (size_t)cap);
+    int32_t *bufs = PyMem_RawMalloc(sizeof(int32_t) * 2 * (size_t)cap);
     if (!bufs) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS;
-    if (j.three)
-        run3(&j, bufs, cap);
-    else
-        run(&j, bufs, cap);
+    run(&j, bufs, cap);
     Py_END_ALLOW_THREADS;
     PyMem_RawFree(bufs);
     ok = 1;
@@ -468,11 +378,9 @@ done:
 
 static PyObject *py_dense(PyObject *self, PyObject *args) { return call(args, 0); }
 static PyObject *py_sparse(PyObject *self, PyObject *args) { return call(args, 1); }
-static PyObject *py_dense3(PyObject *self, PyObject *args) { return call(args, 2); }
 
 static PyMethodDef methods[] = {
     {"dense", py_dense, METH_VARARGS, "Add one order's n-gram weight rows per message."},
-    {"dense3", py_dense3, METH_VARARGS, "dense of orders 1, 2, 3 in one scan (salts: a tuple)."},
     {"sparse", py_sparse, METH_VARARGS, "dense, the all-plain n-grams counted, added once."},
     {"marks", py_marks, METH_VARARGS, "Codes of `features.marks` before the symbol check."},
     {NULL, NULL, 0, NULL},

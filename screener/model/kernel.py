@@ -84,14 +84,8 @@ def compiled_sums(
     n = len(starts)
     total = np.zeros((n, table.shape[1]), dtype=np.float32)
     counts = np.zeros(n, np.int64)
-    # digit_class: the kernel reads each digit as `0` (`_digits_as_zero`)
-    if orders == (1, 2, 3):  # the usual orders: one scan for the three
-        salts = (int(_SALT[1]), int(_SALT[2]), int(_SALT[3]))
-        _ngrams.dense3(codes, starts, salts, bits, table, total, counts, digit_class)
-    else:
-        for k in orders:
-            salt = int(_SALT[k])
-            _ngrams.dense(codes, starts, k, salt, bits, table, total, counts, digit_class)
+    for k in orders:  # digit_class: the kernel reads each digit as `0` (`_digits_as_zero`)
+        _ngrams.dense(codes, starts, k, int(_SALT[k]), bits, table, total, counts, digit_class)
     if mark_orders:
         mcodes, mstarts = compiled_marks(batch)
         for k in mark_orders:

@@ -73,8 +73,6 @@ def test_random_batches_bit_identical(folding) -> None:  # type: ignore[no-untyp
         bits = rng.choice((8, 10))
         table = _table(nrng, bits, width)
         orders = tuple(sorted(rng.sample(range(1, 7), rng.randint(1, 3))))
-        if trial % 3 == 0:  # the orders with their own one-scan kernel (`dense3`)
-            orders = (1, 2, 3)
         marks = tuple(sorted(rng.sample(range(1, 7), rng.randint(0, 2))))
         texts = _texts(rng, rng.randint(1, 40), 400 if trial % 4 == 0 else 30)
         _same(BatchText.build(folding, texts), table, orders, bits, trial % 2 == 0, marks)
@@ -90,7 +88,6 @@ def test_every_order_and_edge_batches(folding) -> None:  # type: ignore[no-untyp
             for digits in (False, True):
                 _same(batch, table, (k,), 9, digits, (k,))
         _same(batch, table, (1, 2, 3), 9, True, (1, 2))
-        _same(batch, table, (1, 2, 3), 9, False, ())
 
 
 def test_raw_codes_with_separators_and_odd_starts() -> None:
@@ -115,17 +112,6 @@ def test_raw_codes_with_separators_and_odd_starts() -> None:
         _ngrams.dense(codes, starts, order, int(_SALT[salt]), 8, table, got, counts, digits)
         assert got.tobytes() == want.tobytes()
         assert np.array_equal(counts, np.diff(part.starts))
-        if order == 1:  # and orders 1-3 in one scan, as three `ngrams` would sum them
-            src = _digits_as_zero(codes) if digits else codes
-            want = np.zeros((len(starts), 8), np.float32)
-            for k in (1, 2, 3):
-                part = ngrams(src, starts, k, 8)
-                want += segment_sums(np.take(table, part.buckets, axis=0), part.starts)
-            got[:] = 0
-            counts[:] = 0
-            salts = (int(_SALT[1]), int(_SALT[2]), int(_SALT[3]))
-            _ngrams.dense3(codes, starts, salts, 8, table, got, counts, digits)
-            assert got.tobytes() == want.tobytes()
         sparse = sparse_ngrams(codes, starts, order, 8, salt)
         assert sparse.plain_counts is not None
         want = np.zeros((len(starts), 8), np.float32)
@@ -244,10 +230,5 @@ def test_bad_arguments_raise() -> None:
             _ngrams.sparse(*good[:-1], plain)
     with pytest.raises(TypeError):
         _ngrams.dense(*good[:-1])
-    for salts in ((1, 2), (1, 2, -3), (1, 2, 1 << 64), 5):
-        with pytest.raises((TypeError, OverflowError)):
-            _ngrams.dense3(codes, starts, salts, *good[4:])
-    with pytest.raises(ValueError):
-        _ngrams.dense3(codes, starts, (1, 2, 3), 9, *good[5:])
     # every argument is checked before anything is written
     assert before[0].tobytes() == out.tobytes() and np.array_equal(before[1], counts)
