@@ -7,7 +7,8 @@ profiled on `screener bench engine --model`, the gather, the sums and the hash t
 about three quarters of the model's time, and they evict the cache the rest of the engine
 needs. `compiled_sums` hashes each n-gram and adds its row straight into the message's
 accumulator (`_ngrams.c`), with the same buckets and the same float32 bits (see its header for
-why the summation order matches). Which one `weight_sums` uses is decided once, at import.
+why the summation order matches); `compiled_marks` is `features.marks` with its per-character
+passes in C. Which one `weight_sums` uses is decided once, at import.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ except ImportError:  # not built (no compiler at install time): the numpy path s
     _ngrams = None
 
 BMP_SYMBOLS = np.frombuffer(
-    bytes(unicodedata.category(chr(c)).startswith("S") for c in range(0x10000)), np.bool_
+    bytes(unicodedata.category(chr(c)).startswith("S") for c in range(0x10000 if _ngrams else 0)),
+    np.bool_,
 )
 """which BMP characters `marks` reads as symbols (categories S*): asked once at import (~8 ms)
 instead of sorting each batch's punctuation and spaces to ask per distinct character."""
