@@ -218,6 +218,11 @@ def scale(parts: list[NGrams], min_ngrams: int = 1) -> npt.NDArray[np.float32]:
         total += np.diff(p.starts)
         if p.plain_counts is not None:
             total += p.plain_counts
+    return scale_counts(total, min_ngrams)
+
+
+def scale_counts(total: npt.NDArray[np.int64], min_ngrams: int = 1) -> npt.NDArray[np.float32]:
+    """`scale` from each message's number of n-grams."""
     out = np.zeros(len(total), dtype=np.float32)
     nz = total > 0
     out[nz] = 1.0 / np.sqrt(np.maximum(total[nz], min_ngrams))

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from screener.model.features import batch_ngrams, scale, segment_sums
+from screener.model.features import scale_counts
+from screener.model.kernel import weight_sums
 from screener.regular_files import Unreadable, read_regular
 from screener.text.views import BatchText
 
@@ -81,17 +82,10 @@ class LinearModel:
 
     def logits(self, batch: BatchText) -> Matrix:
         """(messages × classes) raw scores of a batch, vectorised over the whole batch."""
-        parts = batch_ngrams(
-            batch, self.orders, self.bits, self.digit_class, self.mark_orders, sparse=True
+        total, counts = weight_sums(
+            batch, self._table, self.orders, self.bits, self.digit_class, self.mark_orders
         )
-        n = len(parts[0].starts) - 1
-        total = np.zeros((n, self._table.shape[1]), dtype=np.float32)
-        for part in parts:
-            # one gather of weight rows per n-gram, then one sum per message segment
-            total += segment_sums(np.take(self._table, part.buckets, axis=0), part.starts)
-            if part.plain_counts is not None:  # the n-grams `sparse_ngrams` only counted
-                total += part.plain_counts[:, None] * self._table[part.plain_bucket]
-        out = total[:, : len(self.classes)] * scale(parts, self.min_ngrams)[:, None]
+        out = total[:, : len(self.classes)] * scale_counts(counts, self.min_ngrams)[:, None]
         out += self.bias
         return out
 
