@@ -163,7 +163,9 @@ def changelog_batches(settings: Settings, *, transactional: bool) -> RecordBatch
     """How the behaviour state's changelog record batches are built (`changelog_compression`)."""
     codec = settings.changelog_compression
     return RecordBatches(
-        settings.compression if codec == "same" else codec, settings.max_batch_bytes, transactional
+        settings.compression if codec == "same" else codec,
+        settings.changelog_batch_bytes,
+        transactional,
     )
 
 

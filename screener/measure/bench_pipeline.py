@@ -638,7 +638,7 @@ def _result(
         "settings": {k: getattr(settings, k) for k in
                      ("batch_max_records", "batch_timeout_ms", "fetch_max_wait_ms",
                       "linger_ms", "max_batch_bytes", "compression", "changelog_compression",
-                      "commit_interval_ms")},
+                      "changelog_batch_bytes", "commit_interval_ms")},
         "screener_1_worker_over": {
             name: {"per_round": r, "median": statistics.median(r)} for name, r in ratios.items()
         },
@@ -736,5 +736,6 @@ def _print(result: dict[str, Any], console: Console) -> None:
         f"batch_timeout_ms={s['batch_timeout_ms']} fetch_max_wait_ms={s['fetch_max_wait_ms']} "
         f"linger_ms={s['linger_ms']} max_batch_bytes={s['max_batch_bytes']} "
         f"compression={s['compression']} changelog_compression={s['changelog_compression']} "
+        f"changelog_batch_bytes={s['changelog_batch_bytes']} "
         f"commit_interval_ms={s['commit_interval_ms']}"
     )

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     # ~1 for zstd, which is a third smaller too (kafka.send.RecordBatches). zstd needs
     # Kafka >= 2.1; `same` follows `compression`
     changelog_compression: Literal["same", "none", "gzip", "snappy", "lz4", "zstd"] = "zstd"
+    # the changelog's record batches, before compression: aiokafka sends one request per
+    # broker at a time with one batch per partition, so review items queue behind at most one
+    # request of this much changelog per partition (a flush goes out in several), not behind
+    # the whole flush (README "Latency")
+    changelog_batch_bytes: int = Field(default=64 * 1024, ge=1024)
     create_topics: bool = True
     topic_partitions: int = Field(default=6, ge=1)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"

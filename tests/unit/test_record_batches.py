@@ -33,9 +33,9 @@ def test_a_batch_names_its_codec_and_keeps_the_records(codec: str, transactional
 
 def test_the_changelog_codec_is_its_own_setting_or_follows_compression() -> None:
     assert changelog_batches(Settings(), transactional=False) == RecordBatches(
-        "zstd", 512 * 1024, False
+        "zstd", 64 * 1024, False
     )
-    same = Settings(changelog_compression="same", compression="snappy", max_batch_bytes=4096)
+    same = Settings(changelog_compression="same", compression="snappy", changelog_batch_bytes=4096)
     assert changelog_batches(same, transactional=True) == RecordBatches("snappy", 4096, True)
 
 
