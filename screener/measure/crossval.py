@@ -89,21 +89,17 @@ def run(
     `keep_models`: also write fold k's model to `keep_models/k` (to check a replay)."""
     from screener.engine import Engine
     from screener.measure.evaluate import find_datasets, read_tsv
-    from screener.model.cli import _mapping
+    from screener.model.cli import _mapping, train_config
     from screener.model.data import load_labelled
     from screener.model.linear import save
-    from screener.model.train import TrainConfig, fit
+    from screener.model.train import fit
     from screener.rules import load_packs
     from screener.text.folding import build_folding
 
     args = train_parser().parse_args([*recipe, "--out", "unused"])
     if args.examples:
         raise SystemExit("crossval: --examples recipes are not supported")
-    config = TrainConfig(
-        bits=args.bits, epochs=args.epochs, learning_rate=args.learning_rate,
-        class_power=args.class_power, orders=args.orders, min_ngrams=args.min_ngrams,
-        digit_class=args.digit_class, l2=args.l2, mark_orders=args.mark_orders,
-    )  # fmt: skip
+    config = train_config(args)
     train = load_labelled(
         args.files, _mapping(args.map), part=args.part, text_column=args.text_column,
         label_column=args.label_column, max_rows_per_file=args.max_rows_per_file,

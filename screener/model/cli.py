@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from screener.model.data import DROP, DataError, Labelled, load_labelled, pack_examples
 from screener.model.linear import MAX_ORDER, ModelError, save
@@ -34,6 +35,16 @@ def parse_orders(text: str) -> tuple[int, ...]:
     return orders
 
 
+def train_config(args: argparse.Namespace, meta: dict[str, Any] | None = None) -> TrainConfig:
+    """The `TrainConfig` of `screener train`'s parsed options (one place, so that the
+    cross-validation's recipes cannot drop an option the command honours)."""
+    return TrainConfig(
+        bits=args.bits, epochs=args.epochs, learning_rate=args.learning_rate,
+        class_power=args.class_power, orders=args.orders, min_ngrams=args.min_ngrams,
+        digit_class=args.digit_class, l2=args.l2, mark_orders=args.mark_orders, meta=meta or {},
+    )  # fmt: skip
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
@@ -56,12 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = Labelled(data.texts + [t for t, _ in kept], data.labels + [c for _, c in kept],
                         data.skipped)  # fmt: skip
     sources = [p.name for p in args.files] + [f"examples of {Path(p).name}" for p in args.examples]
-    config = TrainConfig(
-        bits=args.bits, epochs=args.epochs, learning_rate=args.learning_rate,
-        class_power=args.class_power, orders=args.orders, min_ngrams=args.min_ngrams,
-        digit_class=args.digit_class, l2=args.l2, mark_orders=args.mark_orders,
-        meta={"trained_on": sources, "part": args.part, "note": args.note},
-    )  # fmt: skip
+    config = train_config(args, {"trained_on": sources, "part": args.part, "note": args.note})
     with Progress(transient=True) as bar:
         task = bar.add_task("training", total=config.epochs)
 

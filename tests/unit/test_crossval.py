@@ -125,3 +125,21 @@ def test_tiny_rules_copies_links_as_links(tmp_path: Path) -> None:
     assert outside.read_text("utf-8") == body  # not rewritten through the link
     with pytest.raises(PackError, match="outside"):
         load_packs([copy])
+
+
+def test_a_recipe_trains_with_every_option_screener_train_reads() -> None:
+    """The folds' models are built from the same config as `screener train`'s: every
+    TrainConfig field the command has an option for takes the recipe's value."""
+    import dataclasses
+
+    from screener.model.cli import train_config
+
+    recipe = ["x.tsv", "--bits", "12", "--epochs", "3", "--learning-rate", "0.07",
+              "--class-power", "0.3", "--orders", "1,2", "--min-ngrams", "5", "--digit-class",
+              "--l2", "0.001", "--mark-orders", "1"]  # fmt: skip
+    args = crossval.train_parser().parse_args([*recipe, "--out", "unused"])
+    config = train_config(args)
+    shared = [f.name for f in dataclasses.fields(config) if hasattr(args, f.name)]
+    assert len(shared) >= 9
+    assert {n: getattr(config, n) for n in shared} == {n: getattr(args, n) for n in shared}
+    assert config.bits == 12 and config.mark_orders == (1,) and config.digit_class
