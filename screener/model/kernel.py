@@ -123,14 +123,5 @@ def compiled_marks(batch: BatchText) -> tuple[Codes, Positions]:
     return out, starts
 
 
-def weight_sums(
-    batch: BatchText,
-    table: Matrix,
-    orders: tuple[int, ...],
-    bits: int,
-    digit_class: bool = False,
-    mark_orders: tuple[int, ...] = (),
-) -> tuple[Matrix, Counts]:
-    """`compiled_sums` when the extension is built, else `numpy_sums`."""
-    sums = compiled_sums if COMPILED else numpy_sums
-    return sums(batch, table, orders, bits, digit_class, mark_orders)
+weight_sums = compiled_sums if COMPILED else numpy_sums
+"""`compiled_sums` when the extension is built, else `numpy_sums` (chosen once, at import)."""
