@@ -52,7 +52,9 @@ class RecordBatches:
     and only screener reads it back; aiokafka's lz4 is lz4 HC at level 9, whose compression
     took ~8 of the ~12 ms that building a 6,000-event flush's record batches cost (zstd: ~1,
     for a third less on the wire; measured in process, README "Latency"), all on the event
-    loop, while every record waits. `transactional` must be what the producer is."""
+    loop, while every record waits. `max_bytes` is the changelog's own batch size: aiokafka
+    puts one batch per partition in a request, so small ones make a flush leave in several
+    requests with review items between them. `transactional` must be what the producer is."""
 
     compression: str
     max_bytes: int
