@@ -14,6 +14,7 @@ CJK character to its toneless syllable; `repeat` collapses runs of one character
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -73,7 +74,10 @@ class BatchText:
         src: dict[int, Positions] = {}
         expandable = folding.expandable
         joined = JOINER.join(texts)
-        raw = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        try:
+            raw = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        except UnicodeEncodeError:  # lone surrogates (a file read with surrogateescape)
+            return cls.build(folding, well_formed(texts))
         wide = np.flatnonzero(expandable.take(raw)) if len(raw) else raw
         if len(wide):
             # the messages holding such characters, found from their positions: asking every
@@ -249,3 +253,13 @@ def normalize(folding: Folding, text: str, view: View = "compact") -> Normalized
         w = (i, i + 1) if view in ("folded", "digits") else batch.to_folded(view, i, i + 1)
         spans.append(batch.to_original(0, *w))
     return Normalized(out, tuple(spans))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(texts: list[str]) -> list[str]:
+    """`texts` with each lone surrogate (a code point no UTF-8 or UTF-32 can hold, e.g. from
+    bytes read with `surrogateescape`) replaced by U+FFFD: one character for one, so every
+    position in the text stays where it was, and verdicts quoting it can be written as JSON."""
+    return [_SURROGATE.sub("\ufffd", t) for t in texts]
