@@ -141,6 +141,8 @@ class Engine:
         `state` is read, never written: the caller hands the updates to the state's owner
         (`BehaviourState.apply`), so the same batch screened twice gives the same verdicts.
         """
+        if not events:  # nothing to read or update (a scan batch of invalid lines only)
+            state = None
         return self._decide(events, self._front(events), state)
 
     def screen_partitioned(
@@ -178,7 +180,8 @@ class Engine:
         for i, end in cut:
             texts[i] = texts[i][:end]
         batch = BatchText.build(self._pack.folding, texts)
-        return Front(texts, long, batch, self._evidence(batch))
+        # batch.texts, not texts: lone surrogates become U+FFFD there (`views.well_formed`)
+        return Front(batch.texts, long, batch, self._evidence(batch))
 
     def _decide(
         self, events: Sequence[Event], front: Front, state: BehaviourView | None,

@@ -54,6 +54,18 @@ def test_scan_streams_verdicts_in_input_order_with_errors_for_bad_lines() -> Non
     assert errors == [(2, "bad_json"), (5, "bad_utf8"), (6, "schema"), (7, "too_large")]
 
 
+def test_scan_of_invalid_lines_only_answers_each_with_its_error() -> None:
+    """With the shipped packs (behaviour on), a batch in which no line is an event is
+    screened without state: it used to end the run with a ValueError."""
+    result = run("scan", stdin=b"not json\n{broken\n")
+    assert result.returncode == 0, result.stderr.decode()
+    lines = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [(v["line"], v["error"].split(":")[0]) for v in lines] == [
+        (1, "bad_json"),
+        (2, "bad_json"),
+    ]
+
+
 def test_scan_text_mode_from_files() -> None:
     result = run("scan", "--text", "--rules", str(PACK), stdin="约炮加V信\n今天天气不错\n".encode())
     verdicts = [orjson.loads(line) for line in result.stdout.splitlines()]
