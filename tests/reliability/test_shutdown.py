@@ -42,6 +42,12 @@ async def test_sigterm_during_a_broker_outage_exits_cleanly_and_loses_nothing(
             await asyncio.to_thread(broker.start)
             second.start()
             await review.until(lambda: review.ids() >= expected, 180, "every flagged id")
+            # the first may have delivered everything before the outage: the second is stopped
+            # once it serves (its handlers in place), not while Python is still starting it
+            deadline = time.monotonic() + 60
+            while "worker 0: " not in second.stderr():
+                assert time.monotonic() < deadline, second.stderr()
+                await asyncio.sleep(0.1)
         assert code == 0, output
         assert "Traceback" not in output, output
         assert took < 5 + 10, f"shutdown took {took:.1f}s with a 5s deadline"
