@@ -45,7 +45,7 @@ CODECS = {
 
 @dataclass(frozen=True, slots=True)
 class RecordBatches:
-    """How `send_batches` builds its record batches when they differ from the producer's own.
+    """How `send_batches` builds its record batches, which may differ from the producer's own.
 
     Why: a record batch names its own codec, so one producer can send batches of several.
     The behaviour state's changelog is most of what a worker writes (~1.5 records an event)
@@ -68,7 +68,7 @@ class RecordBatches:
 
 async def send_batches(
     producer: AIOKafkaProducer, topic: str, partition: int,
-    records: Sequence[tuple[bytes, bytes | None]], batches: RecordBatches | None = None,
+    records: Sequence[tuple[bytes, bytes | None]], batches: RecordBatches,
 ) -> list[tuple[asyncio.Future[Any], int]]:  # fmt: skip
     """(key, value) records for one partition, in order, as few record batches as
     `max_batch_size` allows (`producer.send_batch`): one future per batch, with the number of
@@ -78,12 +78,12 @@ async def send_batches(
     (one record per user and campaign band the batch touched), and `producer.send` pays a
     metadata wait, a partitioner call, an accumulator look-up and a future per record; here
     the records go straight into aiokafka's C batch builder. Same records, same order.
-    `batches`: build them so (e.g. another codec) instead of as the producer would.
+    `batches`: how to build them (codec, size), which may differ from the producer's own.
     """
     out: list[tuple[asyncio.Future[Any], int]] = []
     start = 0
     while start < len(records):
-        builder = producer.create_batch() if batches is None else batches.new()
+        builder = batches.new()
         end = start
         for key, value in records[start:]:
             if builder.append(timestamp=None, key=key, value=value, headers=[]) is None:

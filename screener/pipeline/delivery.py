@@ -125,8 +125,8 @@ def unacknowledged(outgoing: Sequence[Outgoing], placed: Sequence[Placed] = ()) 
 
 async def produce_all(
     producer: Producer, outgoing: Sequence[Outgoing], stop: asyncio.Event, observer: Observer,
-    health: Health, dlq_topic: str, drain_s: float, placed: Sequence[Placed] = (),
-    placed_by: Producer | None = None, batches: RecordBatches | None = None,
+    health: Health, dlq_topic: str, drain_s: float, batches: RecordBatches,
+    placed: Sequence[Placed] = (), placed_by: Producer | None = None,
 ) -> None:  # fmt: skip
     """Send everything (`placed`: records for set partitions, i.e. changelogs; through
     `placed_by` if given, in record batches built as `batches` says) and wait for every ack,
@@ -138,7 +138,7 @@ async def produce_all(
     pending, pending_placed = list(outgoing), list(placed)
     delay = 0.2
     while pending or pending_placed:
-        sent = await send_all(producer, pending, pending_placed, placed_by, batches)
+        sent = await send_all(producer, pending, batches, pending_placed, placed_by)
         gathering = asyncio.gather(*(future for future, _ in sent), return_exceptions=True)
         results = await _unless_stopped(gathering, stop, drain_s)
         pending, pending_placed = [], []
@@ -166,8 +166,8 @@ async def produce_all(
 
 
 async def send_all(
-    producer: Producer, outgoing: Sequence[Outgoing], placed: Sequence[Placed] = (),
-    placed_by: Producer | None = None, batches: RecordBatches | None = None,
+    producer: Producer, outgoing: Sequence[Outgoing], batches: RecordBatches,
+    placed: Sequence[Placed] = (), placed_by: Producer | None = None,
 ) -> list[tuple[asyncio.Future[Any], Outgoing | Placed]]:  # fmt: skip
     """Send `outgoing` one by one (review, DLQ, audit: keyed, the partitioner picks), then
     `placed` as record batches per partition (`kafka.send_batches`; through `placed_by` if

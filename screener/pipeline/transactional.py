@@ -128,7 +128,7 @@ class Transactional:
         assert producer is not None
         try:
             await producer.begin_transaction()
-            sent = await send_all(producer, batch.outgoing, batch.changelog, batches=self._batches)
+            sent = await send_all(producer, batch.outgoing, self._batches, batch.changelog)
             futures = [future for future, _ in sent]
             offsets = producer.send_offsets_to_transaction(
                 kafka_offsets(batch.offsets), self.settings.group_id

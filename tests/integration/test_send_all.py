@@ -9,7 +9,7 @@ import asyncio
 from screener.brokers import BrokerProcess
 from screener.kafka import ensure_topics
 from screener.kafka.changelog import read_to_end
-from screener.kafka.clients import start_producer, worker_producer_options
+from screener.kafka.clients import changelog_batches, start_producer, worker_producer_options
 from screener.observe import NullObserver
 from screener.pipeline.delivery import Health, produce_all, send_all
 from screener.pipeline.records import Outgoing, Placed
@@ -32,7 +32,10 @@ def _placed(log: str) -> list[Placed]:
 
 def test_changelog_records_go_as_batches_and_arrive_in_order(broker: BrokerProcess) -> None:
     bootstrap = broker.bootstrap_servers
-    settings = Settings(bootstrap_servers=bootstrap, max_batch_bytes=4096, compression="lz4")
+    settings = Settings(
+        bootstrap_servers=bootstrap, changelog_batch_bytes=4096, changelog_compression="lz4"
+    )
+    batches = changelog_batches(settings, transactional=False)
     options = {"bootstrap_servers": bootstrap}
     log, review = f"sa-log-{id(settings):x}", f"sa-review-{id(settings):x}"
 
@@ -42,7 +45,7 @@ def test_changelog_records_go_as_batches_and_arrive_in_order(broker: BrokerProce
         producer = await start_producer(worker_producer_options(settings), stop)
         try:
             outgoing, placed = _outgoing(review), _placed(log)
-            sent = await send_all(producer, outgoing, placed)
+            sent = await send_all(producer, outgoing, batches, placed)
             await asyncio.gather(*(future for future, _ in sent))
             # one future per review record, first; few for the 401 changelog records
             assert [items for _, items in sent][:20] == outgoing
@@ -50,7 +53,7 @@ def test_changelog_records_go_as_batches_and_arrive_in_order(broker: BrokerProce
             assert all(isinstance(c, Placed) for c in chunks) and 2 < len(chunks) < 100
             # produce_all (the service's path, with retries) on the same records again
             await produce_all(
-                producer, outgoing, stop, NullObserver(), Health(), "dlq", 5.0, placed=placed
+                producer, outgoing, stop, NullObserver(), Health(), "dlq", 5.0, batches, placed
             )
         finally:
             await producer.stop()

@@ -30,14 +30,18 @@ class Builder:
         return object()
 
 
+class Batches:
+    """`RecordBatches` as `send_batches` uses it: builders of `room` records."""
+
+    def new(self) -> Builder:
+        return Builder(room=3)
+
+
 class FlakyProducer:
     """Fails the first record batch it is given, acknowledges the rest."""
 
     def __init__(self) -> None:
         self.batches: list[list[tuple[bytes, bytes | None]]] = []
-
-    def create_batch(self) -> Builder:
-        return Builder(room=3)
 
     async def send_batch(
         self, builder: Builder, topic: str, *, partition: int
@@ -63,7 +67,17 @@ async def test_a_failed_record_batch_is_sent_again() -> None:
     records = [(b"u%d" % i, b"v%d" % i) for i in range(7)] + [(b"gone", None)]
     producer, observer, health = FlakyProducer(), Failures(), Health()
     placed = [Placed("log", 1, records)]
-    await produce_all(producer, [], asyncio.Event(), observer, health, "dlq", 5.0, placed=placed)  # type: ignore[arg-type]
+    await produce_all(
+        producer,
+        [],
+        asyncio.Event(),
+        observer,
+        health,
+        "dlq",
+        5.0,
+        Batches(),
+        placed,  # type: ignore[arg-type]
+    )
     first, *rest = producer.batches
     assert first == records[:3]  # failed...
     assert [r for b in rest for r in b] == records[3:] + records[:3]  # ...and sent again

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from screener.kafka import RecordBatches
 from screener.observe import NullObserver
 from screener.pipeline.delivery import Health, Unacknowledged, produce_all
 from screener.pipeline.records import Outgoing
@@ -27,6 +28,9 @@ class SlowAcks:
         return future
 
 
+BATCHES = RecordBatches("none", 65536)  # no changelog here: never built
+
+
 def _items(n: int) -> list[Outgoing]:
     return [Outgoing("review", b"k", b"v", [], ("in", 0, i)) for i in range(n)]
 
@@ -34,7 +38,7 @@ def _items(n: int) -> list[Outgoing]:
 async def test_a_stop_during_healthy_acks_drains_the_batch() -> None:
     producer, stop = SlowAcks(ack_s=0.2), asyncio.Event()
     asyncio.get_running_loop().call_later(0.05, stop.set)  # the stop arrives mid-flight
-    await produce_all(producer, _items(3), stop, NullObserver(), Health(), "dlq", drain_s=5.0)  # type: ignore[arg-type]
+    await produce_all(producer, _items(3), stop, NullObserver(), Health(), "dlq", 5.0, BATCHES)  # type: ignore[arg-type]
     assert stop.is_set() and producer.sent == ["review"] * 3
 
 
@@ -43,6 +47,6 @@ async def test_a_stop_gives_up_after_the_drain_time_when_acks_never_come() -> No
     asyncio.get_running_loop().call_later(0.05, stop.set)
     with pytest.raises(Unacknowledged):
         await asyncio.wait_for(
-            produce_all(producer, _items(2), stop, NullObserver(), Health(), "dlq", drain_s=0.3),  # type: ignore[arg-type]
+            produce_all(producer, _items(2), stop, NullObserver(), Health(), "dlq", 0.3, BATCHES),  # type: ignore[arg-type]
             timeout=10,
         )

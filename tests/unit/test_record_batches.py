@@ -40,13 +40,10 @@ def test_the_changelog_codec_is_its_own_setting_or_follows_compression() -> None
 
 
 class _Producer:
-    """Records what `send_batches` hands over; has no batches of its own to build."""
+    """Records what `send_batches` hands over."""
 
     def __init__(self) -> None:
         self.sent: list[Any] = []
-
-    def create_batch(self) -> Any:
-        raise AssertionError("send_batches built the producer's batch, not the one asked for")
 
     async def send_batch(self, builder: Any, topic: str, *, partition: int) -> Any:
         self.sent.append(builder)
