@@ -109,7 +109,7 @@ class StatefulScreening:
         the batch is screened, so a failure leaves them as they were (the batch is then
         isolated record by record, each one screened and stored on its own)."""
         needs = engine.pack.behaviour
-        if not needs or not events:  # (a batch of records that are not events: no state)
+        if not needs:
             return engine.screen(events)
         self.state.repack(needs)
         groups: dict[Partition, list[int]] = {}

@@ -84,6 +84,17 @@ def test_counts_are_kept_per_partition_and_logged_to_its_changelog_partition(
     assert processor.process([]).changelog == []
 
 
+def test_a_batch_of_records_that_are_not_events_goes_to_the_dlq_and_leaves_state(
+    tmp_path: Path, settings: Settings
+) -> None:
+    processor = _processor(_pack(tmp_path), settings)
+    bad = [ConsumerRecord("in", 0, i, 0, 0, b"k", b"not json", None, 1, 1, []) for i in range(3)]
+    batch = processor.process(bad)
+    assert len(batch.verdicts) == 0 and batch.changelog == []
+    assert [o.topic for o in batch.outgoing] == [settings.dlq_topic] * 3
+    assert batch.report.state_entries == 0
+
+
 def test_a_new_owner_restoring_the_changelog_continues_the_count(
     tmp_path: Path, settings: Settings
 ) -> None:
