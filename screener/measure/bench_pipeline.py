@@ -25,10 +25,12 @@ Each run gets its own consumer group and two phases:
 2. **latency** (last round only): a feeder process of its own (`measure.feed`: the one
    generator's traffic, paced by the traffic tools) produces at `--latency-share` (default
    0.5) of the contender's own measured rate — or at `--rate` msgs/s for all — for
-   `--duration` s into a fresh topic the contender also reads, stamping each record with its
-   production time; latency = time the record's output (review item, or the contender's
-   hit) becomes visible to a consumer of the output topic − that stamp (record → review), so
-   at half the sustainable rate the percentiles show the processing delay, not a backlog.
+   `--duration` s into a fresh topic the contender also reads, stamping each record with the
+   time it was due on the feed's schedule (so a feed held back by a slow broker counts that
+   wait; `feed.py` says why; how far behind it fell is printed); latency = time the record's
+   output (review item, or the contender's hit) becomes visible to a consumer of the output
+   topic − that stamp (record → review), so at half the sustainable rate the percentiles
+   show the processing delay, not a backlog.
    A plain consumer of the paced input (its partition 0) notes when each record becomes
    visible there too: the floor (feed → broker → consumer, no worker), `floor_p50_ms` /
    `floor_p99_ms`, taken at the same time from the same feed.
@@ -113,6 +115,7 @@ class Contender:
     warmup_s: float = 0.0  # first event per paced partition -> committed (state restores)
     latency_rate: float = 0.0  # msgs/s asked of the paced feed
     fed_per_s: float = 0.0  # msgs/s the feed achieved
+    fed_behind_ms: tuple[float, float] = (0.0, 0.0)  # p99 and max of how late records were queued
     outputs: int = 0  # output records written for the backlog (first round)
     cpu_us: list[float] = field(default_factory=list)  # the contender's processes, per round
 
@@ -252,6 +255,7 @@ async def _latency(
             summary = await _feed(bootstrap, paced, rate, count, stamps_file, proc)
             stamps = read_stamps(stamps_file)
         contender.fed_per_s = float(summary["per_s"])
+        contender.fed_behind_ms = (summary["behind_p99_ms"], summary["behind_max_ms"])
         # then wait until the contender has committed all of it and its output is read
         await _await_committed(
             bootstrap, group, paced, partitions, count + partitions, proc,
@@ -646,6 +650,7 @@ def _result(
             {"name": c.name, "workers": c.workers, "msgs_per_s": round(c.msgs_per_s),
              "per_round": [round(x) for x in c.rates], "timed_records": c.timed,
              "latency_rate": round(c.latency_rate), "fed_per_s": round(c.fed_per_s),
+             "fed_behind_p99_ms": c.fed_behind_ms[0], "fed_behind_max_ms": c.fed_behind_ms[1],
              "p50_ms": round(c.percentile(0.5), 2), "p95_ms": round(c.percentile(0.95), 2),
              "p99_ms": round(c.percentile(0.99), 2), "max_ms": round(c.percentile(1.0), 2),
              "floor_p50_ms": round(c.floor(0.5), 2), "floor_p99_ms": round(c.floor(0.99), 2),
@@ -723,6 +728,9 @@ def _print(result: dict[str, Any], console: Console) -> None:
             console.print(f"[yellow]{c['name']}: the feed reached {c['fed_per_s']:,} of "
                           f"{c['latency_rate']:,} msgs/s: its latency is not at the asked "
                           "rate (a busy host)[/]")  # fmt: skip
+    behind = "; ".join(f"{c['name']} {c['fed_behind_p99_ms']:g} / {c['fed_behind_max_ms']:g}"
+                       for c in result["contenders"])  # fmt: skip
+    console.print(f"feed behind its schedule, p99 / max ms (counted in the latency): {behind}")
     for name, r in result["screener_1_worker_over"].items():
         per = ", ".join(f"{x:.2f}" for x in r["per_round"])
         console.print(f"screener, 1 worker ÷ {name}: {r['median']:.2f} (rounds: {per})")

@@ -6,13 +6,19 @@ rate it claimed. Here the feeder has an interpreter to itself and does nothing b
 
 The traffic is the one generator's (`synthetic.corpus`), paced and batched by the traffic
 tools (`traffic.pacing.pump`, `traffic.sender.BatchSender`). Every record is stamped with the
-wall-clock time it is queued: that stamp is the record's Kafka timestamp, and the list of
-stamps (event id `{prefix}-{i}` ↔ stamp i) is written to `--stamps` as little-endian int64
-milliseconds, so the benchmark measures record → review from the production time.
+wall-clock time it was due on the schedule (`pump(stamp_due=True)`; the time it is queued if
+that is earlier): that stamp is the record's Kafka timestamp, and the list of stamps (event id
+`{prefix}-{i}` ↔ stamp i) is written to `--stamps` as little-endian int64 milliseconds, so the
+benchmark measures record → review from when the record was to be produced. Stamped when
+queued, the records this loop sent late (its producer waiting on a slow broker) hid that
+wait: 2026-12-03, with the 1-worker screener contender on a 2-core host, the feed fell up to
+~300 ms behind its schedule at its start, and the p99 counted from due times was 1.7× and 3.4×
+the one counted from queueing in two such runs (1.2× for the minimal loop). The summary says
+how far behind the feed fell (`behind_p99_ms`, `behind_max_ms`).
 
 Protocol with the parent (no sleeps): the feeder prints `ready` once its producer is connected
 and the topic's metadata known, waits for a line on stdin, feeds, then prints one JSON line
-(sent, errors, seconds, per_s) and exits.
+(sent, errors, seconds, per_s, behind_p99_ms, behind_max_ms) and exits.
 
     python -m screener.measure.feed BOOTSTRAP TOPIC --rate R --count N --stamps FILE
 """
@@ -79,13 +85,16 @@ async def feed(
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         sent = array.array("q", bytes(8 * count))
+        late = array.array("q", bytes(8 * count))  # ms each record was queued after its stamp
+        wall = time.time
 
         def on_sent(index: int, stamp: int) -> None:
             sent[index] = stamp
+            late[index] = int(wall() * 1000) - stamp
 
         pacer = Pacer(Pace(rate=rate))
         queued = await pump(_records(topic, texts, prefix), sender, pacer, on_sent=on_sent,
-                            flush_every=FLUSH_EVERY_S)  # fmt: skip
+                            flush_every=FLUSH_EVERY_S, stamp_due=True)  # fmt: skip
         fed_s = time.monotonic() - pacer.start
         await sender.drain(timeout=60)
     finally:
@@ -93,8 +102,11 @@ async def feed(
     if sys.byteorder != "little":
         sent.byteswap()
     stamps.write_bytes(sent.tobytes())
+    behind = sorted(late[:queued])
     return {"sent": sender.stats.acked, "queued": queued, "errors": sender.stats.errors,
-            "seconds": round(fed_s, 3), "per_s": round(queued / max(fed_s, 1e-9), 1)}  # fmt: skip
+            "seconds": round(fed_s, 3), "per_s": round(queued / max(fed_s, 1e-9), 1),
+            "behind_p99_ms": behind[int(0.99 * (len(behind) - 1))] if behind else 0,
+            "behind_max_ms": behind[-1] if behind else 0}  # fmt: skip
 
 
 def read_stamps(path: Path) -> array.array[int]:

@@ -1,8 +1,9 @@
 """`screener loadtest`: drive a running screener at stepped rates and measure it from Kafka.
 
 For each step the load test produces `rate × step_seconds` events to the input topics (paced,
-batched, stamped with the send time), then waits for the service to drain. It measures, from
-Kafka alone:
+batched, each stamped with the time it was due on the step's schedule: a sender held back by
+a slow broker counts that wait, see `traffic.pacing.pump`), then waits for the service to
+drain. It measures, from Kafka alone:
 
 - achieved input rate (acknowledged records / time);
 - lag: records produced and not yet committed by the service's consumer group;
@@ -467,7 +468,7 @@ class _Run:
         try:
             sent = await pump(
                 self.pool.outbound(self.prefix, len(self.sent_ts)), sender, pacer, stop=stop,
-                limit=round(rate * seconds), on_sent=self._on_sent,
+                limit=round(rate * seconds), on_sent=self._on_sent, stamp_due=True,
             )  # fmt: skip
             await sender.drain(timeout=30)
             step.seconds = round(time.monotonic() - pacer.start, 3)

@@ -89,6 +89,7 @@ async def pump(
     on_sent: Callable[[int, int], None] | None = None,
     tick_every: float = 0.1,
     flush_every: float = 0.005,
+    stamp_due: bool = False,
 ) -> int:
     """Send `records` on the pacer's schedule; returns how many were queued.
 
@@ -96,14 +97,22 @@ async def pump(
     time it is queued (`rewrite_timestamps`, or no timestamp). Partly filled batches go out
     before every pause and at least every `flush_every` seconds, so a queued record is on the
     wire within milliseconds. `on_sent(index, timestamp_ms)` is told each record's timestamp.
+
+    `stamp_due`: a record stamped with the time it is queued gets the wall-clock time it was
+    *due* instead when it is queued late (and the pacer has a schedule). Why: queueing waits
+    while a partition's previous batch is still unsent (aiokafka holds one in flight per
+    node), so under a slow broker this loop falls behind and then catches up in a burst;
+    stamped when queued, the records it should have sent meanwhile never count their wait
+    (coordinated omission). A producer that never blocks would have stamped them on time and
+    let them wait in its buffer: the due time is that stamp.
     """
     monotonic, wall = time.monotonic, time.time
     last_flush = last_tick = monotonic()
+    wall_offset = wall() - last_flush  # monotonic → wall clock, for due-time stamps
     index = 0
     for topic, key, value, headers, ts, partition in records:
         if (stop is not None and stop.is_set()) or (limit is not None and index >= limit):
             break
-        now_stamp = ts is None or rewrite_timestamps
         due = pacer.due(index, ts if ts is not None else 0)
         now = monotonic()
         if due is not None and due - now > 0.002:
@@ -111,7 +120,12 @@ async def pump(
             last_flush = now
             await asyncio.sleep(due - monotonic())
             now = monotonic()
-        stamp = int(wall() * 1000) if now_stamp or ts is None else ts
+        if ts is not None and not rewrite_timestamps:
+            stamp = ts
+        elif stamp_due and due is not None:  # late: when it was due; early (≤ 2 ms): now
+            stamp = int(min(due + wall_offset, wall()) * 1000)
+        else:
+            stamp = int(wall() * 1000)
         await sender.send(topic, key, value, headers, stamp, partition)
         if on_sent is not None:
             on_sent(index, stamp)

@@ -32,6 +32,8 @@ def test_bench_pipeline_reports_every_contender_against_the_yardsticks() -> None
         # the floor: the same feed seen by a plain consumer of the input (no worker)
         assert 0 <= c["floor_p50_ms"] <= c["floor_p99_ms"] < float("inf")
         assert c["fed_per_s"] > 0  # the feeder process reports the rate it reached
+        # ...and how late it queued records (counted in the latency: stamps are due times)
+        assert 0 <= c["fed_behind_p99_ms"] <= c["fed_behind_max_ms"]
         # latency is measured at half the contender's own sustainable rate
         assert abs(c["latency_rate"] - 0.5 * c["msgs_per_s"]) <= 1
     over = result["screener_1_worker_over"]
@@ -40,6 +42,7 @@ def test_bench_pipeline_reports_every_contender_against_the_yardsticks() -> None
     # the generated stream has 5% violations and the shipped packs flag them
     assert 0.03 < result["flagged_share"] < 0.08
     assert "contender" in out.stderr.decode()  # the table went to stderr beside the JSON
+    assert "feed behind its schedule" in out.stderr.decode()
     # the second round takes its turns in reverse: nobody always runs first or last
     turns = re.findall(r"^round (\d): (.+): [\d,]+ msgs/s$", out.stderr.decode(), re.M)
     assert [n for r, n in turns if r == "1"] == names

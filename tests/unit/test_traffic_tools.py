@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from screener.measure import prom_scrape
 from screener.measure.loadtest import Pool, _Item, detection
-from screener.traffic.pacing import Pace, Pacer, RateWindow
+from screener.traffic.pacing import Pace, Pacer, RateWindow, pump
 from screener.traffic.record import parse_time
 
 METRICS = """\
@@ -100,3 +103,39 @@ def test_pool_cycles_events_with_fresh_traceable_ids() -> None:
         assert topic == ("chat-in" if event["kind"] == "chat" else "blog-in")
         assert key == event["user"]["id"].encode() and ts is None and partition is None
         assert dict(headers)["screener-label"].decode() == pool.labels[seq % 20]
+
+
+class _StallingSender:
+    """`BatchSender` as `pump` uses it: queueing the 5th record waits `stall_s` (a partition
+    whose previous batch the producer has not yet taken)."""
+
+    def __init__(self, stall_s: float):
+        self.stall_s = stall_s
+        self.stamps: list[int] = []
+        self.queued_ms: list[float] = []
+
+    async def send(self, topic: str, key: object, value: object, headers: object,
+                   stamp: int, partition: object) -> None:  # fmt: skip
+        if len(self.stamps) == 4:
+            await asyncio.sleep(self.stall_s)  # the stall the test is about, not a sync
+        self.stamps.append(stamp)
+        self.queued_ms.append(time.time() * 1000)
+
+    async def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("stamp_due", [True, False])
+async def test_a_feed_that_falls_behind_stamps_records_when_due(stamp_due: bool) -> None:
+    sender = _StallingSender(stall_s=0.25)
+    records = [("t", None, b"v", [], None, None)] * 40
+    rate = 1000.0
+    await pump(records, sender, Pacer(Pace(rate=rate)), stamp_due=stamp_due)  # type: ignore[arg-type]
+    stamps, queued = sender.stamps, sender.queued_ms
+    assert len(stamps) == 40 and stamps == sorted(stamps)
+    assert queued[10] - queued[0] >= 240  # queued late: the stall held record 4 on
+    if stamp_due:  # each stamp is its due time (1 ms apart), however late it was queued
+        assert all(abs((s - stamps[0]) - i) <= 3 for i, s in enumerate(stamps))
+        assert all(s <= q + 1 for s, q in zip(stamps, queued, strict=True))
+    else:  # stamped when queued: the records behind the stall hide their wait
+        assert stamps[10] - stamps[0] >= 240
