@@ -45,6 +45,9 @@ def _bench_arguments(bench: argparse.ArgumentParser) -> None:
     pipe.add_argument("--workers", type=int, default=2, help="N for the N-worker contender")
     pipe.add_argument("--broker", choices=("tansu", "kafka"), default="tansu",
                       help="embedded Tansu, or Apache Kafka from the Maven jars")  # fmt: skip
+    pipe.add_argument("--kafka-log", choices=("memory", "disk"), default="memory",
+                      help="with --broker kafka: its log in memory (/dev/shm, as Tansu keeps "
+                      "it) or on this host's disk")  # fmt: skip
     pipe.add_argument("--rounds", type=int, default=1, help="turns each contender takes")
     pipe.add_argument("--rate", type=float, help="msgs/s fed for latency (default: a share)")
     pipe.add_argument("--latency-share", type=float, default=0.5,
@@ -107,7 +110,7 @@ def _bench(args: argparse.Namespace) -> int:
             workers=args.workers, rules=[Path(p) for p in args.rules or ()], rate=args.rate,
             duration=args.duration, console=console, broker=args.broker, rounds=args.rounds,
             latency_share=args.latency_share, quix=args.quix_python, sweep=sweep,
-            partitions=args.partitions,
+            partitions=args.partitions, kafka_log=args.kafka_log,
         )  # fmt: skip
     elif args.target == "compile":
         from screener.rules.bench import bench_compile

@@ -47,7 +47,7 @@ Everything shares the machine (broker, contender, feeder, this process measuring
 absolute figures carry the machine they came from; the interleaved ratios and the CPU µs per
 message (the contender's own processes, throughput phase) are the figures that travel.
 `--broker kafka` runs Apache Kafka from the Maven jars (as the integration tests do) instead
-of the embedded Tansu.
+of the embedded Tansu, its log in memory unless `--kafka-log disk` (see `bench_pipeline`).
 
 Long: the phases, the contenders' processes and the result table are one benchmark.
 """
@@ -58,6 +58,7 @@ import asyncio
 import contextlib
 import importlib.util
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -677,9 +678,17 @@ def bench_pipeline(
     rate: float | None, duration: float, console: Console, broker: str = "tansu",
     rounds: int = 1, latency_share: float = 0.5, quix: str | None = None,
     sweep: Sequence[tuple[str, list[str]]] = (), partitions: int | None = None,
+    kafka_log: str = "memory",
 ) -> dict[str, Any]:  # fmt: skip
     """Run the benchmark (on an embedded Tansu broker, or Apache Kafka from the Maven jars,
-    unless `bootstrap_servers` is given), print the table, return the result."""
+    unless `bootstrap_servers` is given), print the table, return the result.
+
+    `kafka_log`: Apache Kafka's log in `memory` (a directory on /dev/shm, where there is one)
+    or on `disk`. Why memory by default: the figures are the service's, and Tansu keeps its
+    log in memory too; on the 2-core VM of the README, with the log on disk, Kafka's request
+    log put 87–90 ms of *local* time (the append itself) on the feed's first produce requests
+    while a screener worker ran, so the feed fell ~200 ms behind and the first second held the
+    p99; with the log in memory those appends took under 20 ms (README "Latency")."""
     from screener.runtime import install_service_loop
 
     install_service_loop()
@@ -690,9 +699,11 @@ def bench_pipeline(
         elif broker == "kafka":
             from screener.brokers.kafka import ApacheKafka
 
+            logs = _kafka_log_dir(kafka_log, stack, console)
             with console.status("starting Apache Kafka"):
-                kafka = stack.enter_context(ApacheKafka(heap="1g"))
-            bootstrap, where = kafka.bootstrap_servers, "Apache Kafka"
+                kafka = stack.enter_context(ApacheKafka(logs, heap="1g"))
+            on = "in memory" if logs is not None else "on disk"
+            bootstrap, where = kafka.bootstrap_servers, f"Apache Kafka (log {on})"
         else:
             from screener.brokers.tansu import EmbeddedBroker
 
@@ -705,6 +716,20 @@ def bench_pipeline(
     result["broker"] = where
     _print(result, console)
     return result
+
+
+def _kafka_log_dir(kind: str, stack: contextlib.ExitStack, console: Console) -> Path | None:
+    """A directory on /dev/shm for Apache Kafka's data (`memory`), removed at exit; None for
+    a temporary directory on disk (`disk`, or no /dev/shm here)."""
+    if kind == "disk":
+        return None
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        console.print("[yellow]no writable /dev/shm: Apache Kafka keeps its log on disk[/]")
+        return None
+    path = Path(tempfile.mkdtemp(prefix="screener-bench-kafka-", dir=shm))
+    stack.callback(shutil.rmtree, path, True)  # registered first: runs after Kafka stops
+    return path
 
 
 def _print(result: dict[str, Any], console: Console) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 import pytest
@@ -52,7 +53,9 @@ def test_bench_pipeline_reports_every_contender_against_the_yardsticks() -> None
 @pytest.mark.kafka
 def test_bench_pipeline_on_apache_kafka() -> None:
     """`--broker kafka`: the bench starts Apache Kafka from the Maven jars itself (Kafka has no
-    group coordinator until a group's first request: the bench must wait for it)."""
+    group coordinator until a group's first request: the bench must wait for it), its log in
+    memory by default (a directory on /dev/shm, removed at the end)."""
+    before = set(Path("/dev/shm").glob("screener-bench-kafka-*"))
     out = subprocess.run(
         [sys.executable, "-m", "screener", "bench", "pipeline", "--broker", "kafka",
          "--messages", "10000", "--duration", "1", "--workers", "1", "--json"],
@@ -60,7 +63,8 @@ def test_bench_pipeline_on_apache_kafka() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr.decode()[-3000:]
     result = orjson.loads(out.stdout)
-    assert result["broker"] == "Apache Kafka"
+    assert result["broker"] == "Apache Kafka (log in memory)"
+    assert set(Path("/dev/shm").glob("screener-bench-kafka-*")) <= before  # removed at the end
     names = [c["name"] for c in result["contenders"]]
     quix = ["naive Quix Streams filter"] if quix_python(None) else []
     assert names == ["minimal aiokafka loop", *quix, "screener, 1 worker"]

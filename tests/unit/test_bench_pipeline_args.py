@@ -1,11 +1,17 @@
-"""`bench pipeline`'s settings sweep and the paced events' ids (no broker needed)."""
+"""`bench pipeline`'s settings sweep, the paced events' ids and where Apache Kafka keeps its
+log (no broker needed)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+from pathlib import Path
+
 import orjson
 import pytest
+from rich.console import Console
 
-from screener.measure.bench_pipeline import _contenders, _paced_index, parse_sweep
+from screener.measure.bench_pipeline import _contenders, _kafka_log_dir, _paced_index, parse_sweep
 from screener.measure.feed import event, index_of
 
 
@@ -42,3 +48,13 @@ def test_paced_outputs_lead_back_to_their_event() -> None:
     assert _paced_index(event(41, "x", "b")) is None  # the backlog's, not the paced feed's
     assert _paced_index(b"[1]") is None and _paced_index(None) is None
     assert index_of("p-x1", "p") is None and index_of(7, "p") is None
+
+
+def test_kafkas_log_goes_to_dev_shm_and_is_removed_or_stays_on_disk() -> None:
+    console = Console(file=io.StringIO())
+    with contextlib.ExitStack() as stack:
+        assert _kafka_log_dir("disk", stack, console) is None  # ApacheKafka's own temp dir
+        path = _kafka_log_dir("memory", stack, console)
+        assert path is not None and path.parent == Path("/dev/shm") and path.is_dir()
+        (path / "segment").write_bytes(b"x")
+    assert not path.exists()  # removed with what it held
