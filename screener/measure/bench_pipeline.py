@@ -92,6 +92,10 @@ from screener.pipeline.settings import Settings
 from screener.synthetic import corpus
 
 FLAGGED_SHARE = 0.05
+SHM = Path("/dev/shm")
+SHM_MIN_FREE = 1 << 30
+"""what /dev/shm must have free to hold the broker's log (containers often give /dev/shm 64 MB,
+and a full log directory stops the broker)"""
 PHASE_TIMEOUT_S = 300.0
 PACED_PREFIX = "p"
 BACKLOG_PREFIX = "b"
@@ -718,14 +722,24 @@ def bench_pipeline(
     return result
 
 
+def memory_for_kafka(shm: Path = SHM) -> bool:
+    """Whether `shm` can hold the bench broker's log: writable, with `SHM_MIN_FREE` free."""
+    try:
+        return shm.is_dir() and os.access(shm, os.W_OK) and (
+            shutil.disk_usage(shm).free >= SHM_MIN_FREE)  # fmt: skip
+    except OSError:
+        return False
+
+
 def _kafka_log_dir(kind: str, stack: contextlib.ExitStack, console: Console) -> Path | None:
     """A directory on /dev/shm for Apache Kafka's data (`memory`), removed at exit; None for
-    a temporary directory on disk (`disk`, or no /dev/shm here)."""
+    a temporary directory on disk (`disk`, or no /dev/shm with room here)."""
     if kind == "disk":
         return None
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        console.print("[yellow]no writable /dev/shm: Apache Kafka keeps its log on disk[/]")
+    shm = SHM
+    if not memory_for_kafka(shm):
+        console.print(f"[yellow]no writable {shm} with {SHM_MIN_FREE >> 30} GiB free: Apache "
+                      "Kafka keeps its log on disk[/]")  # fmt: skip
         return None
     path = Path(tempfile.mkdtemp(prefix="screener-bench-kafka-", dir=shm))
     stack.callback(shutil.rmtree, path, True)  # registered first: runs after Kafka stops

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 from pathlib import Path
 
 import orjson
 import pytest
 from rich.console import Console
 
-from screener.measure.bench_pipeline import _contenders, _kafka_log_dir, _paced_index, parse_sweep
+from screener.measure.bench_pipeline import (
+    SHM_MIN_FREE,
+    _contenders,
+    _kafka_log_dir,
+    _paced_index,
+    memory_for_kafka,
+    parse_sweep,
+)
 from screener.measure.feed import event, index_of
 
 
@@ -55,6 +63,14 @@ def test_kafkas_log_goes_to_dev_shm_and_is_removed_or_stays_on_disk() -> None:
     with contextlib.ExitStack() as stack:
         assert _kafka_log_dir("disk", stack, console) is None  # ApacheKafka's own temp dir
         path = _kafka_log_dir("memory", stack, console)
+        if not memory_for_kafka():  # no /dev/shm with room here: on disk, and it says so
+            assert path is None and "on disk" in console.file.getvalue()  # type: ignore[attr-defined]
+            return
         assert path is not None and path.parent == Path("/dev/shm") and path.is_dir()
         (path / "segment").write_bytes(b"x")
     assert not path.exists()  # removed with what it held
+
+
+def test_a_dev_shm_without_room_or_missing_keeps_kafkas_log_on_disk(tmp_path: Path) -> None:
+    assert not memory_for_kafka(tmp_path / "missing")
+    assert memory_for_kafka(tmp_path) == (shutil.disk_usage(tmp_path).free >= SHM_MIN_FREE)
