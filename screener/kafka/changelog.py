@@ -20,6 +20,12 @@ Partition = tuple[str, int]
 Record = tuple[bytes, bytes | None]
 
 
+POLL_MS = 50
+"""how long one poll waits for records: the end of a partition is known from a fetch response
+(the consumer's fetches wait at most 50 ms), so polling longer only waited out an empty one
+(200: ~270 ms to restore an empty changelog on Apache Kafka here, ~120 at 50)"""
+
+
 class RestoreTimeout(TimeoutError):
     """The changelog could not be read to its end in time (broker slow or unreachable)."""
 
@@ -58,7 +64,7 @@ async def read_to_end(
                 raise RestoreTimeout(
                     f"changelog {sorted(pending)} not read to its end within {timeout_s:g}s"
                 )
-            batches = await consumer.getmany(timeout_ms=200, max_records=50_000)
+            batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=50_000)
             for tp, records in batches.items():
                 into = out[tp.topic, tp.partition]
                 into += [(r.key, r.value) for r in records if r.key is not None]
