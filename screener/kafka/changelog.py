@@ -20,10 +20,12 @@ Partition = tuple[str, int]
 Record = tuple[bytes, bytes | None]
 
 
-POLL_MS = 50
-"""how long one poll waits for records: the end of a partition is known from a fetch response
-(the consumer's fetches wait at most 50 ms), so polling longer only waited out an empty one
-(200: ~270 ms to restore an empty changelog on Apache Kafka here, ~120 at 50)"""
+FETCH_WAIT_MS = 50
+"""how long the broker may hold one of the reader's fetches when nothing is waiting"""
+POLL_MS = FETCH_WAIT_MS
+"""how long one poll waits for records: the end of a partition is known from a fetch response,
+so polling longer than a fetch may wait only waited out an empty one (200: ~270 ms to restore
+an empty changelog on Apache Kafka here, ~120 at 50)"""
 
 
 class RestoreTimeout(TimeoutError):
@@ -48,7 +50,8 @@ async def read_to_end(
     consumer = make_consumer(
         options, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
         isolation_level="read_committed" if read_committed else "read_uncommitted",
-        max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20, fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
+        fetch_max_wait_ms=FETCH_WAIT_MS,
     )  # fmt: skip
     await consumer.start()
     try:

@@ -736,12 +736,11 @@ def _kafka_log_dir(kind: str, stack: contextlib.ExitStack, console: Console) -> 
     a temporary directory on disk (`disk`, or no /dev/shm with room here)."""
     if kind == "disk":
         return None
-    shm = SHM
-    if not memory_for_kafka(shm):
-        console.print(f"[yellow]no writable {shm} with {SHM_MIN_FREE >> 30} GiB free: Apache "
+    if not memory_for_kafka():
+        console.print(f"[yellow]no writable {SHM} with {SHM_MIN_FREE >> 30} GiB free: Apache "
                       "Kafka keeps its log on disk[/]")  # fmt: skip
         return None
-    path = Path(tempfile.mkdtemp(prefix="screener-bench-kafka-", dir=shm))
+    path = Path(tempfile.mkdtemp(prefix="screener-bench-kafka-", dir=SHM))
     stack.callback(shutil.rmtree, path, True)  # registered first: runs after Kafka stops
     return path
 
