@@ -95,10 +95,9 @@ class Store:
         return np.fromiter(map(self.index.get, keys, repeat(-1)), np.int64, len(keys))
 
     def _used(self) -> I64:
-        """The slots of every key, in the index's (insertion) order."""
-        if isinstance(self.index, IntIndex):
-            return self.index.slots()
-        return np.fromiter(self.index.values(), np.int64, len(self.index))
+        """The slots holding a key, in slot order: a free one's last-seen is int64 min (no
+        argsort of the index's insertion order: ~10 ms at 94,000 campaign bands)."""
+        return np.flatnonzero(self.last != np.iinfo(np.int64).min)
 
     def slots(self, keys: Sequence[Key] | npt.NDArray[np.uint64], seconds: I64) -> I64:
         """Slot of each key, allocating (and evicting) for new ones; marks them seen then.
@@ -142,6 +141,7 @@ class Store:
                         self.index[key] = slot
                         self.keys[slot] = key
                         self._gone.pop(key, None)
+                    self.last[slot] = seconds[i]  # bound: later evictions here keep it
                     out[i] = slot
         np.maximum.at(self.last, out, seconds)
         self._dirty[out] = True
@@ -210,7 +210,7 @@ class Store:
         if self.ttl <= 0 or not self.index:
             return 0
         limit = self.watermark - self.ttl
-        used = self._used()
+        used = self._used()  # once every 64 batches: it must not be a latency spike
         old = used[self.last[used] < limit]
         self._drop(old)
         return len(old)

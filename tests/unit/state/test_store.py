@@ -51,6 +51,31 @@ def test_hard_cap_evicts_least_recently_seen() -> None:
     assert _count(store, ["u0"], [101]) == [1]  # came back: starts again
 
 
+def test_keys_new_in_one_batch_at_the_cap_keep_their_own_rows() -> None:
+    """A full store binding several new keys in one batch evicts old keys, never a key it
+    has just bound for the same batch (that one's slot would then serve two keys)."""
+    store = Store([EVENTS], capacity=32, ttl_seconds=10**9)
+    for i in range(32):
+        _count(store, [f"u{i}"], [i])
+    fresh = [f"n{i}" for i in range(5)]
+    slots = store.slots(fresh, np.full(5, 100, np.int64))
+    assert len(set(slots.tolist())) == 5
+    assert all(store.index[key] == slot for key, slot in zip(fresh, slots.tolist(), strict=True))
+    assert "u0" not in store.index and "u31" in store.index
+
+
+def test_expiry_sweeps_by_slot_and_keeps_what_was_seen() -> None:
+    """`expire` reads every slot's last-seen time, bound or free: free slots are not keys."""
+    store = Store([EVENTS], capacity=64, ttl_seconds=100)
+    _count(store, ["a", "b", "c"], [0, 0, 0])
+    store.expire()
+    _count(store, ["b"], [150])
+    assert store.expire() == 2 and list(store.index) == ["b"]
+    assert store.expire() == 0  # the freed slots are not swept again
+    _count(store, ["d"], [160])
+    assert len({store.index["b"], store.index["d"]}) == 2
+
+
 def test_memory_grows_with_keys_not_with_capacity() -> None:
     small = Store([EVENTS], capacity=1_000_000)
     assert small.memory_bytes() < 200_000
