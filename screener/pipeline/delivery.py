@@ -123,6 +123,17 @@ def unacknowledged(outgoing: Sequence[Outgoing], placed: Sequence[Placed] = ()) 
     return counts
 
 
+def _kept(batch: Batch) -> Batch:
+    """What the interval's commit needs of a handed-over batch: its offsets and its report.
+
+    Why not the batch itself: a screened batch holds its input records, events, verdicts and
+    output, ~3 GC-tracked objects a record, and the batches of a 1 s interval stayed alive
+    until its commit (~100,000 objects at 35,000 records/s). Every young collection walked
+    them all and freed none: 15-130 ms pauses, traced in `bench pipeline`'s paced phase,
+    the record -> review p99. Its delivery holds the whole batch until it is acknowledged."""
+    return Batch([], batch.offsets, batch.report, commit=batch.commit)
+
+
 async def produce_all(
     producer: Producer, outgoing: Sequence[Outgoing], stop: asyncio.Event, observer: Observer,
     health: Health, dlq_topic: str, drain_s: float, batches: RecordBatches,
@@ -286,7 +297,7 @@ class AtLeastOnce:
             await self._settle()
         produced = asyncio.ensure_future(self._produce(batch, stop))
         produced.add_done_callback(_read_failure)
-        self._open.append((batch, produced))
+        self._open.append((_kept(batch), produced))
         self._offsets.update(batch.offsets)  # a partition's later batch reads further
         if batch.commit:
             group, offsets = self._open, self._offsets

@@ -175,3 +175,36 @@ def test_a_stateful_at_least_once_worker_has_a_changelog_producer_when_told_to()
     assert separate(Settings(changelog_producer=True), object())
     # no behaviour state: no changelog, one producer
     assert not separate(Settings(changelog_producer=True), None)
+
+
+async def test_a_batch_is_released_once_acknowledged_not_held_until_the_commit() -> None:
+    """The interval's commit keeps a batch's offsets and report only: its records, events,
+    verdicts and output (GC-tracked, ~3 objects a record) are freed once acknowledged,
+    or every young collection walks the whole interval's batches (100+ ms pauses)."""
+    import gc
+    import weakref
+
+    EVENTS.clear()
+    delivery = AtLeastOnce(Settings(), NullObserver(), Health())
+    delivery.producer = Producer(ack_s=0.0)  # type: ignore[assignment]
+    consumer, outcome, stop = Consumer(), Outcome(), asyncio.Event()
+
+    class Held(list[Outgoing]):  # a list that takes a weak reference
+        pass
+
+    batch = _batch(1, 0, 10, commit=False)
+    batch.outgoing = Held(batch.outgoing)
+    output = weakref.ref(batch.outgoing)
+    await delivery.deliver(consumer, batch, [], stop, outcome)  # type: ignore[arg-type]
+    del batch
+    for _ in range(100):  # acknowledged at once; the interval stays open
+        await asyncio.sleep(0.005)
+        gc.collect()
+        if output() is None:
+            break
+    assert output() is None and consumer.commits == []
+    closing = _batch(2, 0, 20, commit=True)
+    await delivery.deliver(consumer, closing, [], stop, outcome)  # type: ignore[arg-type]
+    await delivery.drain()
+    assert consumer.commits == [{("in", 0): 20}]
+    assert outcome.finished_batches == [(1, True), (2, True)]  # reports kept for the commit
