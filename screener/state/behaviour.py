@@ -294,9 +294,9 @@ class BehaviourState:
 
     def changes(self) -> list[tuple[bytes, bytes | None]]:
         """Changelog records since the last call: keys `u` + user id, `t` + campaign band."""
-        out = [(b"u" + k, v) for k, v in self.users.changes()]
+        out = self.users.changes(b"u")
         if self.texts is not None:
-            out += [(b"t" + k, v) for k, v in self.texts.changes()]
+            out += self.texts.changes(b"t")
         return out
 
     def restore(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from screener.state import sparse
 from screener.state.windows import KINDS, RING, WORDS, Series, WindowSpec
@@ -56,6 +57,20 @@ def key_bytes(key: str | int) -> bytes:
     return key.encode() if isinstance(key, str) else b"#" + key.to_bytes(8, "big")
 
 
+def changed_keys(
+    keys: list[Any], dirty: npt.NDArray[np.int64], prefix: bytes
+) -> tuple[list[bytes], Sequence[int] | npt.NDArray[np.int64]]:
+    """The changelog keys (`prefix` + `key_bytes`) of the `dirty` slots that still hold a
+    key in a store's slot list `keys`, and those slots (compiled: one call, see `_rings.c`)."""
+    compiled = sparse.compiled_loop("changelog_keys")
+    if compiled is not None:
+        kept = np.empty(len(dirty), np.int64)
+        out: list[bytes] = compiled(keys, dirty, prefix, kept)
+        return out, kept[: len(out)]
+    slots = [slot for slot in dirty.tolist() if keys[slot] is not None]
+    return [prefix + key_bytes(keys[slot]) for slot in slots], slots
+
+
 def key_of(raw: bytes) -> str | int:
     if len(raw) == 9 and raw[:1] == b"#":
         return int.from_bytes(raw[1:], "big")
@@ -79,7 +94,14 @@ def encode(store: Columns, slot: int) -> bytes:
     return _HEAD.pack(MAGIC, int(store.last[slot]), n) + b"".join(parts)
 
 
-def encode_many(store: Columns, slots: Sequence[int]) -> list[bytes]:
+def encode_pairs(
+    store: Columns, slots: Sequence[int] | npt.NDArray[np.int64], keys: list[bytes]
+) -> list[tuple[bytes, bytes | None]]:
+    """(key, record) pairs of `encode_many` (the interface of `sparse.encode_pairs`)."""
+    return list(zip(keys, encode_many(store, slots), strict=True))
+
+
+def encode_many(store: Columns, slots: Sequence[int] | npt.NDArray[np.int64]) -> list[bytes]:
     """`encode` of many slots at once, byte for byte: one structured array filled with one
     fancy-indexed copy per series. Profiled in `screener run` with the behaviour pack, encoding
     the changelog one slot at a time (numpy scalar reads per series) was ~12% of a worker."""

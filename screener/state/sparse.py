@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from screener.state import windows
 from screener.state.windows import KINDS, RING, WORDS, Series, WindowSpec
 
 MAGIC2 = b"SW2"
@@ -34,6 +35,7 @@ _POPCOUNT = np.array([bin(m).count("1") for m in range(1 << RING)], np.int64)
 # packing and a popcount table are single passes)
 
 I64 = npt.NDArray[np.int64]
+Pair = tuple[bytes, bytes | None]
 
 
 class Columns(Protocol):
@@ -72,9 +74,44 @@ def _ranks(count: I64) -> I64:
     return np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
 
 
-def encode_many(store: Columns, slots: Sequence[int]) -> list[bytes]:
-    """The records of these slots, one per slot: the fixed parts as one structured array,
-    the cells of all rows in one buffer, then one join per record."""
+def compiled_loop(name: str) -> Any:
+    """`_rings.c`'s function `name`, or None (not built, or an extension built before it had
+    it): the changelog's encoders ask at each call, as tests switch the compiled loops off."""
+    return getattr(getattr(windows, "_rings", None), name, None)
+
+
+def encode_many(store: Columns, slots: Sequence[int] | I64) -> list[bytes]:
+    """The records of these slots, one per slot (compiled: `_rings.sparse_encode`, the same
+    bytes; else `encode_numpy`)."""
+    encode = compiled_loop("sparse_encode")
+    if encode is None:
+        return encode_numpy(store, slots)
+    at = np.asarray(slots, np.int64)
+    records: list[bytes] = encode(store.last, at, _series(store))
+    return records
+
+
+def encode_pairs(store: Columns, slots: Sequence[int] | I64, keys: list[bytes]) -> list[Pair]:
+    """`zip(keys, encode_many(store, slots))` as a list (compiled: in the same call, as a
+    1 s flush of ~68,000 records paid ~10 ms for the zip alone)."""
+    encode = compiled_loop("sparse_encode")
+    if encode is None:
+        return list(zip(keys, encode_numpy(store, slots), strict=True))
+    at = np.asarray(slots, np.int64)
+    pairs: list[Pair] = encode(store.last, at, _series(store), keys)
+    return pairs
+
+
+def _series(store: Columns) -> list[tuple[int, int, bool, I64, np.ndarray[Any, Any]]]:
+    return [
+        (KINDS.index(spec.kind), spec.seconds, spec.distinct, s.head, s.cells)
+        for spec, s in store.series.items()
+    ]
+
+
+def encode_numpy(store: Columns, slots: Sequence[int] | I64) -> list[bytes]:
+    """`encode_many` in numpy: the fixed parts as one structured array, the cells of all rows
+    in one buffer, then one join per record."""
     at = np.asarray(slots, np.int64)
     m = len(at)
     if m == 0:

@@ -16,8 +16,8 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
-from screener.state import intindex, sparse
-from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode, encode_many
+from screener.state import codec, intindex, sparse
+from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode
 from screener.state.codec import key_bytes as _key_bytes
 from screener.state.codec import key_of as _key_of
 from screener.state.growth import grown
@@ -56,7 +56,7 @@ class Store:
         can be the compiled `IntIndex` (when built) rather than a dict: the same slots.
         `changelog_format`: the record version `changes` writes (both restore)."""
         self.int_keys = int_keys
-        self.encode_many = sparse.encode_many if changelog_format == 2 else encode_many
+        self.encode_pairs = sparse.encode_pairs if changelog_format == 2 else codec.encode_pairs
         self.specs: tuple[WindowSpec, ...] = tuple(sorted(set(specs)))
         if capacity < 16:
             raise ValueError("capacity must be at least 16 keys")
@@ -251,14 +251,13 @@ class Store:
 
     # -- changelog -------------------------------------------------------------------------------
 
-    def changes(self) -> list[tuple[bytes, bytes | None]]:
-        """Changelog records since the last call: (key, latest row) or (key, None) if dropped."""
-        out: list[tuple[bytes, bytes | None]] = [(_key_bytes(k), None) for k in self._gone]
+    def changes(self, prefix: bytes = b"") -> list[tuple[bytes, bytes | None]]:
+        """Changelog records since the last call: (prefix + key, row) or (…, None) if dropped."""
+        out: list[tuple[bytes, bytes | None]] = [(prefix + _key_bytes(k), None) for k in self._gone]
         dirty = np.flatnonzero(self._dirty)
         self._dirty[dirty] = False
-        slots = [slot for slot in dirty.tolist() if self.keys[slot] is not None]
-        keys = [_key_bytes(self.keys[slot]) for slot in slots]  # type: ignore[arg-type]
-        out.extend(zip(keys, self.encode_many(self, slots), strict=True))
+        keys, slots = codec.changed_keys(self.keys, dirty, prefix)
+        out += self.encode_pairs(self, slots, keys)
         self._gone.clear()
         return out
 

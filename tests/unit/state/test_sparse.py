@@ -115,3 +115,27 @@ def test_a_store_writes_the_changelog_version_it_is_given(version: int) -> None:
     }
     back = _restored(records)
     assert back.series[SPECS[0]].cells[back.index["a"]].sum() == 1
+
+
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.5, 1.0])
+def test_compiled_encoding_gives_the_numpy_bytes(density: float) -> None:
+    """`_rings.sparse_encode` (what the service runs) against the numpy encoder, for every
+    slot, in an order with repeats; a slot outside the store is refused, not read."""
+    from screener.state import windows
+
+    if windows._rings is None:
+        import os
+
+        assert os.environ.get("CI", "").lower() not in ("1", "true"), "_rings not built"
+        pytest.skip("compiled loops not built here")
+    store = _random_store(7, density)
+    slots = [39, 0, 5, 5, 63, 17]
+    assert sparse.encode_many(store, slots) == sparse.encode_numpy(store, slots)
+    assert sparse.encode_many(store, []) == []
+    keys = [b"k%d" % i for i in range(len(slots))]
+    pairs = list(zip(keys, sparse.encode_numpy(store, slots), strict=True))
+    assert sparse.encode_pairs(store, slots, keys) == pairs
+    with pytest.raises(IndexError):
+        sparse.encode_many(store, [64])
+    with pytest.raises(ValueError):
+        sparse.encode_pairs(store, slots, keys[:-1])
