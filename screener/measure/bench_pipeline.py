@@ -117,6 +117,7 @@ class Contender:
     floor_ms: list[float] = field(default_factory=list)
     """the same feed's records becoming visible to a plain consumer of the input: the floor"""
     p99_by_second: list[float] = field(default_factory=list)  # of the feed's seconds
+    floor_p99_by_second: list[float] = field(default_factory=list)  # the floor's, alike
     warmup_s: float = 0.0  # first event per paced partition -> committed (state restores)
     latency_rate: float = 0.0  # msgs/s asked of the paced feed
     fed_per_s: float = 0.0  # msgs/s the feed achieved
@@ -275,6 +276,7 @@ async def _latency(
     contender.latencies_ms = [t - stamps[i] for i, t in seen.items() if i < len(stamps)]
     contender.floor_ms = [t - stamps[i] for i, t in floor.seen.items() if i < len(stamps)]
     contender.p99_by_second = _p99_by_second(stamps, seen)
+    contender.floor_p99_by_second = _p99_by_second(stamps, floor.seen)
 
 
 class _Visibility:
@@ -660,6 +662,7 @@ def _result(
              "p99_ms": round(c.percentile(0.99), 2), "max_ms": round(c.percentile(1.0), 2),
              "floor_p50_ms": round(c.floor(0.5), 2), "floor_p99_ms": round(c.floor(0.99), 2),
              "latency_samples": len(c.latencies_ms), "p99_ms_by_second": c.p99_by_second,
+             "floor_p99_ms_by_second": c.floor_p99_by_second,
              "warmup_s": round(c.warmup_s, 3),
              "cpu_us_per_msg": round(statistics.median(c.cpu_us), 2) if c.cpu_us else None}
             for c in contenders

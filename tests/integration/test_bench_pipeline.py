@@ -94,6 +94,9 @@ def test_bench_pipeline_sweeps_a_setting_beside_the_defaults() -> None:
     # every second of the feed has its p99
     assert swept["warmup_s"] > 0 and len(swept["p99_ms_by_second"]) >= 1
     assert max(swept["p99_ms_by_second"]) <= swept["max_ms"]
+    # the floor by second, from the same feed (the second of a p99 is the host's or the worker's)
+    assert 1 <= len(swept["floor_p99_ms_by_second"]) <= len(swept["p99_ms_by_second"]) + 1
+    assert all(v >= 0 for v in swept["floor_p99_ms_by_second"] if v == v)  # NaN: none seen
     # every contender's rate spans most of the backlog (all but its first batch of <= 2,000):
     # with the 1 s interval the worker commits it in one or two steps, which the old
     # commit-progress measure could not time
