@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint unit integration bench clean model cv
 
-$(STAMP): pyproject.toml screener/banks/_mih.c screener/state/_rings.c screener/model/_ngrams.c
+$(STAMP): pyproject.toml screener/banks/_mih.c screener/state/_rings.c screener/model/_ngrams.c \
+		screener/kafka/_records.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

@@ -14,6 +14,8 @@ from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 
+from screener.kafka.packed import PackedBatch, packs
+
 Headers = list[tuple[str, bytes]]
 
 
@@ -65,6 +67,17 @@ class RecordBatches:
             self.max_bytes, CODECS[self.compression], is_transactional=self.transactional
         )
 
+    def take(self, records: Sequence[tuple[bytes, bytes | None]], start: int) -> BatchBuilder:
+        """A batch of `records[start:]`, as many as fit (at least one): `.record_count()`."""
+        codec = CODECS[self.compression]
+        if packs(codec) and isinstance(records, list):  # one call (`kafka.packed`)
+            return PackedBatch(records, start, self.max_bytes, codec, self.transactional)
+        builder = self.new()
+        for key, value in records[start:]:
+            if builder.append(timestamp=None, key=key, value=value, headers=[]) is None:
+                break  # full (the first record always fits, however large)
+        return builder
+
 
 async def send_batches(
     producer: AIOKafkaProducer, topic: str, partition: int,
@@ -83,12 +96,8 @@ async def send_batches(
     out: list[tuple[asyncio.Future[Any], int]] = []
     start = 0
     while start < len(records):
-        builder = batches.new()
-        end = start
-        for key, value in records[start:]:
-            if builder.append(timestamp=None, key=key, value=value, headers=[]) is None:
-                break  # full (the first record always fits, however large)
-            end += 1
+        builder = batches.take(records, start)
+        end = start + builder.record_count()
         try:
             future: asyncio.Future[Any] = await producer.send_batch(
                 builder, topic, partition=partition

@@ -29,12 +29,19 @@ class Builder:
         self.records.append((key, value))
         return object()
 
+    def record_count(self) -> int:
+        return len(self.records)
+
 
 class Batches:
-    """`RecordBatches` as `send_batches` uses it: builders of `room` records."""
+    """`RecordBatches` as `send_batches` uses it: batches of at most 3 records."""
 
-    def new(self) -> Builder:
-        return Builder(room=3)
+    def take(self, records: list[tuple[bytes, bytes | None]], start: int) -> Builder:
+        builder = Builder(room=3)
+        for key, value in records[start:]:
+            if builder.append(timestamp=None, key=key, value=value, headers=[]) is None:
+                break
+        return builder
 
 
 class FlakyProducer:
