@@ -76,7 +76,7 @@ def test_bench_pipeline_sweeps_a_setting_beside_the_defaults() -> None:
     """`--sweep`: one more 1-worker screener per value, measured like the others — here a
     worker committing every batch beside the default 1 s interval, both timed from their
     output over most of a backlog far shorter than one interval's worth of commits."""
-    messages = 6000
+    messages = 16_000  # at 6,000 a faster worker showed its whole output in one poll (no rate)
     out = subprocess.run(
         [sys.executable, "-m", "screener", "bench", "pipeline", "--messages", str(messages),
          "--duration", "1", "--workers", "1", "--partitions", "2",
