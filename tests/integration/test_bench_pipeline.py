@@ -58,7 +58,7 @@ def test_bench_pipeline_on_apache_kafka() -> None:
     before = set(Path("/dev/shm").glob("screener-bench-kafka-*"))
     out = subprocess.run(
         [sys.executable, "-m", "screener", "bench", "pipeline", "--broker", "kafka",
-         "--messages", "10000", "--duration", "1", "--workers", "1", "--json"],
+         "--messages", "16000", "--duration", "1", "--workers", "1", "--json"],
         capture_output=True, timeout=900, cwd=ROOT, check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr.decode()[-3000:]
