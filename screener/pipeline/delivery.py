@@ -43,10 +43,11 @@ from screener.kafka.clients import (
     worker_producer_options,
 )
 from screener.observe import Observer, Partition
+from screener.pipeline.fetched import InputRecord
 from screener.pipeline.records import Outgoing, Placed
 from screener.pipeline.refused import refused_item
 from screener.pipeline.settings import Settings
-from screener.pipeline.transform import Batch, InputRecord
+from screener.pipeline.transform import Batch
 
 log = logging.getLogger("screener.worker")
 

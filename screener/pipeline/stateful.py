@@ -20,15 +20,18 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+import numpy.typing as npt
+
 from screener.engine import Engine
 from screener.events import Event
 from screener.kafka import ensure_topics, partition_ids
 from screener.kafka.changelog import read_to_end
 from screener.kafka.clients import Options
 from screener.observe import BatchReport
+from screener.pipeline.fetched import InputRecord, runs
 from screener.pipeline.records import Placed
 from screener.pipeline.settings import Settings
-from screener.pipeline.transform import InputRecord
 from screener.state.partitioned import BatchView, Partition, PartitionedState
 from screener.verdict import Verdicts
 
@@ -112,12 +115,12 @@ class StatefulScreening:
         if not needs:
             return engine.screen(events)
         self.state.repack(needs)
-        groups: dict[Partition, list[int]] = {}
-        for i, r in enumerate(owners):
-            groups.setdefault((r.topic, r.partition), []).append(i)
+        groups: dict[Partition, list[npt.NDArray[np.int64]]] = {}
+        for p, start, end in runs(owners):  # no pass over the records (`pipeline.fetched`)
+            groups.setdefault(p, []).append(np.arange(start, end, dtype=np.int64))
         # one call, one decide: the batch is folded, matched and its per-event facts worked
         # out once; each partition's events are read against its own state apart
-        view = BatchView([(self.state.state(p), where) for p, where in groups.items()])
+        view = BatchView([(self.state.state(p), _joined(where)) for p, where in groups.items()])
         verdicts, updates = engine.screen_stateful(events, view)
         if updates is not None:
             view.apply(updates)
@@ -140,3 +143,7 @@ class StatefulScreening:
         report.state_evictions = self.state.evicted - self._evicted
         self._evicted = self.state.evicted
         return out
+
+
+def _joined(runs: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    return runs[0] if len(runs) == 1 else np.concatenate(runs)

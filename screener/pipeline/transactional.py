@@ -27,8 +27,9 @@ from screener.kafka.clients import (
 from screener.kafka.errors import producer_lost
 from screener.observe import Observer, Partition
 from screener.pipeline.delivery import Health, Outcome, kafka_offsets, send_all
+from screener.pipeline.fetched import InputRecord
 from screener.pipeline.settings import Settings
-from screener.pipeline.transform import Batch, InputRecord
+from screener.pipeline.transform import Batch
 
 log = logging.getLogger("screener.worker")
 

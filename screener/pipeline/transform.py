@@ -30,9 +30,9 @@ from screener.events import (
     MicroblogEvent,
     ParseError,
 )
-from screener.kafka.structs import KafkaRecord
 from screener.observe import ENGINE_ERROR, INVALID_KIND, OUTPUT_REFUSED, BatchReport, Partition
 from screener.pipeline.commits import CommitInterval
+from screener.pipeline.fetched import InputRecord, next_offsets
 from screener.pipeline.records import (
     Headers,
     Outgoing,
@@ -59,10 +59,6 @@ _CATEGORY_ACTION = attrgetter("category", "action")
 _FINDINGS = attrgetter("findings")
 _RULE = attrgetter("rule")
 _FLAGGED = attrgetter("flagged")
-
-
-InputRecord = KafkaRecord[bytes]
-"""What a processor reads of a consumed record."""
 
 
 @dataclass(slots=True)
@@ -193,12 +189,6 @@ class PassThrough:
         return None  # every batch commits
 
 
-def next_offsets(records: Sequence[InputRecord]) -> dict[Partition, int]:
-    """A partition's records come in offset order (as getmany returns them): its last wins."""
-    last = {(r.topic, r.partition): r.offset for r in records}
-    return {tp: offset + 1 for tp, offset in last.items()}
-
-
 def screen_records(
     engine: Engine, records: Sequence[InputRecord], settings: Settings, screen: Screen | None = None
 ) -> Screened:
@@ -219,6 +209,8 @@ def screen_records(
         else:
             events.append(parsed)
             owners.append(record)
+    if len(owners) == len(records) and isinstance(records, list):
+        owners = records  # every record parsed: the batch itself, a `Fetched` keeps its runs
     parsed_owners = owners
     verdicts, owners = _screen_isolating(engine, events, owners, settings, outgoing, screen)
     for i, verdict in verdicts.decided.items():  # only events with findings can be flagged

@@ -31,10 +31,11 @@ from screener.kafka.clients import Consumer, bounded, connection_options, worker
 from screener.kafka.topics import ensure_topics
 from screener.observe import BatchReport, NullObserver, Observer, Observers, Partition
 from screener.pipeline.delivery import AtLeastOnce, Delivery, Health
+from screener.pipeline.fetched import InputRecord, fetched, partitions
 from screener.pipeline.settings import Settings
 from screener.pipeline.stateful import StatefulScreening
 from screener.pipeline.transactional import Transactional
-from screener.pipeline.transform import Batch, InputRecord, Processor
+from screener.pipeline.transform import Batch, Processor
 from screener.verdict import Verdict
 
 log = logging.getLogger("screener.worker")
@@ -254,7 +255,7 @@ class Worker:
                         if generation == self.generation and not self.rebalancing:
                             await self.flush(consumer, force=False)
                     continue
-                records = [r for tp in sorted(batches) for r in batches[tp]]
+                records = fetched(batches)
                 async with self.lock:
                     if generation != self.generation or self.rebalancing:
                         _refetch(consumer, records)  # fetched across a rebalance
@@ -295,7 +296,7 @@ class Worker:
         `bench pipeline` backlog on a fresh assignment)."""
         assert self.state is not None
         states = self.state.state
-        seen = {(r.topic, r.partition) for r in records}
+        seen = partitions(records)
         if states.missing(seen):
             assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
             missing = states.missing(seen | assigned)

@@ -163,7 +163,9 @@ class BatchView:
     Why: a paced batch of 50 records over 6 partitions paid a `prepare` and a decide per
     partition, about 1 ms of fixed cost a batch (profiled), against one of each here."""
 
-    def __init__(self, parts: Sequence[tuple[BehaviourState, Sequence[int]]]):
+    def __init__(
+        self, parts: Sequence[tuple[BehaviourState, Sequence[int] | npt.NDArray[np.int64]]]
+    ):
         self.parts = [(state, np.asarray(where, np.int64)) for state, where in parts]
         self._prepared: list[Prepared] = []
 

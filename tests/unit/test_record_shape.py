@@ -3,7 +3,7 @@
 from typing import get_args, get_origin
 
 from screener.kafka.structs import KafkaRecord
-from screener.pipeline.transform import InputRecord
+from screener.pipeline.fetched import InputRecord
 from screener.traffic.recording import Recorded, RecordLike, encode
 
 
