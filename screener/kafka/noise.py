@@ -7,7 +7,9 @@ is not an OSError. aiokafka logs each with `log.exception` and then raises the f
 API the service calls (a producer in its fatal state, which the exactly-once delivery replaces;
 a failed fetch), where the service handles it and says so in its own warning. A dead
 producer's internal future then fails with nobody left to read it, which asyncio reports at
-shutdown as "exception was never retrieved". All of these print tracebacks of aiokafka's
+shutdown as "exception was never retrieved"; so does a connection's reader future failed by a
+reset connection (`ConnectionResetError` out of `aiokafka/conn.py`, seen when SIGTERM met a
+broker outage in CI). All of these print tracebacks of aiokafka's
 internals for a condition that was dealt with, and operators read tracebacks as bugs. So each
 becomes one line that still names the exception chain; every other record passes untouched.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
+from pathlib import Path
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -66,7 +70,17 @@ def exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) 
     """The loop's handler: an aiokafka error nobody read is one warning line; all else as
     asyncio's default handler reports it."""
     exc = context.get("exception")
-    if isinstance(exc, KafkaError) and context.get("message") in _NEVER_RETRIEVED:
+    if context.get("message") in _NEVER_RETRIEVED and (
+        isinstance(exc, KafkaError) or (isinstance(exc, ConnectionError) and _in_aiokafka(exc))
+    ):
         log.warning("an aiokafka client's unread failure, after it was replaced: %s", chain(exc))
         return
     loop.default_exception_handler(context)
+
+
+def _in_aiokafka(exc: BaseException) -> bool:
+    """Whether `exc` was raised through aiokafka's own code (a connection error of ours is not)."""
+    return any(
+        "aiokafka" in Path(frame.f_code.co_filename).parts
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )

@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaError
@@ -112,5 +113,42 @@ def test_an_unread_aiokafka_failure_is_one_warning_line(capture: io.StringIO) ->
             {"message": "Future exception was never retrieved", "exception": other}
         )
         assert "Traceback" in capture.getvalue() and "not aiokafka" in capture.getvalue()
+    finally:
+        loop.close()
+
+
+def _raised_in(filename: str) -> ConnectionResetError:
+    """A ConnectionResetError whose traceback passes through code compiled as `filename`."""
+    scope: dict[str, Any] = {}
+    exec(compile("def read():\n    raise ConnectionResetError(104, 'reset by peer')\n",
+                 filename, "exec"), scope)  # fmt: skip
+    try:
+        scope["read"]()
+    except ConnectionResetError as exc:
+        return exc
+    raise AssertionError("not raised")
+
+
+def test_a_reset_connection_aiokafka_never_read_is_one_line_and_ours_is_not(
+    capture: io.StringIO,
+) -> None:
+    loop = asyncio.new_event_loop()
+    capture.seek(0)
+    capture.truncate()
+    try:
+        loop.set_exception_handler(exception_handler)
+        theirs = _raised_in("/venv/site-packages/aiokafka/conn.py")
+        loop.call_exception_handler(
+            {"message": "Future exception was never retrieved", "exception": theirs}
+        )
+        assert capture.getvalue().splitlines() == [
+            "screener.kafka WARNING an aiokafka client's unread failure, after it was replaced:"
+            " ConnectionResetError: [Errno 104] reset by peer"
+        ]
+        ours = _raised_in("/work/screener/pipeline/worker.py")
+        loop.call_exception_handler(
+            {"message": "Future exception was never retrieved", "exception": ours}
+        )
+        assert "Traceback" in capture.getvalue()
     finally:
         loop.close()
