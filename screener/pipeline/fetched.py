@@ -36,14 +36,13 @@ class Fetched(list[InputRecord]):
 
 def fetched(batches: Mapping[TopicPartition, Sequence[InputRecord]]) -> Fetched:
     """getmany's answer as one batch (partitions in sorted order), runs from its lists' lengths."""
-    records: list[InputRecord] = []
-    runs: list[Run] = []
+    out = Fetched((), [])
     for tp in sorted(batches):
         part = batches[tp]
         if part:
-            runs.append(((tp.topic, tp.partition), len(records), len(records) + len(part)))
-            records += part
-    return Fetched(records, runs)
+            out.runs.append(((tp.topic, tp.partition), len(out), len(out) + len(part)))
+            out += part  # in place: no second copy of the batch
+    return out
 
 
 def runs(records: Sequence[InputRecord]) -> list[Run]:

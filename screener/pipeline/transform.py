@@ -194,10 +194,10 @@ def screen_records(
 ) -> Screened:
     """Parse and screen a batch (pure: no I/O). Records that are not events go to the DLQ."""
     events: list[Event] = []
-    owners: list[InputRecord] = []
+    refused: set[int] = set()
     outgoing: list[Outgoing] = []
     reasons: Counter[str] = Counter()
-    for record in records:
+    for i, record in enumerate(records):
         parsed = (  # the lean decoder: pydantic's answer at about orjson's cost (screener.decode)
             decode_event(record.value)
             if record.value is not None
@@ -206,11 +206,16 @@ def screen_records(
         if isinstance(parsed, ParseError):
             reasons[parsed.reason] += 1
             outgoing.append(_dead(settings, record, f"{parsed.reason}: {parsed.detail}"))
+            refused.add(i)
         else:
             events.append(parsed)
-            owners.append(record)
-    if len(owners) == len(records) and isinstance(records, list):
-        owners = records  # every record parsed: the batch itself, a `Fetched` keeps its runs
+    # every record parsed (the common case): the batch itself, whose `Fetched` runs the state
+    # reads; else the parsed ones, position by position with `events`
+    owners: list[InputRecord] = (
+        records
+        if not refused and isinstance(records, list)
+        else [r for i, r in enumerate(records) if i not in refused]
+    )
     parsed_owners = owners
     verdicts, owners = _screen_isolating(engine, events, owners, settings, outgoing, screen)
     for i, verdict in verdicts.decided.items():  # only events with findings can be flagged
