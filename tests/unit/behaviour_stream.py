@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from screener.engine import Engine
 from screener.events import Event, parse_obj
+from screener.pipeline.settings import Settings
+from screener.pipeline.stateful import StatefulScreening
+from screener.pipeline.transform import ScreeningProcessor
 from screener.rules.pack import RulePack, load_packs
 from screener.shipped import default_packs
+from screener.state.partitioned import PartitionedState
 
 T0 = 1_724_515_200_000
 EXTRA = """
@@ -71,3 +77,29 @@ def pack_with_extra(tmp_path_factory: pytest.TempPathFactory, name: str) -> Rule
     extra = tmp_path_factory.mktemp(name) / "extra.yaml"
     extra.write_text(EXTRA, encoding="utf-8")
     return load_packs([default_packs(), extra])
+
+
+BURST = "volume.burst"
+
+
+def burst_pack(tmp_path: Path, threshold: int = 5, window: str = "10m") -> RulePack:
+    """One behaviour rule: a user posting more than `threshold` times within `window`."""
+    path = tmp_path / f"p{threshold}{window}.yaml"
+    path.write_text(
+        f"""name: t
+rules:
+  - id: {BURST}
+    category: spam
+    score: 5
+    action: review
+    condition: user.events({window}) > {threshold}
+""",
+        encoding="utf-8",
+    )
+    return load_packs([path])
+
+
+def stateful_processor(pack: RulePack, settings: Settings) -> ScreeningProcessor:
+    """The service's processor with per-partition behaviour state (no broker)."""
+    state = StatefulScreening(settings, PartitionedState(pack.behaviour, capacity=4096))
+    return ScreeningProcessor(Engine(pack), settings, state)

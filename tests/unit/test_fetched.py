@@ -7,14 +7,10 @@ from pathlib import Path
 
 import orjson
 
-from screener.engine import Engine
 from screener.kafka import ConsumerRecord, TopicPartition
 from screener.pipeline.fetched import Fetched, fetched, next_offsets, partitions, runs
 from screener.pipeline.settings import Settings
-from screener.pipeline.stateful import StatefulScreening
-from screener.pipeline.transform import ScreeningProcessor
-from screener.rules.pack import load_packs
-from screener.state.partitioned import PartitionedState
+from tests.unit.behaviour_stream import burst_pack, stateful_processor
 
 T0 = 1_724_515_200_000
 
@@ -52,18 +48,8 @@ def test_a_plain_list_with_partitions_interleaved_has_a_run_per_stretch() -> Non
 
 
 def test_screening_a_fetch_matches_screening_its_records(tmp_path: Path) -> None:
-    pack_file = tmp_path / "p.yaml"
-    pack_file.write_text(
-        "name: t\nrules:\n  - id: volume.burst\n    category: spam\n    score: 5\n"
-        "    action: review\n    condition: user.events(10m) > 2\n",
-        encoding="utf-8",
-    )
-    pack = load_packs([pack_file])
+    pack = burst_pack(tmp_path, threshold=2)
     settings = Settings(input_topics=["a"], group_id="g", commit_interval_ms=0)
-
-    def processor() -> ScreeningProcessor:
-        state = StatefulScreening(settings, PartitionedState(pack.behaviour, capacity=4096))
-        return ScreeningProcessor(Engine(pack), settings, state)
 
     batches = {TopicPartition("a", p): [_record("a", p, o, f"u{o % 2}") for o in range(6)]
                for p in (2, 0, 1)}  # fmt: skip
@@ -72,7 +58,10 @@ def test_screening_a_fetch_matches_screening_its_records(tmp_path: Path) -> None
         parts = {tp: [*rs, *(extra if tp.partition == 1 else [])] for tp, rs in batches.items()}
         whole = fetched(parts)
         assert isinstance(whole, Fetched)
-        one, other = processor().process(whole), processor().process(list(whole))
+        one, other = (
+            stateful_processor(pack, settings).process(whole),
+            stateful_processor(pack, settings).process(list(whole)),
+        )
         flagged = sorted(v.event_id for v in one.verdicts if v.flagged)
         assert flagged == sorted(v.event_id for v in other.verdicts if v.flagged)
         assert flagged == [f"a{p}-{o}" for p in (0, 1, 2) for o in (4, 5)]  # the 3rd of each user

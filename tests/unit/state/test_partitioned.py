@@ -18,28 +18,12 @@ from screener.kafka import ConsumerRecord
 from screener.pipeline.settings import Settings
 from screener.pipeline.stateful import StatefulScreening, changelog_topic
 from screener.pipeline.transform import ScreeningProcessor
-from screener.rules.pack import RulePack, load_packs
-from screener.state.partitioned import PartitionedState
+from screener.rules.pack import load_packs
 from screener.state.sparse import MAGIC2
+from tests.unit.behaviour_stream import BURST, burst_pack, stateful_processor
 
 T0 = 1_724_515_200_000
-RULE = "volume.burst"
-
-
-def _pack(tmp_path: Path, threshold: int = 5, window: str = "10m") -> RulePack:
-    path = tmp_path / f"p{threshold}{window}.yaml"
-    path.write_text(
-        f"""name: t
-rules:
-  - id: {RULE}
-    category: spam
-    score: 5
-    action: review
-    condition: user.events({window}) > {threshold}
-""",
-        encoding="utf-8",
-    )
-    return load_packs([path])
+RULE = BURST
 
 
 def _record(partition: int, offset: int, user: str) -> ConsumerRecord[bytes, bytes]:
@@ -48,11 +32,6 @@ def _record(partition: int, offset: int, user: str) -> ConsumerRecord[bytes, byt
          "user": {"id": user}, "text": "hello"}
     )  # fmt: skip
     return ConsumerRecord("in", partition, offset, 0, 0, user.encode(), value, None, 1, 1, [])
-
-
-def _processor(pack: RulePack, settings: Settings) -> ScreeningProcessor:
-    state = StatefulScreening(settings, PartitionedState(pack.behaviour, capacity=4096))
-    return ScreeningProcessor(Engine(pack), settings, state)
 
 
 def _flagged(batch: object) -> list[str]:
@@ -68,7 +47,7 @@ def settings() -> Settings:
 def test_counts_are_kept_per_partition_and_logged_to_its_changelog_partition(
     tmp_path: Path, settings: Settings
 ) -> None:
-    processor = _processor(_pack(tmp_path), settings)
+    processor = stateful_processor(burst_pack(tmp_path), settings)
     # u on partition 0 posts 8 times, v on partition 1 posts 8 times, interleaved
     records = [_record(p, i, "u" if p == 0 else "v") for i in range(8) for p in (0, 1)]
     batch = processor.process(records)
@@ -87,7 +66,7 @@ def test_counts_are_kept_per_partition_and_logged_to_its_changelog_partition(
 def test_a_batch_of_records_that_are_not_events_goes_to_the_dlq_and_leaves_state(
     tmp_path: Path, settings: Settings
 ) -> None:
-    processor = _processor(_pack(tmp_path), settings)
+    processor = stateful_processor(burst_pack(tmp_path), settings)
     bad = [ConsumerRecord("in", 0, i, 0, 0, b"k", b"not json", None, 1, 1, []) for i in range(3)]
     batch = processor.process(bad)
     assert len(batch.verdicts) == 0 and batch.changelog == []
@@ -98,22 +77,22 @@ def test_a_batch_of_records_that_are_not_events_goes_to_the_dlq_and_leaves_state
 def test_a_new_owner_restoring_the_changelog_continues_the_count(
     tmp_path: Path, settings: Settings
 ) -> None:
-    pack = _pack(tmp_path)
-    first = _processor(pack, settings)
+    pack = burst_pack(tmp_path)
+    first = stateful_processor(pack, settings)
     log = first.process([_record(0, i, "u") for i in range(4)]).changelog
-    second = _processor(pack, settings)
+    second = stateful_processor(pack, settings)
     assert second.state is not None
     second.state.state.restore(("in", 0), [r for p in log for r in p.records])  # type: ignore[attr-defined]
     batch = second.process([_record(0, i, "u") for i in range(4, 8)])
     assert _flagged(batch) == ["u-5", "u-6", "u-7"]  # 5th, 6th… counted from 4 on
-    fresh = _processor(pack, settings).process([_record(0, i, "u") for i in range(4, 8)])
+    fresh = stateful_processor(pack, settings).process([_record(0, i, "u") for i in range(4, 8)])
     assert _flagged(fresh) == []  # without the restore the count starts again at zero
 
 
 def test_an_aborted_batch_is_forgotten_and_restored_again(
     tmp_path: Path, settings: Settings
 ) -> None:
-    processor = _processor(_pack(tmp_path), settings)
+    processor = stateful_processor(burst_pack(tmp_path), settings)
     state = processor.state
     assert isinstance(state, StatefulScreening)
     batch = processor.process([_record(0, i, "u") for i in range(4)])
@@ -125,9 +104,9 @@ def test_an_aborted_batch_is_forgotten_and_restored_again(
 def test_the_state_survives_an_engine_swap_even_when_the_windows_change(
     tmp_path: Path, settings: Settings
 ) -> None:
-    processor = _processor(_pack(tmp_path, 5), settings)
+    processor = stateful_processor(burst_pack(tmp_path, 5), settings)
     processor.process([_record(0, i, "u") for i in range(4)])
-    processor.engine = Engine(_pack(tmp_path, 5))  # same windows: the state as it is
+    processor.engine = Engine(burst_pack(tmp_path, 5))  # same windows: the state as it is
     assert _flagged(processor.process([_record(0, 4, "u"), _record(0, 5, "u")])) == ["u-5"]
     # a pack with another window too: counts carried over into the new layout
     path = tmp_path / "two.yaml"
@@ -165,7 +144,7 @@ def test_a_batch_with_no_events_screens_without_an_engine_failure(
 ) -> None:
     """Every record of the batch is not an event (DLQ): nothing to read state for, and no
     'engine failed' isolation either."""
-    processor = _processor(_pack(tmp_path), settings)
+    processor = stateful_processor(burst_pack(tmp_path), settings)
     bad = ConsumerRecord("in", 0, 0, 0, 0, b"k", b"not json", None, 1, 1, [])
     batch = processor.process([bad])
     assert batch.report.dlq_reasons.total() == 1 and batch.report.records == 1
