@@ -63,12 +63,14 @@
  *   in one piece (a dozen array calls per series, per store, per partition, plus a bytes slice
  *   per record): the p99 of every record behind that batch.
  *
- * changelog_keys(keys, dirty, prefix, kept) -> list of bytes
+ * changelog_keys(keys, dirty, prefix, kept, skip=0, mask=2**64-1) -> list of bytes
  *   The changelog keys (screener.state.codec.key_bytes, after `prefix`) of the slots in
  *   `dirty` (int64[m]) that still hold a key in the store's list `keys` (str: UTF-8; int: `#`
  *   and 8 bytes big-endian); the slots kept are written to `kept` (writable int64[m]), in
  *   order. Why C: two list comprehensions and a concatenation per key were ~30 ms of the
- *   flush above, more than the encoding.
+ *   flush above, more than the encoding. A worker's one store tags each key with its
+ *   partition (screener.state.partitioned): `skip` drops the first bytes of a str key's UTF-8
+ *   and `mask` is and-ed into an int key, so the changelog gets the key untagged.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -777,11 +779,14 @@ done:
     return result;
 }
 
-/* changelog_keys(keys, dirty, prefix, kept) -> list of bytes: see the top of this file. */
+/* changelog_keys(keys, dirty, prefix, kept, skip, mask) -> list of bytes: see the top. */
 static PyObject *changelog_keys(PyObject *self, PyObject *args) {
     PyObject *keys;
     Py_buffer dirty, prefix, kept;
-    if (!PyArg_ParseTuple(args, "O!y*y*w*", &PyList_Type, &keys, &dirty, &prefix, &kept))
+    Py_ssize_t skip = 0;
+    unsigned long long mask = ~0ULL;
+    if (!PyArg_ParseTuple(args, "O!y*y*w*|nK", &PyList_Type, &keys, &dirty, &prefix, &kept,
+                          &skip, &mask))
         return NULL;
     PyObject *result = NULL, *out = NULL;
     Py_ssize_t m = dirty.len / (Py_ssize_t)sizeof(int64_t), n = PyList_GET_SIZE(keys), count = 0;
@@ -805,6 +810,12 @@ static PyObject *changelog_keys(PyObject *self, PyObject *args) {
             Py_ssize_t len;
             const char *utf8 = PyUnicode_AsUTF8AndSize(key, &len);
             if (!utf8) goto done;
+            if (skip < 0 || skip > len) {
+                PyErr_SetString(PyExc_ValueError, "changelog_keys: key shorter than its tag");
+                goto done;
+            }
+            utf8 += skip;
+            len -= skip;
             raw = PyBytes_FromStringAndSize(NULL, prefix.len + len);
             if (!raw) goto done;
             memcpy(PyBytes_AS_STRING(raw), prefix.buf, (size_t)prefix.len);
@@ -812,6 +823,7 @@ static PyObject *changelog_keys(PyObject *self, PyObject *args) {
         } else {
             unsigned long long v = PyLong_AsUnsignedLongLong(key);
             if (v == (unsigned long long)-1 && PyErr_Occurred()) goto done;
+            v &= mask;
             raw = PyBytes_FromStringAndSize(NULL, prefix.len + 9);
             if (!raw) goto done;
             char *p = PyBytes_AS_STRING(raw);
@@ -850,7 +862,8 @@ static PyMethodDef methods[] = {
     {"sparse_encode", sparse_encode, METH_VARARGS,
      "sparse_encode(last, slots, series[, keys]) -> changelog records, version 2"},
     {"changelog_keys", changelog_keys, METH_VARARGS,
-     "changelog_keys(keys, dirty, prefix, kept) -> changelog keys of the slots holding one"},
+     "changelog_keys(keys, dirty, prefix, kept, skip=0, mask=~0) -> changelog keys of the slots"
+     " holding one"},
     {NULL, NULL, 0, NULL},
 };
 

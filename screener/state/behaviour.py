@@ -139,7 +139,8 @@ class BehaviourView(Protocol):
 
 
 class BehaviourState:
-    """One partition's behaviour state (one owner; not thread-safe)."""
+    """A behaviour state: one partition's, or every partition of a worker with each key tagged
+    by its partition (`partitioned`). One owner; not thread-safe."""
 
     def __init__(
         self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY, changelog_format: int = 2
@@ -193,7 +194,13 @@ class BehaviourState:
         pick = _picker(where)
         secs = pick(facts.seconds)
         users = facts.users if where is None else [facts.users[i] for i in where.tolist()]
-        slots = self.users.slots(users, secs)
+        tags = None if facts.tags is None else pick(facts.tags)
+        keys = users
+        if facts.user_keys is not None:
+            keys = (
+                facts.user_keys if where is None else [facts.user_keys[i] for i in where.tolist()]
+            )
+        slots = self.users.slots(keys, secs, tags)
         values: dict[str, npt.NDArray[np.int64]] = {}
         writes: list[Write] = []
         flagged_counts = None
@@ -221,7 +228,7 @@ class BehaviourState:
             writes.append((spec, slots, b, amounts, staged))
         flagged = self.users.series[self.flagged_spec] if self.flagged_spec is not None else None
         if self.texts is not None:
-            self._campaigns(facts, pick, secs, users, values, writes, reads)
+            self._campaigns(facts, pick, secs, users, values, writes, reads, tags)
         banks = (
             facts.banks
             if where is None
@@ -238,6 +245,7 @@ class BehaviourState:
         values: dict[str, npt.NDArray[np.int64]],
         writes: list[Write],
         reads: Mapping[str, Mask] | None,
+        tags: npt.NDArray[np.uint16] | None = None,
     ) -> None:
         assert self.texts is not None and facts.band_keys is not None
         assert facts.signed is not None
@@ -251,7 +259,8 @@ class BehaviourState:
         band_keys = keys[which].ravel()  # message-major: (message, band) pairs
         msg = np.repeat(which, signatures.BANDS)
         t = secs[msg]
-        slots = self.texts.slots(band_keys, t)  # uint64: the store's int index takes arrays
+        # uint64: the store's int index takes arrays
+        slots = self.texts.slots(band_keys, t, None if tags is None else tags[msg])
         sender_bits = None
         for spec, series in self.texts.series.items():
             b = series.bucket(t)
@@ -299,10 +308,27 @@ class BehaviourState:
             out += self.texts.changes(b"t")
         return out
 
-    def restore(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:
-        self.users.restore([(k[1:], v) for k, v in records if k[:1] == b"u"])
+    def changes_by_tag(self, skip: int, mask: int) -> dict[int, list[tuple[bytes, bytes | None]]]:
+        """`changes` per partition tag, keys untagged (`Store.changes_by_tag`)."""
+        out = self.users.changes_by_tag(b"u", skip, mask)
         if self.texts is not None:
-            self.texts.restore([(k[1:], v) for k, v in records if k[:1] == b"t"])
+            for tag, records in self.texts.changes_by_tag(b"t", skip, mask).items():
+                out.setdefault(tag, []).extend(records)
+        return out
+
+    def restore(self, records: Sequence[tuple[bytes, bytes | None]], tag: int = 0) -> None:
+        self.users.restore([(k[1:], v) for k, v in records if k[:1] == b"u"], tag)
+        if self.texts is not None:
+            self.texts.restore([(k[1:], v) for k, v in records if k[:1] == b"t"], tag)
+
+    def forget(self, tag: int) -> None:
+        """Drop one partition tag's keys, leaving no tombstones (`Store.forget`)."""
+        self.users.forget(tag)
+        if self.texts is not None:
+            self.texts.forget(tag)
+
+    def count(self, tag: int) -> int:
+        return self.users.count(tag) + (self.texts.count(tag) if self.texts is not None else 0)
 
     def size(self) -> int:
         return len(self.users) + (len(self.texts) if self.texts is not None else 0)

@@ -52,23 +52,37 @@ def _spec(kind: int, seconds: int) -> WindowSpec:
     return WindowSpec(KINDS[kind], seconds)
 
 
+ALL_BITS = (1 << 64) - 1
+
+
 def key_bytes(key: str | int) -> bytes:
     """A changelog key: a user id as UTF-8, a campaign band key as `#` + 8 bytes big-endian."""
     return key.encode() if isinstance(key, str) else b"#" + key.to_bytes(8, "big")
 
 
 def changed_keys(
-    keys: list[Any], dirty: npt.NDArray[np.int64], prefix: bytes
+    keys: list[Any],
+    dirty: npt.NDArray[np.int64],
+    prefix: bytes,
+    skip: int = 0,
+    mask: int = ALL_BITS,
 ) -> tuple[list[bytes], Sequence[int] | npt.NDArray[np.int64]]:
     """The changelog keys (`prefix` + `key_bytes`) of the `dirty` slots that still hold a
-    key in a store's slot list `keys`, and those slots (compiled: one call, see `_rings.c`)."""
+    key in a store's slot list `keys`, and those slots (compiled: one call, see `_rings.c`).
+    A tagged key (`partitioned`) is written untagged: a str key without its first `skip`
+    (ASCII) characters, an int key and-ed with `mask`."""
     compiled = sparse.compiled_loop("changelog_keys")
     if compiled is not None:
         kept = np.empty(len(dirty), np.int64)
-        out: list[bytes] = compiled(keys, dirty, prefix, kept)
+        out: list[bytes] = compiled(keys, dirty, prefix, kept, skip, mask)
         return out, kept[: len(out)]
     slots = [slot for slot in dirty.tolist() if keys[slot] is not None]
-    return [prefix + key_bytes(keys[slot]) for slot in slots], slots
+    return [prefix + key_bytes(untagged(keys[slot], skip, mask)) for slot in slots], slots
+
+
+def untagged(key: str | int, skip: int, mask: int) -> str | int:
+    """A store key as its partition's changelog has it (see `changed_keys`)."""
+    return key[skip:] if isinstance(key, str) else key & mask
 
 
 def key_of(raw: bytes) -> str | int:

@@ -57,6 +57,11 @@ class BatchFacts:
     band_keys: npt.NDArray[np.uint64] | None = None
     """(events, BANDS) campaign band keys, where `signed` (None: the pack has no text series)"""
     signed: npt.NDArray[np.bool_] | None = None
+    user_keys: list[str] | None = None
+    """the users' store keys when they differ from `users` (tagged with their partition:
+    `partitioned.TaggedView`)"""
+    tags: npt.NDArray[np.uint16] | None = None
+    """each event's partition tag (None: a state of one partition)"""
 
     @classmethod
     def of(

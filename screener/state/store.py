@@ -1,10 +1,17 @@
-"""A bounded store of windowed counters for one partition, keyed by user id or signature.
+"""A bounded store of windowed counters, keyed by user id or campaign signature.
 
 Keys map to slots of numpy rows (`windows.Series`). Memory is bounded two ways, both in event
 time so offline and online runs evict alike: a key untouched for longer than its longest ring
 (`ttl`) holds nothing any window can read and is dropped first; at the hard `capacity` the
 least recently seen sixteenth is evicted (its counts start again from zero if it comes back).
 Every change is recorded per key for the changelog (`changes()`); evictions become tombstones.
+One store may serve all of a worker's partitions: each key then carries its partition's tag
+(in the key, so two partitions never share a slot, and per slot, so `changes_by_tag` writes
+each partition's records apart and `forget` drops one partition's keys).
+
+Long: the slot bookkeeping (index, free list, last-seen times, dirty bits, tags, tombstones)
+is one piece shared by allocation, eviction, the changelog and restore; split into modules,
+each would reach into the others' private state.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from screener.state import codec, intindex, sparse
-from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode
+from screener.state.codec import MAGIC, CodecError, bulk_dtype, decode, encode, untagged
 from screener.state.codec import key_bytes as _key_bytes
 from screener.state.codec import key_of as _key_of
 from screener.state.growth import grown
@@ -73,12 +80,17 @@ class Store:
         self.free: list[int] = list(range(size - 1, -1, -1))
         self.watermark = np.iinfo(np.int64).min
         self.stats = StoreStats()
+        self.tags = np.zeros(size, np.uint16)
+        """each slot's partition tag (`partitioned`: one store serves a worker's partitions;
+        0 in a store of one partition)"""
+        self._binding_tag = 0
         self._dirty = np.zeros(size, np.bool_)
         """slots changed since the last `changes()` (a bitmap, not a set: every slot of every
         batch is marked, and a set's update of ~3,000 ints was ~0.1 ms a batch)"""
         # insertion-ordered (a dict, not a set) so the changelog's tombstones come out in eviction
         # order whatever PYTHONHASHSEED is: the same input gives the same changelog bytes
-        self._gone: dict[Key, None] = {}
+        self._gone: dict[Key, int] = {}
+        """evicted keys → their tag: the tombstones of the next `changes`"""
         self._batches = 0
 
     def __len__(self) -> int:
@@ -99,9 +111,13 @@ class Store:
         argsort of the index's insertion order: ~10 ms at 94,000 campaign bands)."""
         return np.flatnonzero(self.last != np.iinfo(np.int64).min)
 
-    def slots(self, keys: Sequence[Key] | npt.NDArray[np.uint64], seconds: I64) -> I64:
+    def slots(
+        self, keys: Sequence[Key] | npt.NDArray[np.uint64], seconds: I64,
+        tags: npt.NDArray[np.uint16] | None = None,
+    ) -> I64:  # fmt: skip
         """Slot of each key, allocating (and evicting) for new ones; marks them seen then.
-        (`keys` may be a uint64 array where the store has `int_keys`.)"""
+        (`keys` may be a uint64 array where the store has `int_keys`; `tags`: each key's
+        partition tag, kept per slot for its changelog records.)"""
         if len(keys) == 0:
             return np.zeros(0, np.int64)
         top = int(seconds.max())
@@ -141,10 +157,14 @@ class Store:
                         self.index[key] = slot
                         self.keys[slot] = key
                         self._gone.pop(key, None)
+                        if tags is not None:  # before a later key of this call evicts it
+                            self.tags[slot] = tags[i]
                     self.last[slot] = seconds[i]  # bound: later evictions here keep it
                     out[i] = slot
         np.maximum.at(self.last, out, seconds)
         self._dirty[out] = True
+        if tags is not None:
+            self.tags[out] = tags
         return out
 
     def _bind_many(self, fresh: list[Key], as_array: npt.NDArray[np.uint64] | None = None) -> I64:
@@ -203,6 +223,7 @@ class Store:
         self.last = grown(self.last, size)  # in place where it can (see `grown`)
         self.last[old:] = np.iinfo(np.int64).min
         self._dirty = grown(self._dirty, size)
+        self.tags = grown(self.tags, size)
         self.free.extend(range(size - 1, old - 1, -1))
 
     def expire(self) -> int:
@@ -237,13 +258,13 @@ class Store:
         if isinstance(self.index, IntIndex):  # one call, not one per key
             self.index.delete_many(np.fromiter(map(self.keys.__getitem__, slots.tolist()),
                                                np.uint64, len(slots)))  # fmt: skip
-        for slot in slots.tolist():
+        for slot, tag in zip(slots.tolist(), self.tags[slots].tolist(), strict=True):
             key = self.keys[slot]
             assert key is not None
             if not isinstance(self.index, IntIndex):
                 del self.index[key]
             self.keys[slot] = None
-            self._gone[key] = None
+            self._gone[key] = tag
             self.free.append(slot)
         self._dirty[slots] = False
         self.last[slots] = np.iinfo(np.int64).min
@@ -261,17 +282,66 @@ class Store:
         self._gone.clear()
         return out
 
-    def snapshot(self) -> list[tuple[bytes, bytes]]:
-        """Every key's record, as the changelog has it (a pack whose windows change carries
-        the counts over into a store of the new layout through `restore`)."""
-        return [(_key_bytes(k), encode(self, slot)) for k, slot in self.index.items()]
+    def changes_by_tag(
+        self, prefix: bytes, skip: int, mask: int
+    ) -> dict[int, list[tuple[bytes, bytes | None]]]:
+        """`changes` per partition tag, each key untagged (`codec.changed_keys`): one
+        encoding call per tag, no Python per record but the tombstones."""
+        out: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        for key, tag in self._gone.items():
+            out.setdefault(tag, []).append((prefix + _key_bytes(untagged(key, skip, mask)), None))
+        self._gone.clear()
+        dirty = np.flatnonzero(self._dirty)
+        self._dirty[dirty] = False
+        tags = self.tags[dirty]
+        order = np.argsort(tags, kind="stable")  # slot order within a tag, as `changes`
+        bounds = np.flatnonzero(np.diff(tags[order])) + 1
+        for part in np.split(dirty[order], bounds) if len(dirty) else ():
+            keys, slots = codec.changed_keys(self.keys, part, prefix, skip, mask)
+            if keys:
+                out.setdefault(int(self.tags[part[0]]), []).extend(
+                    self.encode_pairs(self, slots, keys)
+                )
+        return out
 
-    def restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> int:
-        """Apply changelog records (oldest first; the newest per key wins).
+    def forget(self, tag: int) -> int:
+        """Drop every key of one partition tag as if never held: no tombstones, not counted
+        as evictions (the partition moved to another worker, or its changelog is read again).
+        Returns the keys dropped."""
+        used = self._used()
+        slots = used[self.tags[used] == tag]
+        self._drop(slots)
+        self.stats.evictions -= len(slots)
+        self._gone = {k: t for k, t in self._gone.items() if t != tag}
+        return len(slots)
+
+    def count(self, tag: int) -> int:
+        """Keys held for one partition tag."""
+        used = self._used()
+        return int(np.count_nonzero(self.tags[used] == tag))
+
+    def snapshot(self, tag: int | None = None) -> list[tuple[bytes, bytes]]:
+        """Every key's record (of one partition `tag`), keyed as the store holds it (a pack
+        whose windows change carries the counts over into a store of the new layout through
+        `restore`)."""
+        return [(_key_bytes(k), encode(self, slot)) for k, slot in self.index.items()
+                if tag is None or self.tags[slot] == tag]  # fmt: skip
+
+    def restore(self, records: Iterable[tuple[bytes, bytes | None]], tag: int = 0) -> int:
+        """Apply changelog records (oldest first; the newest per key wins). With a `tag` the
+        store serves several partitions: the keys are bound with it, and only they are left
+        clean (other partitions' pending changes stay for the next `changes`).
 
         Records are decoded one by one but stored per series in bulk (one fancy assignment
         for all keys), so restoring a million keys is dominated by decoding, not by numpy calls.
         """
+        self._binding_tag = tag
+        try:
+            return self._restore(records)
+        finally:
+            self._binding_tag = 0
+
+    def _restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> int:
         latest: dict[Key, bytes | None] = {}
         for raw_key, value in records:
             key = _key_of(raw_key)
@@ -333,8 +403,15 @@ class Store:
         if bulk[1]:
             self._restore_bulk(layout, *bulk)
         restored += len(bulk[1])
-        self._dirty[:] = False
-        self._gone.clear()
+        if self._binding_tag:  # the other partitions' pending changes are theirs
+            kept = [k for k, v in latest.items() if v is not None]
+            at = self.lookup(kept) if kept else np.zeros(0, np.int64)
+            self._dirty[at[at >= 0]] = False
+            for k in latest:
+                self._gone.pop(k, None)
+        else:
+            self._dirty[:] = False
+            self._gone.clear()
         self.stats.restored += len(slots) + restored
         return len(slots) + restored
 
@@ -344,6 +421,7 @@ class Store:
             slot = self._allocate()
             self.index[key] = slot
             self.keys[slot] = key
+            self.tags[slot] = self._binding_tag
         return slot
 
     def _slots_for(self, keys: list[Key]) -> I64:
@@ -356,6 +434,7 @@ class Store:
             if len(missing) <= len(self.free) + self.capacity - len(self.keys):
                 gone = dict(self._gone)  # `_slot_for` leaves the tombstones alone
                 out[missing] = self._bind_many(list(map(keys.__getitem__, missing.tolist())))
+                self.tags[out[missing]] = self._binding_tag
                 self._gone = gone
                 return out
         return np.fromiter((self._slot_for(k) for k in keys), np.int64, len(keys))
