@@ -32,7 +32,7 @@ from screener.observe import BatchReport
 from screener.pipeline.fetched import InputRecord, runs
 from screener.pipeline.records import Placed
 from screener.pipeline.settings import Settings
-from screener.state.partitioned import BatchView, Partition, PartitionedState
+from screener.state.partitioned import Partition, PartitionedState
 from screener.verdict import Verdicts
 
 log = logging.getLogger("screener.worker")
@@ -63,7 +63,7 @@ class StatefulScreening:
 
     async def prepare_topics(self, options: Options) -> None:
         """Create the changelog topics (compacted, one partition per input partition) and learn
-        how many input partitions share the state's capacity."""
+        how many input partitions there are."""
         inputs = await partition_ids(options, self.settings.input_topics)
         total = 0
         for topic, parts in inputs.items():
@@ -120,7 +120,7 @@ class StatefulScreening:
             groups.setdefault(p, []).append(np.arange(start, end, dtype=np.int64))
         # one call, one decide: the batch is folded, matched and its per-event facts worked
         # out once; each partition's events are read against its own state apart
-        view = BatchView([(self.state.state(p), _joined(where)) for p, where in groups.items()])
+        view = self.state.view({p: _joined(where) for p, where in groups.items()})
         verdicts, updates = engine.screen_stateful(events, view)
         if updates is not None:
             view.apply(updates)

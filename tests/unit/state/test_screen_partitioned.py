@@ -1,18 +1,20 @@
 """One call for a batch over several partitions (`Engine.screen_partitioned`, and the
-service's `BatchView`: one decide for the batch) gives the verdicts and the stored state of
-screening each partition's events on their own against its state (`screen_stateful` per
-partition, what the service did before)."""
+service's `PartitionedState`: one state for every partition, its keys tagged with their
+partition) gives the verdicts and the changelog of screening each partition's events on
+their own against its own state (`screen_stateful` per partition, what the service did
+before)."""
 
 from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from screener.engine import Engine
 from screener.rules.pack import RulePack
 from screener.state.behaviour import BehaviourState
-from screener.state.partitioned import BatchView
+from screener.state.partitioned import PartitionedState
 from tests.unit.behaviour_stream import pack_with_extra, random_events
 
 # one text past the cut of `max_text_chars=30` below: the marks of cut texts must follow them
@@ -28,7 +30,13 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> RulePack:
     return pack_with_extra(tmp_path_factory, "partitioned")
 
 
-@pytest.mark.parametrize("view", [False, True], ids=["screen_partitioned", "BatchView"])
+def _untagged(records: list[tuple[bytes, bytes | None]]) -> list[tuple[bytes, bytes | None]]:
+    """A state of one partition's records as the shared state writes them: band keys of 48
+    bits (the top 16 carry the partition tag there)."""
+    return sorted((b"t#\0\0" + k[4:] if k[:2] == b"t#" else k, v) for k, v in records)
+
+
+@pytest.mark.parametrize("view", [False, True], ids=["screen_partitioned", "tagged"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_one_call_over_partitions_equals_a_call_per_partition(
     pack: RulePack, seed: int, view: bool
@@ -38,8 +46,12 @@ def test_one_call_over_partitions_equals_a_call_per_partition(
     # mostly keyed by user, as producers key them; some strays put one user in two partitions
     owner = [int(e.user.id[1:]) % 3 if rng.random() < 0.9 else rng.randrange(3) for e in events]
     engine = Engine(pack, max_text_chars=30)  # some texts are cut: their marks must follow
-    ours = [BehaviourState(pack.behaviour, capacity=64) for _ in range(3)]
-    theirs = [BehaviourState(pack.behaviour, capacity=64) for _ in range(3)]
+    # one shared store evicts the oldest of all partitions' keys, a store per partition its
+    # own: with room for every key both hold the same counts
+    capacity = 4096 if view else 64
+    ours = [BehaviourState(pack.behaviour, capacity=capacity) for _ in range(3)]
+    theirs = [BehaviourState(pack.behaviour, capacity=capacity) for _ in range(3)]
+    shared = PartitionedState(pack.behaviour, capacity=3 * capacity)
     got: list[bytes] = []
     want: list[bytes] = []
     lo = 0
@@ -52,10 +64,10 @@ def test_one_call_over_partitions_equals_a_call_per_partition(
             groups.setdefault(p, []).append(i)
         parts = [(ours[p], where) for p, where in groups.items()]
         if view:
-            batch_view = BatchView(parts)
-            verdicts, one = engine.screen_stateful(batch, batch_view)
+            tagged = shared.view({("in", p): np.array(w, np.int64) for p, w in groups.items()})
+            verdicts, one = engine.screen_stateful(batch, tagged)
             assert one is not None
-            batch_view.apply(one)
+            tagged.apply(one)
         else:
             verdicts, updates = engine.screen_partitioned(batch, parts)
             for (state, _), changes in zip(parts, updates, strict=True):
@@ -70,8 +82,13 @@ def test_one_call_over_partitions_equals_a_call_per_partition(
             theirs[p].apply(changes)
             alone |= {i: v.to_json() for i, v in zip(where, part, strict=True)}
         want += [alone[i] for i in range(len(batch))]
-        for a, b in zip(ours, theirs, strict=True):
-            assert sorted(a.changes()) == sorted(b.changes())
+        if view:
+            logged = shared.changes()
+            for p, b in enumerate(theirs):
+                assert sorted(logged.get(("in", p), [])) == _untagged(b.changes())
+        else:
+            for a, b in zip(ours, theirs, strict=True):
+                assert sorted(a.changes()) == sorted(b.changes())
     assert got == want
     fired = b"".join(got)
     for marker in (b"t.young_burst", b"t.campaign", b"behaviour.escalation", b'"truncated":true'):

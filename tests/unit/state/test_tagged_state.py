@@ -1,0 +1,127 @@
+"""One state for all of a worker's partitions (`PartitionedState`): what sharing must not change.
+
+Each partition's keys are tagged in the shared stores, so the changelog of partition p holds
+p's keys alone, untagged; forgetting a partition (rebalance, abort) writes nothing for it;
+restoring one leaves the others' pending changes alone; evictions at the cap become
+tombstones of the evicted key's own partition; and a new owner, whose tags differ, continues
+the counts from the changelog.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from screener.engine import Engine
+from screener.kafka import ConsumerRecord
+from screener.pipeline.settings import Settings
+from screener.pipeline.stateful import StatefulScreening
+from screener.pipeline.transform import ScreeningProcessor
+from screener.state.partitioned import PartitionedState
+from tests.unit.behaviour_stream import burst_pack
+
+T0 = 1_724_515_200_000
+
+
+def _record(partition: int, offset: int, user: str) -> ConsumerRecord[bytes, bytes]:
+    value = orjson.dumps(
+        {"kind": "chat", "id": f"{user}-{offset}", "ts": T0 + offset * 1000,
+         "user": {"id": user}, "text": "hello"}
+    )  # fmt: skip
+    return ConsumerRecord("in", partition, offset, 0, 0, user.encode(), value, None, 1, 1, [])
+
+
+def _processor(
+    tmp_path: Path, capacity: int = 4096, interval_ms: int = 0
+) -> tuple[ScreeningProcessor, PartitionedState]:
+    settings = Settings(input_topics=["in"], group_id="g", commit_interval_ms=interval_ms)
+    pack = burst_pack(tmp_path)
+    state = PartitionedState(pack.behaviour, capacity=capacity)
+    return ScreeningProcessor(Engine(pack), settings, StatefulScreening(settings, state)), state
+
+
+def _flagged(batch: object) -> list[str]:
+    return sorted(v.event_id for v in batch.verdicts if v.flagged)  # type: ignore[attr-defined]
+
+
+def _logged(batch: object) -> dict[int, list[tuple[bytes, bytes | None]]]:
+    out: dict[int, list[tuple[bytes, bytes | None]]] = {}
+    for placed in batch.changelog:  # type: ignore[attr-defined]
+        out.setdefault(placed.partition, []).extend(placed.records)
+    return out
+
+
+def test_a_user_in_two_partitions_is_two_keys_each_logged_untagged_to_its_own(
+    tmp_path: Path,
+) -> None:
+    processor, state = _processor(tmp_path)
+    # the same user id on partitions 0 and 1 (a producer keyed it two ways): counted apart
+    batch = processor.process([_record(p, i, "u") for i in range(4) for p in (0, 1)])
+    assert _flagged(batch) == []  # 4 + 4 would be over 5 as one key
+    logged = _logged(batch)
+    assert sorted(logged) == [0, 1]
+    assert [k for k, _ in logged[0]] == [b"uu"] and [k for k, _ in logged[1]] == [b"uu"]
+    assert state.size() == 2
+    assert _flagged(processor.process([_record(0, i, "u") for i in range(4, 6)])) == ["u-5"]
+
+
+def test_a_partition_moved_away_is_forgotten_and_nothing_is_written_for_it(
+    tmp_path: Path,
+) -> None:
+    processor, state = _processor(tmp_path, interval_ms=60_000)  # changes stay pending
+    processor.process([_record(p, i, "u" if p == 0 else "v") for i in range(3) for p in (0, 1)])
+    assert state.retain([("in", 1)]) == [("in", 0)]
+    assert state.missing([("in", 0), ("in", 1)]) == [("in", 0)]
+    changes = state.changes()
+    assert list(changes) == [("in", 1)]  # p0's pending changes and keys: another worker's now
+    assert [k for k, v in changes[("in", 1)]] == [b"uv"]
+    assert all(v is not None for _, v in changes[("in", 1)])  # no tombstones for u either
+    assert state.size() == 1 and state.evicted == 0
+
+
+def test_restoring_a_partition_leaves_the_others_pending_changes(tmp_path: Path) -> None:
+    processor, state = _processor(tmp_path, interval_ms=60_000)
+    processor.process([_record(0, i, "u") for i in range(3)])
+    elsewhere, _ = _processor(tmp_path)
+    log = _logged(elsewhere.process([_record(1, i, "w") for i in range(2)]))[1]
+    assert state.restore(("in", 1), log) == 1
+    changes = state.changes()
+    assert [k for k, _ in changes[("in", 0)]] == [b"uu"]  # still to be written
+    assert ("in", 1) not in changes  # what was restored is in its changelog already
+
+
+def test_evictions_at_the_cap_are_tombstones_of_the_evicted_keys_partition(
+    tmp_path: Path,
+) -> None:
+    processor, state = _processor(tmp_path, capacity=16)
+    first = processor.process([_record(0, i, f"a{i}") for i in range(16)])
+    assert len(_logged(first)[0]) == 16
+    later = _logged(processor.process([_record(1, 100 + i, f"b{i}") for i in range(8)]))
+    tombstones = [k for p in later for k, v in later[p] if v is None]
+    assert tombstones and all(k.startswith(b"ua") for k in tombstones)  # the oldest: p0's
+    assert {k for k, v in later[0]} == set(tombstones)  # logged to partition 0, untagged
+    assert {k for k, v in later[1] if v is not None} == {f"ub{i}".encode() for i in range(8)}
+    assert state.evicted == len(tombstones) and state.size() <= 16
+
+
+def test_a_new_owner_whose_tags_differ_continues_the_counts(tmp_path: Path) -> None:
+    first, _ = _processor(tmp_path)
+    first.process([_record(0, i, "x") for i in range(2)])  # partition 0 gets tag 1 here
+    log = _logged(first.process([_record(1, i, "u") for i in range(4)]))[1]  # tag 2
+    second, state = _processor(tmp_path)
+    assert state.restore(("in", 1), log) == 1  # tag 1 on this worker
+    assert state.tag(("in", 1)) != 2
+    assert _flagged(second.process([_record(1, i, "u") for i in range(4, 7)])) == ["u-5", "u-6"]
+
+
+def test_a_damaged_record_is_skipped_and_the_rest_restored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, _ = _processor(tmp_path)
+    log = _logged(first.process([_record(0, i, u) for i in range(4) for u in ("u", "v")]))[0]
+    damaged = [*log, (b"uw", b"\x00not a state record")]
+    _, state = _processor(tmp_path)
+    assert state.restore(("in", 0), damaged) == 2
+    assert "1 changelog record(s) skipped" in caplog.text
