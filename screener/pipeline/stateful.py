@@ -62,10 +62,8 @@ class StatefulScreening:
     # -- start-up and restore (the worker calls these) ------------------------------------------
 
     async def prepare_topics(self, options: Options) -> None:
-        """Create the changelog topics (compacted, one partition per input partition) and learn
-        how many input partitions there are."""
+        """Create the changelog topics (compacted, one partition per input partition)."""
         inputs = await partition_ids(options, self.settings.input_topics)
-        total = 0
         for topic, parts in inputs.items():
             name = changelog_topic(self.settings, topic)
             count = max(parts) + 1 if parts else 1
@@ -77,8 +75,6 @@ class StatefulScreening:
                     f"has {count}: delete it (its state is then lost) or give the input topic "
                     "its old partition count"
                 )
-            total += count
-        self.state.partitions = max(1, total)
 
     async def restore(
         self, options: Options, partitions: Sequence[Partition], read_committed: bool

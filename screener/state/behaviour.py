@@ -77,8 +77,8 @@ class Prepared:
     flagged_counts: npt.NDArray[np.int64] | None = None
     """the escalation window's stored counts at every event, when `prepare` read them"""
     owner: npt.NDArray[np.int64] | None = None
-    """which state each event was read against (`partitioned.BatchView`; None: one state):
-    escalation counts a user's flagged messages of the batch per state, as apart"""
+    """each event's partition tag (`partitioned.TaggedView`; None: one partition):
+    escalation counts a user's flagged messages of the batch per partition, as apart"""
 
     def flagged_before(self, where: Sequence[int]) -> npt.NDArray[np.int64]:
         """Flagged messages in the escalation window before the batch, at the events `where`

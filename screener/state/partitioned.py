@@ -54,14 +54,11 @@ class PartitionedState:
     """The partitions' states of one worker, in one tagged `BehaviourState` (one owner)."""
 
     def __init__(
-        self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY, partitions: int = 1,
-        changelog_format: int = 2,
-    ):  # fmt: skip
+        self, needs: Needs, *, capacity: int = DEFAULT_CAPACITY, changelog_format: int = 2
+    ):
         self.needs = needs
         self.capacity = capacity
         self.changelog_format = changelog_format
-        self.partitions = partitions
-        """input partitions in total (all topics): reported, no longer a share of capacity."""
         self.shared = self._fresh()
         self.restored: set[Partition] = set()
         self._tags: dict[Partition, int] = {}
@@ -150,12 +147,12 @@ class PartitionedState:
             return
         self._count_evictions()
         old, self.shared = self.shared, self._fresh()
-        for tag in self._partition_of:
-            records = [(b"u" + k, v) for k, v in old.users.snapshot(tag)]
-            if old.texts is not None:
-                records += [(b"t" + k, v) for k, v in old.texts.snapshot(tag)]
-            if records:
-                self.shared.restore(records, tag)
+        carried: dict[int, list[Record]] = {}
+        for prefix, store in ((b"u", old.users), (b"t", old.texts)):
+            for tag, records in (store.snapshot() if store is not None else {}).items():
+                carried.setdefault(tag, []).extend((prefix + k, v) for k, v in records)
+        for tag, kept in carried.items():
+            self.shared.restore(kept, tag)
         self._evictions = self.shared.evictions()
 
     def view(self, groups: Mapping[Partition, npt.NDArray[np.int64]]) -> TaggedView:

@@ -320,12 +320,14 @@ class Store:
         used = self._used()
         return int(np.count_nonzero(self.tags[used] == tag))
 
-    def snapshot(self, tag: int | None = None) -> list[tuple[bytes, bytes]]:
-        """Every key's record (of one partition `tag`), keyed as the store holds it (a pack
-        whose windows change carries the counts over into a store of the new layout through
+    def snapshot(self) -> dict[int, list[tuple[bytes, bytes]]]:
+        """Every key's record per partition tag, keyed as the store holds it (a pack whose
+        windows change carries the counts over into a store of the new layout through
         `restore`)."""
-        return [(_key_bytes(k), encode(self, slot)) for k, slot in self.index.items()
-                if tag is None or self.tags[slot] == tag]  # fmt: skip
+        out: dict[int, list[tuple[bytes, bytes]]] = {}
+        for k, slot in self.index.items():
+            out.setdefault(int(self.tags[slot]), []).append((_key_bytes(k), encode(self, slot)))
+        return out
 
     def restore(self, records: Iterable[tuple[bytes, bytes | None]], tag: int = 0) -> int:
         """Apply changelog records (oldest first; the newest per key wins). With a `tag` the

@@ -19,8 +19,9 @@ from screener.kafka import ConsumerRecord
 from screener.pipeline.settings import Settings
 from screener.pipeline.stateful import StatefulScreening
 from screener.pipeline.transform import ScreeningProcessor
+from screener.rules.pack import load_packs
 from screener.state.partitioned import PartitionedState
-from tests.unit.behaviour_stream import burst_pack
+from tests.unit.behaviour_stream import BURST, burst_pack
 
 T0 = 1_724_515_200_000
 
@@ -125,3 +126,21 @@ def test_a_damaged_record_is_skipped_and_the_rest_restored(
     _, state = _processor(tmp_path)
     assert state.restore(("in", 0), damaged) == 2
     assert "1 changelog record(s) skipped" in caplog.text
+
+
+def test_a_pack_with_other_windows_carries_each_partitions_counts_over_apart(
+    tmp_path: Path,
+) -> None:
+    processor, state = _processor(tmp_path)
+    processor.process([_record(p, i, "u") for i in range(4) for p in (0, 1)])
+    processor.process([_record(1, 4, "u")])  # partition 1's u: 5 events, partition 0's: 4
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        f"name: t\nrules:\n  - id: {BURST}\n    category: spam\n    score: 5\n"
+        "    action: review\n    condition: user.events(10m) > 5 or user.events(1h) > 100\n",
+        encoding="utf-8",
+    )
+    processor.engine = Engine(load_packs([path]))  # another window: a new layout
+    batch = processor.process([_record(0, 5, "u"), _record(1, 5, "u")])
+    assert _flagged(batch) == ["u-5"] and batch.verdicts[1].flagged  # only partition 1's 6th
+    assert sorted(_logged(batch)) == [0, 1] and state.size() == 2
