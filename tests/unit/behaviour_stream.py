@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from screener.engine import Engine
 from screener.events import Event, parse_obj
+from screener.kafka import ConsumerRecord
 from screener.pipeline.settings import Settings
 from screener.pipeline.stateful import StatefulScreening
 from screener.pipeline.transform import ScreeningProcessor
@@ -103,3 +105,17 @@ def stateful_processor(pack: RulePack, settings: Settings) -> ScreeningProcessor
     """The service's processor with per-partition behaviour state (no broker)."""
     state = StatefulScreening(settings, PartitionedState(pack.behaviour, capacity=4096))
     return ScreeningProcessor(Engine(pack), settings, state)
+
+
+def chat(partition: int, offset: int, user: str) -> ConsumerRecord[bytes, bytes]:
+    """A chat event of `user` on input partition `partition` of topic `in`, one second per
+    offset after T0 (what the burst-pack tests feed the processor)."""
+    value = orjson.dumps(
+        {"kind": "chat", "id": f"{user}-{offset}", "ts": T0 + offset * 1000,
+         "user": {"id": user}, "text": "hello"}
+    )  # fmt: skip
+    return ConsumerRecord("in", partition, offset, 0, 0, user.encode(), value, None, 1, 1, [])
+
+
+def flagged(batch: object) -> list[str]:
+    return sorted(v.event_id for v in batch.verdicts if v.flagged)  # type: ignore[attr-defined]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
 import pytest
 
 from screener.engine import Engine
@@ -20,22 +19,15 @@ from screener.pipeline.stateful import StatefulScreening, changelog_topic
 from screener.pipeline.transform import ScreeningProcessor
 from screener.rules.pack import load_packs
 from screener.state.sparse import MAGIC2
-from tests.unit.behaviour_stream import BURST, burst_pack, stateful_processor
+from tests.unit.behaviour_stream import (
+    BURST,
+    burst_pack,
+    chat,
+    flagged,
+    stateful_processor,
+)
 
-T0 = 1_724_515_200_000
 RULE = BURST
-
-
-def _record(partition: int, offset: int, user: str) -> ConsumerRecord[bytes, bytes]:
-    value = orjson.dumps(
-        {"kind": "chat", "id": f"{user}-{offset}", "ts": T0 + offset * 1000,
-         "user": {"id": user}, "text": "hello"}
-    )  # fmt: skip
-    return ConsumerRecord("in", partition, offset, 0, 0, user.encode(), value, None, 1, 1, [])
-
-
-def _flagged(batch: object) -> list[str]:
-    return sorted(v.event_id for v in batch.verdicts if v.flagged)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -49,9 +41,9 @@ def test_counts_are_kept_per_partition_and_logged_to_its_changelog_partition(
 ) -> None:
     processor = stateful_processor(burst_pack(tmp_path), settings)
     # u on partition 0 posts 8 times, v on partition 1 posts 8 times, interleaved
-    records = [_record(p, i, "u" if p == 0 else "v") for i in range(8) for p in (0, 1)]
+    records = [chat(p, i, "u" if p == 0 else "v") for i in range(8) for p in (0, 1)]
     batch = processor.process(records)
-    assert _flagged(batch) == ["u-5", "u-6", "u-7", "v-5", "v-6", "v-7"]  # the 6th on
+    assert flagged(batch) == ["u-5", "u-6", "u-7", "v-5", "v-6", "v-7"]  # the 6th on
     topic = changelog_topic(settings, "in")
     assert topic == "g-in-state-changelog"
     by_partition = {(p.topic, p.partition, key) for p in batch.changelog for key, _ in p.records}
@@ -79,14 +71,14 @@ def test_a_new_owner_restoring_the_changelog_continues_the_count(
 ) -> None:
     pack = burst_pack(tmp_path)
     first = stateful_processor(pack, settings)
-    log = first.process([_record(0, i, "u") for i in range(4)]).changelog
+    log = first.process([chat(0, i, "u") for i in range(4)]).changelog
     second = stateful_processor(pack, settings)
     assert second.state is not None
     second.state.state.restore(("in", 0), [r for p in log for r in p.records])  # type: ignore[attr-defined]
-    batch = second.process([_record(0, i, "u") for i in range(4, 8)])
-    assert _flagged(batch) == ["u-5", "u-6", "u-7"]  # 5th, 6th… counted from 4 on
-    fresh = stateful_processor(pack, settings).process([_record(0, i, "u") for i in range(4, 8)])
-    assert _flagged(fresh) == []  # without the restore the count starts again at zero
+    batch = second.process([chat(0, i, "u") for i in range(4, 8)])
+    assert flagged(batch) == ["u-5", "u-6", "u-7"]  # 5th, 6th… counted from 4 on
+    fresh = stateful_processor(pack, settings).process([chat(0, i, "u") for i in range(4, 8)])
+    assert flagged(fresh) == []  # without the restore the count starts again at zero
 
 
 def test_an_aborted_batch_is_forgotten_and_restored_again(
@@ -95,7 +87,7 @@ def test_an_aborted_batch_is_forgotten_and_restored_again(
     processor = stateful_processor(burst_pack(tmp_path), settings)
     state = processor.state
     assert isinstance(state, StatefulScreening)
-    batch = processor.process([_record(0, i, "u") for i in range(4)])
+    batch = processor.process([chat(0, i, "u") for i in range(4)])
     assert state.state.missing([("in", 0)]) == []
     processor.rewound(batch)
     assert state.state.missing([("in", 0), ("in", 1)]) == [("in", 0), ("in", 1)]
@@ -105,9 +97,9 @@ def test_the_state_survives_an_engine_swap_even_when_the_windows_change(
     tmp_path: Path, settings: Settings
 ) -> None:
     processor = stateful_processor(burst_pack(tmp_path, 5), settings)
-    processor.process([_record(0, i, "u") for i in range(4)])
+    processor.process([chat(0, i, "u") for i in range(4)])
     processor.engine = Engine(burst_pack(tmp_path, 5))  # same windows: the state as it is
-    assert _flagged(processor.process([_record(0, 4, "u"), _record(0, 5, "u")])) == ["u-5"]
+    assert flagged(processor.process([chat(0, 4, "u"), chat(0, 5, "u")])) == ["u-5"]
     # a pack with another window too: counts carried over into the new layout
     path = tmp_path / "two.yaml"
     path.write_text(
@@ -123,7 +115,10 @@ rules:
     )
     processor.engine = Engine(load_packs([path]))
     # events 0..5 counted before: the 8th (u-7) is over 7
-    assert _flagged(processor.process([_record(0, i, "u") for i in (6, 7, 8)])) == ["u-7", "u-8"]
+    assert flagged(processor.process([chat(0, i, "u") for i in (6, 7, 8)])) == [
+        "u-7",
+        "u-8",
+    ]
 
 
 def test_a_pack_without_behaviour_rules_keeps_no_state(tmp_path: Path, settings: Settings) -> None:
@@ -135,7 +130,7 @@ def test_a_pack_without_behaviour_rules_keeps_no_state(tmp_path: Path, settings:
     )
     pack = load_packs([path])
     assert not pack.behaviour
-    batch = ScreeningProcessor(Engine(pack), settings).process([_record(0, 0, "u")])
+    batch = ScreeningProcessor(Engine(pack), settings).process([chat(0, 0, "u")])
     assert batch.changelog == [] and batch.report.state_entries is None
 
 

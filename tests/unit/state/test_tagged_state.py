@@ -11,27 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
 import pytest
 
 from screener.engine import Engine
-from screener.kafka import ConsumerRecord
 from screener.pipeline.settings import Settings
 from screener.pipeline.stateful import StatefulScreening
 from screener.pipeline.transform import ScreeningProcessor
 from screener.rules.pack import load_packs
 from screener.state.partitioned import PartitionedState
-from tests.unit.behaviour_stream import BURST, burst_pack
-
-T0 = 1_724_515_200_000
-
-
-def _record(partition: int, offset: int, user: str) -> ConsumerRecord[bytes, bytes]:
-    value = orjson.dumps(
-        {"kind": "chat", "id": f"{user}-{offset}", "ts": T0 + offset * 1000,
-         "user": {"id": user}, "text": "hello"}
-    )  # fmt: skip
-    return ConsumerRecord("in", partition, offset, 0, 0, user.encode(), value, None, 1, 1, [])
+from tests.unit.behaviour_stream import BURST, burst_pack, chat, flagged
 
 
 def _processor(
@@ -41,10 +29,6 @@ def _processor(
     pack = burst_pack(tmp_path)
     state = PartitionedState(pack.behaviour, capacity=capacity)
     return ScreeningProcessor(Engine(pack), settings, StatefulScreening(settings, state)), state
-
-
-def _flagged(batch: object) -> list[str]:
-    return sorted(v.event_id for v in batch.verdicts if v.flagged)  # type: ignore[attr-defined]
 
 
 def _logged(batch: object) -> dict[int, list[tuple[bytes, bytes | None]]]:
@@ -59,20 +43,20 @@ def test_a_user_in_two_partitions_is_two_keys_each_logged_untagged_to_its_own(
 ) -> None:
     processor, state = _processor(tmp_path)
     # the same user id on partitions 0 and 1 (a producer keyed it two ways): counted apart
-    batch = processor.process([_record(p, i, "u") for i in range(4) for p in (0, 1)])
-    assert _flagged(batch) == []  # 4 + 4 would be over 5 as one key
+    batch = processor.process([chat(p, i, "u") for i in range(4) for p in (0, 1)])
+    assert flagged(batch) == []  # 4 + 4 would be over 5 as one key
     logged = _logged(batch)
     assert sorted(logged) == [0, 1]
     assert [k for k, _ in logged[0]] == [b"uu"] and [k for k, _ in logged[1]] == [b"uu"]
     assert state.size() == 2
-    assert _flagged(processor.process([_record(0, i, "u") for i in range(4, 6)])) == ["u-5"]
+    assert flagged(processor.process([chat(0, i, "u") for i in range(4, 6)])) == ["u-5"]
 
 
 def test_a_partition_moved_away_is_forgotten_and_nothing_is_written_for_it(
     tmp_path: Path,
 ) -> None:
     processor, state = _processor(tmp_path, interval_ms=60_000)  # changes stay pending
-    processor.process([_record(p, i, "u" if p == 0 else "v") for i in range(3) for p in (0, 1)])
+    processor.process([chat(p, i, "u" if p == 0 else "v") for i in range(3) for p in (0, 1)])
     assert state.retain([("in", 1)]) == [("in", 0)]
     assert state.missing([("in", 0), ("in", 1)]) == [("in", 0)]
     changes = state.changes()
@@ -84,9 +68,9 @@ def test_a_partition_moved_away_is_forgotten_and_nothing_is_written_for_it(
 
 def test_restoring_a_partition_leaves_the_others_pending_changes(tmp_path: Path) -> None:
     processor, state = _processor(tmp_path, interval_ms=60_000)
-    processor.process([_record(0, i, "u") for i in range(3)])
+    processor.process([chat(0, i, "u") for i in range(3)])
     elsewhere, _ = _processor(tmp_path)
-    log = _logged(elsewhere.process([_record(1, i, "w") for i in range(2)]))[1]
+    log = _logged(elsewhere.process([chat(1, i, "w") for i in range(2)]))[1]
     assert state.restore(("in", 1), log) == 1
     changes = state.changes()
     assert [k for k, _ in changes[("in", 0)]] == [b"uu"]  # still to be written
@@ -97,9 +81,9 @@ def test_evictions_at_the_cap_are_tombstones_of_the_evicted_keys_partition(
     tmp_path: Path,
 ) -> None:
     processor, state = _processor(tmp_path, capacity=16)
-    first = processor.process([_record(0, i, f"a{i}") for i in range(16)])
+    first = processor.process([chat(0, i, f"a{i}") for i in range(16)])
     assert len(_logged(first)[0]) == 16
-    later = _logged(processor.process([_record(1, 100 + i, f"b{i}") for i in range(8)]))
+    later = _logged(processor.process([chat(1, 100 + i, f"b{i}") for i in range(8)]))
     tombstones = [k for p in later for k, v in later[p] if v is None]
     assert tombstones and all(k.startswith(b"ua") for k in tombstones)  # the oldest: p0's
     assert {k for k, v in later[0]} == set(tombstones)  # logged to partition 0, untagged
@@ -109,19 +93,22 @@ def test_evictions_at_the_cap_are_tombstones_of_the_evicted_keys_partition(
 
 def test_a_new_owner_whose_tags_differ_continues_the_counts(tmp_path: Path) -> None:
     first, _ = _processor(tmp_path)
-    first.process([_record(0, i, "x") for i in range(2)])  # partition 0 gets tag 1 here
-    log = _logged(first.process([_record(1, i, "u") for i in range(4)]))[1]  # tag 2
+    first.process([chat(0, i, "x") for i in range(2)])  # partition 0 gets tag 1 here
+    log = _logged(first.process([chat(1, i, "u") for i in range(4)]))[1]  # tag 2
     second, state = _processor(tmp_path)
     assert state.restore(("in", 1), log) == 1  # tag 1 on this worker
     assert state.tag(("in", 1)) != 2
-    assert _flagged(second.process([_record(1, i, "u") for i in range(4, 7)])) == ["u-5", "u-6"]
+    assert flagged(second.process([chat(1, i, "u") for i in range(4, 7)])) == [
+        "u-5",
+        "u-6",
+    ]
 
 
 def test_a_damaged_record_is_skipped_and_the_rest_restored(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     first, _ = _processor(tmp_path)
-    log = _logged(first.process([_record(0, i, u) for i in range(4) for u in ("u", "v")]))[0]
+    log = _logged(first.process([chat(0, i, u) for i in range(4) for u in ("u", "v")]))[0]
     damaged = [*log, (b"uw", b"\x00not a state record")]
     _, state = _processor(tmp_path)
     assert state.restore(("in", 0), damaged) == 2
@@ -132,8 +119,8 @@ def test_a_pack_with_other_windows_carries_each_partitions_counts_over_apart(
     tmp_path: Path,
 ) -> None:
     processor, state = _processor(tmp_path)
-    processor.process([_record(p, i, "u") for i in range(4) for p in (0, 1)])
-    processor.process([_record(1, 4, "u")])  # partition 1's u: 5 events, partition 0's: 4
+    processor.process([chat(p, i, "u") for i in range(4) for p in (0, 1)])
+    processor.process([chat(1, 4, "u")])  # partition 1's u: 5 events, partition 0's: 4
     path = tmp_path / "two.yaml"
     path.write_text(
         f"name: t\nrules:\n  - id: {BURST}\n    category: spam\n    score: 5\n"
@@ -141,6 +128,6 @@ def test_a_pack_with_other_windows_carries_each_partitions_counts_over_apart(
         encoding="utf-8",
     )
     processor.engine = Engine(load_packs([path]))  # another window: a new layout
-    batch = processor.process([_record(0, 5, "u"), _record(1, 5, "u")])
-    assert _flagged(batch) == ["u-5"] and batch.verdicts[1].flagged  # only partition 1's 6th
+    batch = processor.process([chat(0, 5, "u"), chat(1, 5, "u")])
+    assert flagged(batch) == ["u-5"] and batch.verdicts[1].flagged  # only partition 1's 6th
     assert sorted(_logged(batch)) == [0, 1] and state.size() == 2
