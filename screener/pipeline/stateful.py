@@ -115,7 +115,7 @@ class StatefulScreening:
         for p, start, end in runs(owners):  # no pass over the records (`pipeline.fetched`)
             groups.setdefault(p, []).append(np.arange(start, end, dtype=np.int64))
         # one call, one decide: the batch is folded, matched and its per-event facts worked
-        # out once; each partition's events are read against its own state apart
+        # out once; each partition's events read only its own (tagged) keys of the one state
         view = self.state.view({p: _joined(where) for p, where in groups.items()})
         verdicts, updates = engine.screen_stateful(events, view)
         if updates is not None:
