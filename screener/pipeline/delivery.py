@@ -300,9 +300,12 @@ class AtLeastOnce:
         produced.add_done_callback(_read_failure)
         self._open.append((_kept(batch), produced))
         self._offsets.update(batch.offsets)  # a partition's later batch reads further
-        if batch.commit:
-            group, offsets = self._open, self._offsets
-            self._open, self._offsets = [], {}
+        if batch.commit:  # the partitions it closes (`batch.closes`; None: all) commit
+            group, self._open = self._open, []
+            if batch.closes is None:
+                offsets, self._offsets = self._offsets, {}
+            else:
+                offsets = {p: self._offsets.pop(p) for p in batch.closes if p in self._offsets}
             self._in_flight = asyncio.ensure_future(self._commit(consumer, group, offsets, outcome))
 
     async def _produce(self, batch: Batch, stop: asyncio.Event) -> float:
@@ -327,7 +330,8 @@ class AtLeastOnce:
     ) -> None:  # fmt: skip
         acked = [await produced for _, produced in group]  # the first failure: none committed
         try:
-            await consumer.commit(kafka_offsets(offsets))
+            if offsets:  # (aiokafka commits every consumed position when given none)
+                await consumer.commit(kafka_offsets(offsets))
             committed = True
         except KafkaError as exc:  # rebalanced away: the new owner re-reads (duplicates ok)
             committed = False

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # replays at most ~1 s of input (at-least-once). Exactly-once: one transaction per batch.
     commit_interval_ms: int = Field(default=1000, ge=0)
     commit_every: int = Field(default=0, ge=0)
+    # each input partition's interval on its own phase, so a batch closes one partition's
+    # share of the changelog, not every partition's at once (pipeline/commits.py); False:
+    # every partition closes in the same batch
+    commit_stagger: bool = True
     # at-least-once with behaviour state: send the changelog through a producer (connection)
     # of its own, so the review output is not queued behind a commit interval's large flush
     # (aiokafka sends one produce request per broker at a time; pipeline.delivery.AtLeastOnce).

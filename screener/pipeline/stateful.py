@@ -127,13 +127,15 @@ class StatefulScreening:
         batch (the changelog, read committed, has exactly what was committed)."""
         self.state.invalidate(partitions)
 
-    def changelog(self, report: BatchReport) -> list[Placed]:
-        """The batch's state changes as changelog records, per changelog partition; the report
-        gets the state's size and evictions."""
+    def changelog(
+        self, report: BatchReport, partitions: frozenset[Partition] | None = None
+    ) -> list[Placed]:
+        """The state changes of `partitions` (None: every one) since their last changelog,
+        as records per changelog partition; the report gets the state's size and evictions."""
         settings = self.settings
         out = [
             Placed(changelog_topic(settings, topic), p, records)
-            for (topic, p), records in self.state.changes().items()
+            for (topic, p), records in self.state.changes(partitions).items()
         ]
         report.state_entries = self.state.size()
         report.state_evictions = self.state.evicted - self._evicted

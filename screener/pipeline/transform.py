@@ -31,7 +31,7 @@ from screener.events import (
     ParseError,
 )
 from screener.observe import ENGINE_ERROR, INVALID_KIND, OUTPUT_REFUSED, BatchReport, Partition
-from screener.pipeline.commits import CommitInterval
+from screener.pipeline.commits import ALL, CommitInterval
 from screener.pipeline.fetched import InputRecord, next_offsets
 from screener.pipeline.records import (
     Headers,
@@ -77,6 +77,9 @@ class Batch:
     commit: bool = True
     """the batch closes a commit interval (`pipeline.commits`): once its output and that of
     the batches since the last commit are acknowledged, their offsets are committed."""
+    closes: frozenset[Partition] | None = None
+    """with `commit`, the partitions whose interval it closes, their offsets alone committed
+    (None: every partition's)."""
 
 
 class Processor(Protocol):
@@ -117,7 +120,9 @@ class KeptState(Protocol):
     def screen(
         self, engine: Engine, events: Sequence[Event], owners: Sequence[InputRecord]
     ) -> Verdicts: ...
-    def changelog(self, report: BatchReport) -> list[Placed]: ...
+    def changelog(
+        self, report: BatchReport, partitions: frozenset[Partition] | None = None
+    ) -> list[Placed]: ...
     def invalidate(self, partitions: Iterable[Partition]) -> None: ...
 
 
@@ -136,7 +141,9 @@ class ScreeningProcessor:
         self.state = state
         # exactly-once: one transaction per batch, its changelog inside it (no interval)
         interval = settings.commit_interval_ms if settings.guarantee == "at-least-once" else 0
-        self.commits = CommitInterval(interval, settings.commit_every)
+        self.commits = CommitInterval(
+            interval, settings.commit_every, stagger=settings.commit_stagger
+        )
 
     def process(self, records: Sequence[InputRecord]) -> Screened:
         state, engine = self.state, self.engine
@@ -144,25 +151,29 @@ class ScreeningProcessor:
             batch = screen_records(engine, records, self.settings)
         else:
             batch = screen_records(engine, records, self.settings, partial(state.screen, engine))
-        if self.commits.due(len(records)):
-            self._close(batch)
+        closing = self.commits.closing(len(records), batch.offsets.keys())
+        if closing is ALL or closing:
+            self._close(batch, closing)
         else:
             batch.commit = False
         return batch
 
     def flush(self, force: bool) -> Batch | None:
-        if not self.commits.pending() or not (force or self.commits.elapsed()):
+        closing = self.commits.idle(force)
+        if closing is not ALL and not closing:
             return None
         batch = Batch([], {}, BatchReport(0, Counter()))
-        self._close(batch)
+        self._close(batch, closing)
         return batch
 
-    def _close(self, batch: Batch) -> None:
-        """The batch closes the interval: it carries the state's changes since the last
-        commit, one record per key changed (a key changed by many batches is written once)."""
+    def _close(self, batch: Batch, closing: frozenset[Partition] | None) -> None:
+        """The batch closes the interval of the `closing` partitions (`ALL`: every one): it
+        carries their state's changes since their last commit, one record per key changed (a
+        key changed by many batches is written once)."""
+        batch.closes = closing
         if self.state is not None:
-            batch.changelog = self.state.changelog(batch.report)
-        self.commits.committed()
+            batch.changelog = self.state.changelog(batch.report, closing)
+        self.commits.closed(closing)
 
     def rewound(self, batch: Batch) -> None:
         if self.state is not None:  # its changelog (read committed) holds the state again

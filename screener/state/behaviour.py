@@ -308,11 +308,13 @@ class BehaviourState:
             out += self.texts.changes(b"t")
         return out
 
-    def changes_by_tag(self, skip: int, mask: int) -> dict[int, list[tuple[bytes, bytes | None]]]:
+    def changes_by_tag(
+        self, skip: int, mask: int, tags: Collection[int] | None = None
+    ) -> dict[int, list[tuple[bytes, bytes | None]]]:
         """`changes` per partition tag, keys untagged (`Store.changes_by_tag`)."""
-        out = self.users.changes_by_tag(b"u", skip, mask)
+        out = self.users.changes_by_tag(b"u", skip, mask, tags)
         if self.texts is not None:
-            for tag, records in self.texts.changes_by_tag(b"t", skip, mask).items():
+            for tag, records in self.texts.changes_by_tag(b"t", skip, mask, tags).items():
                 out.setdefault(tag, []).extend(records)
         return out
 

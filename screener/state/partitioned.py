@@ -162,11 +162,13 @@ class PartitionedState:
         self.restored.update(groups)
         return TaggedView(self.shared, [(self.tag(p), where) for p, where in groups.items()])
 
-    def changes(self) -> dict[Partition, list[Record]]:
-        """Each partition's changelog records since the last call (tombstones: value None)."""
+    def changes(self, only: Collection[Partition] | None = None) -> dict[Partition, list[Record]]:
+        """Each partition's changelog records since its last call (tombstones: value None);
+        `only`: of these partitions alone, the others' changes kept for a later call."""
         self._count_evictions()
         out: dict[Partition, list[Record]] = {}
-        for tag, records in self.shared.changes_by_tag(TAG_CHARS, BAND_MASK).items():
+        tags = None if only is None else {self._tags[p] for p in only if p in self._tags}
+        for tag, records in self.shared.changes_by_tag(TAG_CHARS, BAND_MASK, tags).items():
             partition = self._partition_of.get(tag)
             if partition in self.restored and records:  # (never a forgotten one's)
                 out[partition] = records

@@ -16,7 +16,7 @@ each would reach into the others' private state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Collection, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
@@ -283,15 +283,23 @@ class Store:
         return out
 
     def changes_by_tag(
-        self, prefix: bytes, skip: int, mask: int
+        self, prefix: bytes, skip: int, mask: int, only: Collection[int] | None = None
     ) -> dict[int, list[tuple[bytes, bytes | None]]]:
         """`changes` per partition tag, each key untagged (`codec.changed_keys`): one
-        encoding call per tag, no Python per record but the tombstones."""
+        encoding call per tag, no Python per record but the tombstones. `only`: of these tags
+        alone (a commit closing some partitions), the others' changes kept."""
         out: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        kept: dict[Key, int] = {}
         for key, tag in self._gone.items():
-            out.setdefault(tag, []).append((prefix + _key_bytes(untagged(key, skip, mask)), None))
-        self._gone.clear()
+            if only is None or tag in only:
+                record = (prefix + _key_bytes(untagged(key, skip, mask)), None)
+                out.setdefault(tag, []).append(record)
+            else:
+                kept[key] = tag
+        self._gone = kept
         dirty = np.flatnonzero(self._dirty)
+        if only is not None:
+            dirty = dirty[np.isin(self.tags[dirty], np.fromiter(only, np.int64, len(only)))]
         self._dirty[dirty] = False
         tags = self.tags[dirty]
         order = np.argsort(tags, kind="stable")  # slot order within a tag, as `changes`

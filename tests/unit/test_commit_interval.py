@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 import pytest
 from aiokafka.record.default_records import DefaultRecordBatch
 
 from screener.observe import BatchReport, NullObserver
-from screener.pipeline.commits import CommitInterval
+from screener.pipeline.commits import ALL, CommitInterval
 from screener.pipeline.delivery import AtLeastOnce, Health, Unacknowledged
 from screener.pipeline.records import Outgoing, Placed
 from screener.pipeline.settings import Settings
@@ -29,18 +30,76 @@ class Clock:
         return self.now
 
 
+P0, P1, P2 = ("in", 0), ("in", 1), ("in", 2)
+
+
 def test_the_interval_is_bounded_by_time_and_by_count() -> None:
     clock = Clock()
     every = CommitInterval(1000, every=50, clock=clock)
-    assert not every.due(20) and not every.due(20) and every.pending()
-    assert every.due(10)  # 50 records since the last commit
-    every.committed()
-    assert not every.pending() and not every.due(5)
+    assert every.closing(20, [P0]) == frozenset() and every.closing(20, [P0]) == frozenset()
+    assert every.closing(10, [P0]) is ALL  # 50 records since the last commit
+    every.closed(ALL)
+    assert every.idle(force=False) == frozenset() and every.closing(5, [P0]) == frozenset()
     clock.now += 0.999
-    assert not every.due(5) and not every.elapsed()
+    assert every.closing(5, [P0]) == frozenset() and every.idle(force=False) == frozenset()
     clock.now += 0.002
-    assert every.elapsed() and every.due(1)
-    assert CommitInterval(0).due(1)  # 0: every batch commits
+    assert every.idle(force=False) == {P0} and every.closing(1, [P0]) == {P0}
+    assert every.idle(force=True) is ALL  # before a revoke or a stop
+    assert CommitInterval(0).closing(1, [P0]) is ALL  # 0: every batch commits
+
+
+def test_partitions_close_apart_each_once_an_interval_on_a_fixed_schedule() -> None:
+    """The phases stay spread: six partitions read by every batch close in six different
+    batches of each interval, and a stall does not bunch them up for good."""
+    clock = Clock()
+    schedule = CommitInterval(1000, clock=clock)
+    parts = [("in", p) for p in range(6)]
+    closes: list[tuple[float, frozenset[tuple[str, int]]]] = []
+
+    def batches(n: int) -> None:  # a batch every 10 ms reading every partition
+        for _ in range(n):
+            closing = schedule.closing(60, parts)
+            assert closing is not ALL
+            if closing:
+                schedule.closed(closing)
+                closes.append((clock.now, closing))
+            clock.now += 0.01
+
+    batches(150)
+    assert all(len(c) == 1 for _, c in closes)  # never two partitions in one batch
+    assert len({c for _, c in closes[:6]}) == 6
+    clock.now += 0.5  # a stall: the partitions due meanwhile close in the next batch
+    batches(1)
+    stalled = len(closes)
+    batches(200)
+    assert all(len(c) == 1 for _, c in closes[stalled:])  # and then apart again
+    for p in parts:  # each closes about once an interval: never twice within half of one
+        times = [t for t, c in closes if p in c]
+        assert len(times) >= 3 and min(b - a for a, b in pairwise(times)) > 0.5
+
+
+def test_many_partitions_share_eight_phases_and_unstaggered_close_together() -> None:
+    clock = Clock()
+    schedule = CommitInterval(1000, clock=clock)
+    parts = [("in", p) for p in range(20)]
+    closes = []
+    for _ in range(110):  # 1.1 s: each phase once
+        closing = schedule.closing(1, parts)
+        if closing:
+            assert closing is not ALL
+            schedule.closed(closing)
+            closes.append(closing)
+        clock.now += 0.01
+    assert len(closes) == 8 and sorted(len(c) for c in closes) == [2, 2, 2, 2, 3, 3, 3, 3]
+    together = CommitInterval(1000, clock=clock, stagger=False)
+    answers = []
+    for _ in range(250):
+        closing = together.closing(1, parts)
+        if closing is ALL or closing:
+            together.closed(closing)
+            answers.append(closing)
+        clock.now += 0.01
+    assert answers == [ALL, ALL]  # once a second, every partition
 
 
 class Producer:
@@ -104,6 +163,30 @@ async def test_offsets_of_the_batches_since_the_last_commit_are_committed_togeth
     await delivery.drain()
     assert consumer.commits[-1] == {("in", 1): 9}
     assert outcome.finished_batches[-1] == (4, True)  # the empty flush batch is not reported
+
+
+async def test_a_batch_closing_some_partitions_commits_their_offsets_alone() -> None:
+    """Staggered closes: the others' offsets wait for their own close (their state's
+    changelog has not been written), and a close with nothing to commit commits nothing
+    (aiokafka would commit every consumed position if given no offsets)."""
+    EVENTS.clear()
+    delivery = AtLeastOnce(Settings(), NullObserver(), Health())
+    delivery.producer = Producer(ack_s=0.0)  # type: ignore[assignment]
+    consumer, outcome, stop = Consumer(), Outcome(), asyncio.Event()
+    a = Batch([], {P0: 10, P1: 7}, BatchReport(1, Counter()), commit=False)
+    b = Batch([], {P0: 20, P1: 9}, BatchReport(2, Counter()), closes=frozenset({P1}))
+    for batch in (a, b):
+        await delivery.deliver(consumer, batch, [], stop, outcome)  # type: ignore[arg-type]
+    await delivery.drain()
+    assert consumer.commits == [{P1: 9}]
+    nothing = Batch([], {}, BatchReport(0, Counter()), closes=frozenset({P2}))
+    await delivery.deliver(consumer, nothing, [], stop, outcome)  # type: ignore[arg-type]
+    await delivery.drain()
+    assert consumer.commits == [{P1: 9}]
+    closing = Batch([], {}, BatchReport(0, Counter()), closes=frozenset({P0}))
+    await delivery.deliver(consumer, closing, [], stop, outcome)  # type: ignore[arg-type]
+    await delivery.drain()
+    assert consumer.commits == [{P1: 9}, {P0: 20}]
 
 
 async def test_an_unacknowledged_batch_keeps_the_interval_uncommitted() -> None:

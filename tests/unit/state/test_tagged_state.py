@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from screener.engine import Engine
+from screener.pipeline.commits import CommitInterval
 from screener.pipeline.settings import Settings
 from screener.pipeline.stateful import StatefulScreening
 from screener.pipeline.transform import ScreeningProcessor
@@ -29,6 +30,14 @@ def _processor(
     pack = burst_pack(tmp_path)
     state = PartitionedState(pack.behaviour, capacity=capacity)
     return ScreeningProcessor(Engine(pack), settings, StatefulScreening(settings, state)), state
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def _logged(batch: object) -> dict[int, list[tuple[bytes, bytes | None]]]:
@@ -131,3 +140,32 @@ def test_a_pack_with_other_windows_carries_each_partitions_counts_over_apart(
     batch = processor.process([chat(0, 5, "u"), chat(1, 5, "u")])
     assert flagged(batch) == ["u-5"] and batch.verdicts[1].flagged  # only partition 1's 6th
     assert sorted(_logged(batch)) == [0, 1] and state.size() == 2
+
+
+def test_a_batch_closing_some_partitions_writes_their_changes_alone(tmp_path: Path) -> None:
+    """Staggered closes (`pipeline.commits`): a batch closing partition p carries p's changes
+    since p's last close, one record per key however many batches changed it; the others'
+    wait for their own close, and nothing is lost in between."""
+    processor, state = _processor(tmp_path, interval_ms=1000)
+    clock = Clock()
+    processor.commits = CommitInterval(1000, clock=clock)
+    logged: dict[int, list[bytes]] = {0: [], 1: [], 2: []}
+    closes = []
+    for i in range(40):  # every 50 ms, a batch of users u0…u2 on each of three partitions
+        batch = processor.process([chat(p, i, f"u{i % 3}") for p in (0, 1, 2)])
+        if batch.commit:
+            assert batch.closes is not None and len(batch.closes) == 1
+            closes.append(batch.closes)
+            assert {("in", p) for p in _logged(batch)} <= batch.closes
+        for p, records in _logged(batch).items():
+            assert len({k for k, _ in records}) == len(records)  # a key once per close
+            logged[p] += [k for k, _ in records]
+        clock.now += 0.05
+    assert len(set(closes)) == 3  # each partition closed on its own
+    final = processor.flush(force=True)
+    assert final is not None and final.closes is None  # before a revoke: everything
+    for p, records in _logged(final).items():
+        logged[p] += [k for k, _ in records]
+    for p in (0, 1, 2):  # every user of every partition was written, untagged, to its own
+        assert set(logged[p]) == {b"uu0", b"uu1", b"uu2"}
+    assert state.changes() == {}
