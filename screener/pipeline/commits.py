@@ -11,7 +11,7 @@ through a per-key cache flushed at the commit, so a busy key writes one changelo
 interval, not one per batch. Review items still go out at once, batch by batch.
 
 Each input partition keeps its own interval, their phases spread over it (in eighths, see
-`_SLOTS`): the batch that closes a partition carries that partition's changelog and commits
+`SLOTS`): the batch that closes a partition carries that partition's changelog and commits
 its offsets alone. Why: the close is where the changelog is encoded (one record per key
 changed in the interval), and closing every partition in one batch put all of it in front of
 the records that batch and the next one hold. Measured in process (six partitions, 40,000
@@ -36,12 +36,11 @@ from screener.observe import Partition
 ALL = None
 """`closing`'s answer when every partition closes (the count bound, interval 0, a flush)."""
 
-_SLOTS = 8
+SLOTS = 8
 """An interval has eight phases; partition k takes phase k × 5 mod 8 (5 is prime to 8, so
 the first eight partitions take eight different phases, neighbours far apart). At most eight
-closes (offset commits) an interval however many partitions a worker owns: a closing batch
-waits for the previous commit (one in flight), and a commit every batch would lose that
-overlap."""
+closes (offset commits) an interval however many partitions a worker owns: each commit is a
+round trip to the group coordinator, and delivery keeps at most eight unfinished."""
 
 
 class CommitInterval:
@@ -79,7 +78,7 @@ class CommitInterval:
         now = self.clock()
         for p in partitions:
             if p not in self.due_at:
-                phase = (len(self.due_at) * 5 % _SLOTS) / _SLOTS if self.stagger else 0.0
+                phase = (len(self.due_at) * 5 % SLOTS) / SLOTS if self.stagger else 0.0
                 self.due_at[p] = self.start + self.interval_s * (1 - phase)
         if self.interval_s <= 0 or (self.every and self.records >= self.every):
             return ALL

@@ -6,8 +6,8 @@ and does not branch on which one it is. Two exist:
 - `AtLeastOnce`: an input offset is committed only after every output record of its batch is
   acknowledged (acks=all), so a crash at any point re-reads, never loses. Output goes out
   batch by batch; offsets are committed once per commit interval (`pipeline.commits`), the
-  commit overlapping the next batch's screening (one in flight, in order, drained before a
-  revoke or exit).
+  commits overlapping the next batches' screening (in order, at most `COMMITS_IN_FLIGHT`,
+  drained before a revoke or exit).
 - `Transactional` (`pipeline.transactional`): output and offsets in one Kafka transaction
   per batch.
 
@@ -18,6 +18,7 @@ transaction for exactly-once), so state stored in a changelog topic moves with t
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -43,6 +44,7 @@ from screener.kafka.clients import (
     worker_producer_options,
 )
 from screener.observe import Observer, Partition
+from screener.pipeline.commits import SLOTS
 from screener.pipeline.fetched import InputRecord
 from screener.pipeline.records import Outgoing, Placed
 from screener.pipeline.refused import refused_item
@@ -246,8 +248,14 @@ def _read_failure(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
+COMMITS_IN_FLIGHT = SLOTS
+"""Commits a worker may have unfinished (in order): as many as the commit interval has
+phases (`pipeline.commits`), so staggered closes do not wait for each other while the broker
+keeps up, and a worker whose commits lag a whole interval waits."""
+
+
 class AtLeastOnce:
-    """Commit after ack, once per commit interval, pipelined one commit deep.
+    """Commit after ack, once per commit interval (per partition), commits pipelined in order.
 
     `changelog_producer`: the behaviour state's changelog goes through a producer of its own.
     Why: aiokafka sends one produce request per broker at a time (per producer), and the
@@ -271,7 +279,8 @@ class AtLeastOnce:
         self.changelog: Producer | None = None
         self._separate = changelog_producer
         self._batches = changelog_batches(settings, transactional=False)
-        self._in_flight: asyncio.Future[None] | None = None
+        self._in_flight: collections.deque[asyncio.Future[None]] = collections.deque()
+        """commits not finished, oldest first; each waits for the one before it"""
         self._open: list[tuple[Batch, asyncio.Future[float]]] = []
         """batches handed over since the last commit, each with its output's delivery (which
         returns when it was acknowledged)"""
@@ -290,12 +299,16 @@ class AtLeastOnce:
     ) -> None:  # fmt: skip
         # A batch's output goes out at once. A batch that closes the commit interval
         # (`batch.commit`: every batch with `commit_interval_ms` 0) commits its offsets and those
-        # of the batches before it once all their output is acknowledged, while the next batch
-        # is fetched and screened. At most one commit is in flight, and it completes before the
-        # next closing batch is handed over, so commits stay in order; revocation and shutdown
-        # drain it (the worker first hands over a closing batch: `Processor.flush`).
+        # of the batches before it once all their output is acknowledged, while the next batches
+        # are fetched and screened. Each commit waits for the one before it, so commits stay in
+        # order; at most `COMMITS_IN_FLIGHT` are unfinished (then the worker waits: a broker
+        # that stopped acknowledging stops the reading); revocation and shutdown drain them
+        # (the worker first hands over a closing batch: `Processor.flush`).
         if batch.commit:
-            await self._settle()
+            while self._in_flight and self._in_flight[0].done():
+                self._in_flight.popleft().result()  # (a failure is raised here)
+            if len(self._in_flight) >= COMMITS_IN_FLIGHT:
+                await self._in_flight.popleft()
         produced = asyncio.ensure_future(self._produce(batch, stop))
         produced.add_done_callback(_read_failure)
         self._open.append((_kept(batch), produced))
@@ -306,7 +319,11 @@ class AtLeastOnce:
                 offsets, self._offsets = self._offsets, {}
             else:
                 offsets = {p: self._offsets.pop(p) for p in batch.closes if p in self._offsets}
-            self._in_flight = asyncio.ensure_future(self._commit(consumer, group, offsets, outcome))
+            before = self._in_flight[-1] if self._in_flight else None
+            commit = self._commit(consumer, group, offsets, outcome, before)
+            task = asyncio.ensure_future(commit)
+            task.add_done_callback(_read_failure)  # raised by the deliver or drain awaiting it
+            self._in_flight.append(task)
 
     async def _produce(self, batch: Batch, stop: asyncio.Event) -> float:
         assert self.producer is not None
@@ -326,8 +343,10 @@ class AtLeastOnce:
 
     async def _commit(
         self, consumer: Consumer, group: list[tuple[Batch, asyncio.Future[float]]],
-        offsets: dict[Partition, int], outcome: Outcome,
+        offsets: dict[Partition, int], outcome: Outcome, before: asyncio.Future[None] | None,
     ) -> None:  # fmt: skip
+        if before is not None:
+            await before  # commits in order (its failure is this one's: none after it commits)
         acked = [await produced for _, produced in group]  # the first failure: none committed
         try:
             if offsets:  # (aiokafka commits every consumed position when given none)
@@ -341,17 +360,13 @@ class AtLeastOnce:
                 outcome.finished(batch, committed, acked_at)
 
     async def drain(self) -> None:
-        """Wait for the commit in flight, and for the output of batches after it (which stay
-        uncommitted, read again after a restart, unless a closing batch follows)."""
-        await self._settle()
+        """Wait for the commits in flight (the first failure, if any, is raised), and for the
+        output of batches after them (which stay uncommitted, read again after a restart,
+        unless a closing batch follows)."""
+        while self._in_flight:
+            await self._in_flight.popleft()
         for _, produced in self._open:
             await produced
-
-    async def _settle(self) -> None:
-        """Wait for the commit in flight (its failure, if any, is raised)."""
-        pending, self._in_flight = self._in_flight, None
-        if pending is not None:
-            await pending
 
     async def revoking(self, consumer: Consumer, partitions: set[Partition]) -> None:
         pass

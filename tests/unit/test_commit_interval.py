@@ -14,7 +14,7 @@ from aiokafka.record.default_records import DefaultRecordBatch
 
 from screener.observe import BatchReport, NullObserver
 from screener.pipeline.commits import ALL, CommitInterval
-from screener.pipeline.delivery import AtLeastOnce, Health, Unacknowledged
+from screener.pipeline.delivery import COMMITS_IN_FLIGHT, AtLeastOnce, Health, Unacknowledged
 from screener.pipeline.records import Outgoing, Placed
 from screener.pipeline.settings import Settings
 from screener.pipeline.transform import Batch
@@ -187,6 +187,42 @@ async def test_a_batch_closing_some_partitions_commits_their_offsets_alone() -> 
     await delivery.deliver(consumer, closing, [], stop, outcome)  # type: ignore[arg-type]
     await delivery.drain()
     assert consumer.commits == [{P1: 9}, {P0: 20}]
+
+
+class HeldConsumer(Consumer):
+    """Commits wait for `release`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def commit(self, offsets: dict[Any, Any]) -> None:
+        await self.release.wait()
+        await super().commit(offsets)
+
+
+async def test_closing_batches_do_not_wait_for_the_commits_before_them_up_to_a_bound() -> None:
+    """Staggered closes come several an interval: a closing batch is handed over while
+    earlier commits are unfinished (the worker screens on), the commits land in order, and
+    past `COMMITS_IN_FLIGHT` unfinished ones the worker waits."""
+    delivery = AtLeastOnce(Settings(), NullObserver(), Health())
+    delivery.producer = Producer(ack_s=0.0)  # type: ignore[assignment]
+    consumer, outcome, stop = HeldConsumer(), Outcome(), asyncio.Event()
+    for k in range(COMMITS_IN_FLIGHT):  # every one handed over at once, none committed
+        batch = Batch(
+            [], {("in", k): 10 + k}, BatchReport(1, Counter()), closes=frozenset({("in", k)})
+        )
+        await asyncio.wait_for(delivery.deliver(consumer, batch, [], stop, outcome), 5)  # type: ignore[arg-type]
+    one_more = Batch([], {("in", 99): 5}, BatchReport(1, Counter()), closes=frozenset({("in", 99)}))
+    waiting = asyncio.ensure_future(delivery.deliver(consumer, one_more, [], stop, outcome))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    assert not waiting.done() and consumer.commits == []
+    consumer.release.set()
+    await asyncio.wait_for(waiting, 5)
+    await delivery.drain()
+    assert consumer.commits == [{("in", k): 10 + k} for k in range(COMMITS_IN_FLIGHT)] + [
+        {("in", 99): 5}
+    ]
 
 
 async def test_an_unacknowledged_batch_keeps_the_interval_uncommitted() -> None:
